@@ -1,0 +1,1 @@
+"""dynclient: a spec-driven dynamic client for OpenAPI 3.x documents."""

@@ -1,0 +1,213 @@
+"""Every exception dynclient raises, in one place.
+
+    DynclientError
+    ├── SpecError                    the document itself is unusable
+    │   ├── SpecLoadError            cannot read or parse it (origin, line, column)
+    │   ├── NotOpenAPIError          parsed, but not an OpenAPI 3.x document
+    │   ├── IntegrityError           sha256 pin mismatch
+    │   └── SchemaCompileError       a schema that cannot be compiled (JSON pointer)
+    ├── RequestError                 the call was refused before a byte was sent
+    │   ├── UnknownOperationError    no such operationId (suggests the closest)
+    │   ├── ParameterError           unknown, missing or unencodable argument
+    │   └── RequestValidationError   a parameter or the body fails its schema
+    ├── ResponseValidationError      the server answered outside the document
+    ├── APIConnectionError           no usable HTTP exchange happened
+    │   ├── APITimeoutError          connect or read timeout
+    │   └── ResponseDecodeError      the response could not be decoded (bad JSON, …)
+    └── APIStatusError               the server answered 4xx/5xx
+        ├── BadRequestError          400
+        ├── AuthenticationError      401
+        ├── PermissionDeniedError    403
+        ├── NotFoundError            404
+        ├── ConflictError            409
+        ├── UnprocessableEntityError 422
+        ├── RateLimitError           429
+        └── InternalServerError      5xx
+
+The status-error names follow the official ``openai`` package so code written
+against it reads the same here. Every error keeps its facts as attributes
+(operation id, location, JSON pointer, expected vs given, status, request id)
+and builds its message from them; none of them ever holds a credential.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+class DynclientError(Exception):
+    """Base class of everything dynclient raises."""
+
+
+# --- the document -----------------------------------------------------------
+
+
+class SpecError(DynclientError):
+    """The OpenAPI document cannot be used."""
+
+
+class SpecLoadError(SpecError):
+    def __init__(self, origin: str, message: str, line: int | None = None, column: int | None = None):
+        self.origin = origin
+        self.line = line
+        self.column = column
+        self.reason = message
+        where = origin if line is None else f"{origin}:{line}:{column}"
+        super().__init__(f"{where}: {message}")
+
+
+class NotOpenAPIError(SpecError):
+    def __init__(self, origin: str, what: str):
+        self.origin = origin
+        self.what = what
+        super().__init__(f"{origin}: not an OpenAPI 3.x document: {what}")
+
+
+class IntegrityError(SpecError):
+    def __init__(self, origin: str, expected: str, actual: str):
+        self.origin = origin
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"{origin}: sha256 mismatch: pinned {expected}, got {actual}; refusing to load it")
+
+
+class SchemaCompileError(SpecError):
+    def __init__(self, pointer: str, message: str):
+        self.pointer = pointer
+        self.reason = message
+        super().__init__(f"schema at {pointer} cannot be compiled: {message}")
+
+
+# --- the request, refused before sending ------------------------------------
+
+
+class RequestError(DynclientError):
+    """The call was refused before anything was sent."""
+
+    def __init__(self, operation_id: str, message: str):
+        self.operation_id = operation_id
+        super().__init__(f"{operation_id}: {message}")
+
+
+class UnknownOperationError(RequestError, KeyError):
+    def __init__(self, operation_id: str, suggestions: list[str]):
+        self.suggestions = suggestions
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        RequestError.__init__(self, operation_id, f"no operation with this operationId{hint}")
+
+    __str__ = Exception.__str__  # KeyError would quote the message
+
+
+class ParameterError(RequestError, TypeError):
+    """An argument that is unknown, missing, or cannot be encoded."""
+
+    def __init__(self, operation_id: str, name: str, message: str):
+        self.name = name
+        RequestError.__init__(self, operation_id, message)
+
+
+class RequestValidationError(RequestError, ValueError):
+    """A parameter or the body does not match its schema.
+
+    ``location`` is ``"body"`` or a parameter location (``"path"``, ``"query"``,
+    ``"header"``, ``"cookie"``); ``pointer`` is a JSON pointer into the body, or
+    the parameter name followed by a pointer into its value.
+    """
+
+    def __init__(self, operation_id: str, location: str, pointer: str, message: str,
+                 expected: Any = None, given: Any = None, errors: list[str] | None = None):
+        self.location = location
+        self.pointer = pointer
+        self.expected = expected
+        self.given = given
+        self.errors = errors or [message]
+        where = location if location == "body" and not pointer else f"{location} {pointer or '/'}"
+        RequestError.__init__(self, operation_id, f"invalid {where}: {message}")
+
+
+# --- the response -----------------------------------------------------------
+
+
+class ResponseValidationError(DynclientError):
+    def __init__(self, operation_id: str, status: int, pointer: str, message: str, body: Any = None,
+                 request_id: str | None = None):
+        self.operation_id = operation_id
+        self.status = status
+        self.pointer = pointer
+        self.body = body
+        self.request_id = request_id
+        super().__init__(f"{operation_id}: response {status} does not match the document at "
+                         f"{pointer or '/'}: {message}")
+
+
+class APIConnectionError(DynclientError):
+    """No usable HTTP exchange happened (refused, reset, TLS failure, ...)."""
+
+    def __init__(self, message: str, operation_id: str | None = None):
+        self.operation_id = operation_id
+        super().__init__(f"{operation_id}: {message}" if operation_id else message)
+
+
+class APITimeoutError(APIConnectionError):
+    pass
+
+
+class ResponseDecodeError(APIConnectionError):
+    def __init__(self, message: str, operation_id: str | None = None, status: int | None = None,
+                 content_type: str | None = None):
+        self.status = status
+        self.content_type = content_type
+        super().__init__(message, operation_id)
+
+
+class APIStatusError(DynclientError):
+    """The server answered with a 4xx or 5xx status."""
+
+    def __init__(self, operation_id: str, status: int, body: Any, headers: Mapping[str, str],
+                 request_id: str | None):
+        self.operation_id = operation_id
+        self.status = self.status_code = status
+        self.body = body
+        self.headers = dict(headers)
+        self.request_id = request_id
+        error = body.get("error") if isinstance(body, dict) else None
+        error = error if isinstance(error, dict) else {}
+        self.message = error.get("message") or (body if isinstance(body, str) and body else None)
+        self.type = error.get("type")
+        self.param = error.get("param")
+        self.code = error.get("code")
+        text = f"{operation_id}: HTTP {status}"
+        if self.message:
+            text += f": {self.message}"
+        if self.code:
+            text += f" (code {self.code})"
+        if request_id:
+            text += f" [request id {request_id}]"
+        super().__init__(text)
+
+
+class BadRequestError(APIStatusError): pass
+class AuthenticationError(APIStatusError): pass
+class PermissionDeniedError(APIStatusError): pass
+class NotFoundError(APIStatusError): pass
+class ConflictError(APIStatusError): pass
+class UnprocessableEntityError(APIStatusError): pass
+class RateLimitError(APIStatusError): pass
+class InternalServerError(APIStatusError): pass
+
+
+STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error(operation_id: str, status: int, body: Any, headers: Mapping[str, str],
+                 request_id: str | None) -> APIStatusError:
+    cls = STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+    return cls(operation_id, status, body, headers, request_id)
