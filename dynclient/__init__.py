@@ -1,1 +1,26 @@
-"""dynclient: a spec-driven dynamic client for OpenAPI 3.x documents."""
+"""dynclient: a spec-driven dynamic client for OpenAPI 3.x documents.
+
+    import dynclient
+    client = dynclient.Client("openai-2025-04-29.yaml", base_url="http://127.0.0.1:8080/v1")
+    client.call("createAssistant", {"model": "gpt-4o"})
+"""
+
+from .client import Client, PreparedRequest, Result
+from .errors import (APIConnectionError, APIStatusError, APITimeoutError, AuthenticationError, BadRequestError,
+                     ConflictError, DynclientError, IntegrityError, InternalServerError, NotFoundError,
+                     NotOpenAPIError, ParameterError, PermissionDeniedError, RateLimitError, RequestError,
+                     RequestValidationError, ResponseDecodeError, ResponseValidationError, SchemaCompileError,
+                     SpecError, SpecLoadError, UnknownOperationError, UnprocessableEntityError)
+from .loader import Document, load
+from .spec import Operation, Parameter, Spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client", "PreparedRequest", "Result", "Spec", "Operation", "Parameter", "Document", "load",
+    "DynclientError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
+    "RequestError", "UnknownOperationError", "ParameterError", "RequestValidationError",
+    "ResponseValidationError", "APIConnectionError", "APITimeoutError", "ResponseDecodeError",
+    "APIStatusError", "BadRequestError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
+    "ConflictError", "UnprocessableEntityError", "RateLimitError", "InternalServerError",
+]

@@ -1,0 +1,430 @@
+"""The Client: one generic invoker for every operation of a document.
+
+A call reads top to bottom in ``Client.call_raw``:
+
+    bind -> validate -> encode -> send -> decode -> validate -> result
+
+each step a small function below. Nothing is sent until binding, validation
+and encoding have all succeeded.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import difflib
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import urllib3
+
+from . import codecs, params
+from .errors import (ParameterError, RequestValidationError, ResponseDecodeError, ResponseValidationError,
+                     UnknownOperationError, status_error)
+from .schema import SchemaSet, short_repr
+from .spec import Operation, Parameter, Spec
+from .transport import Headers, RawResponse, Transport, make_timeout
+
+log = logging.getLogger("dynclient")
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
+VALIDATION_MODES = ("strict", "warn", "off")
+USER_AGENT = "dynclient/0.1"
+
+
+class Secret:
+    """A credential: usable by the client, invisible in repr, str, logs and tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any):
+        self._value = value
+
+    def reveal(self) -> Any:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('<redacted>')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Options:
+    """Per-client settings; `Client.with_options` makes a changed copy, never a mutation."""
+
+    base_url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: urllib3.Timeout = field(default_factory=lambda: make_timeout(None))
+    validate_requests: bool = True
+    validate_responses: str = "strict"
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request that passed binding, validation and encoding: exactly what will be sent."""
+
+    operation_id: str
+    method: str
+    url: str
+    headers: Headers
+    body: bytes | None
+
+
+@dataclass(frozen=True)
+class Result:
+    """The raw form of a call: everything about the response, with the decoded, validated body."""
+
+    operation_id: str
+    status: int
+    headers: urllib3.HTTPHeaderDict
+    body: Any
+    request_id: str | None
+    elapsed: float
+    content_type: str
+
+
+@dataclass
+class Bound:
+    path: dict[str, Any] = field(default_factory=dict)
+    query: list[tuple[Parameter, Any]] = field(default_factory=list)
+    header: list[tuple[Parameter, Any]] = field(default_factory=list)
+    cookie: list[tuple[Parameter, Any]] = field(default_factory=list)
+
+
+class Client:
+    """A client for every operation of an OpenAPI 3.x document.
+
+    >>> client = Client("openai-2025-04-29.yaml", base_url="http://127.0.0.1:8080/v1")
+    >>> client.call("createAssistant", {"model": "gpt-4o"})
+    >>> client.call("getAssistant", assistant_id="asst_123")
+    """
+
+    def __init__(self, spec: Any, *, base_url: str | None = None, api_key: str | None = None,
+                 credentials: Mapping[str, Any] | None = None, organization: str | None = None,
+                 project: str | None = None, headers: Mapping[str, str] | None = None,
+                 timeout: Any = None, validate_requests: bool = True, validate_responses: str = "strict",
+                 verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
+                 **load_options: Any):
+        if validate_responses not in VALIDATION_MODES:
+            raise ValueError(f"validate_responses must be one of {VALIDATION_MODES}, not {validate_responses!r}")
+        self.spec = spec if isinstance(spec, Spec) else Spec(spec, **load_options)
+        self.schemas = SchemaSet(self.spec)
+        is_openai = any("openai.com" in str(s.get("url", "")) for s in self.spec.servers)
+        if api_key is None and is_openai:
+            api_key = os.environ.get("OPENAI_API_KEY")
+        self._credentials = self._collect_credentials(api_key, credentials or {})
+        default_headers = {"User-Agent": USER_AGENT}
+        organization = organization or (os.environ.get("OPENAI_ORG_ID") if is_openai else None)
+        project = project or (os.environ.get("OPENAI_PROJECT_ID") if is_openai else None)
+        if organization:
+            default_headers["OpenAI-Organization"] = organization
+        if project:
+            default_headers["OpenAI-Project"] = project
+        default_headers.update(headers or {})
+        self.options = Options(
+            base_url=(base_url or self._default_base_url()),
+            headers=default_headers,
+            timeout=make_timeout(timeout),
+            validate_requests=validate_requests,
+            validate_responses=validate_responses,
+        )
+        self._sensitive = frozenset(
+            s["name"].lower() for s in self.spec.security_schemes.values()
+            if isinstance(s, dict) and s.get("type") == "apiKey" and s.get("in") == "header" and "name" in s
+        )
+        self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
+                                   strip_on_redirect=self._sensitive)
+
+    # --- construction helpers --------------------------------------------------
+
+    def _collect_credentials(self, api_key: str | None, given: Mapping[str, Any]) -> dict[str, Secret]:
+        found = {}
+        for name, scheme in self.spec.security_schemes.items():
+            if name in given:
+                found[name] = Secret(given[name])
+            elif api_key and isinstance(scheme, dict) and (
+                    scheme.get("type") in ("apiKey", "oauth2", "openIdConnect")
+                    or (scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer")):
+                found[name] = Secret(api_key)
+        unknown = set(given) - set(self.spec.security_schemes)
+        if unknown:
+            raise ValueError(f"credentials for unknown security schemes {sorted(unknown)}; "
+                             f"the document defines {sorted(self.spec.security_schemes)}")
+        return found
+
+    def _default_base_url(self) -> str | None:
+        server = self.spec.servers[0] if self.spec.servers else {"url": "/"}
+        url = str(server.get("url", "/"))
+        for name, variable in (server.get("variables") or {}).items():
+            url = url.replace("{" + name + "}", str(variable.get("default", "")))
+        return url if url.startswith(("http://", "https://")) else None
+
+    def with_options(self, **changes: Any) -> "Client":
+        """A client sharing this one's document, schemas and pool, with some options changed.
+
+        Accepts base_url, headers (merged over the current ones), timeout,
+        validate_requests, validate_responses.
+        """
+        if "timeout" in changes:
+            changes["timeout"] = make_timeout(changes["timeout"])
+        if "headers" in changes:
+            changes["headers"] = {**self.options.headers, **changes["headers"]}
+        if changes.get("validate_responses", "strict") not in VALIDATION_MODES:
+            raise ValueError(f"validate_responses must be one of {VALIDATION_MODES}")
+        clone = object.__new__(Client)
+        clone.__dict__.update(self.__dict__)
+        clone.options = dataclasses.replace(self.options, **changes)
+        return clone
+
+    def __repr__(self) -> str:
+        return (f"<dynclient.Client {self.spec.title!r} {self.spec.version} "
+                f"({len(self.spec.operations)} operations) at {self.options.base_url}>")
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- the call ---------------------------------------------------------------
+
+    def operation(self, operation_id: str) -> Operation:
+        try:
+            return self.spec.operations[operation_id]
+        except KeyError:
+            close = difflib.get_close_matches(operation_id, self.spec.operations, n=3, cutoff=0.6)
+            raise UnknownOperationError(operation_id, close) from None
+
+    def call(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
+             headers: Mapping[str, str] | None = None, timeout: Any = None, content_type: str | None = None,
+             **arguments: Any) -> Any:
+        """Call an operation and return its decoded, validated body.
+
+        `body` is the request body; parameters come as keyword arguments (by
+        name, or by their Python alias: `include[]` -> `include`) or in
+        `params=` (for any name, including `params`, `headers`, `timeout`).
+        """
+        return self.call_raw(operation_id, body, params=params, headers=headers, timeout=timeout,
+                             content_type=content_type, **arguments).body
+
+    def call_raw(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
+                 headers: Mapping[str, str] | None = None, timeout: Any = None, content_type: str | None = None,
+                 **arguments: Any) -> Result:
+        """Like `call`, but returns a Result with status, headers, request id and elapsed time."""
+        prepared = self.prepare(operation_id, body, params=params, headers=headers,
+                                content_type=content_type, **arguments)
+        op = self.spec.operations[operation_id]
+        raw = self.transport.send(prepared.method, prepared.url, prepared.headers, prepared.body,
+                                  make_timeout(timeout) if timeout is not None else self.options.timeout,
+                                  operation_id)
+        return self._handle_response(op, raw)
+
+    def prepare(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
+                headers: Mapping[str, str] | None = None, content_type: str | None = None,
+                **arguments: Any) -> PreparedRequest:
+        """Bind, validate and encode a call without sending it."""
+        op = self.operation(operation_id)
+        bound = bind_arguments(op, {**(params or {}), **arguments})
+        media = choose_request_media(op, body, content_type)
+        if self.options.validate_requests:
+            self._validate_request(op, bound, media, body)
+        return self._encode(op, bound, media, body, headers or {})
+
+    # --- validate ---------------------------------------------------------------
+
+    def _validate_request(self, op: Operation, bound: Bound, media: Any, body: Any) -> None:
+        for p, value in [*((p, bound.path[p.name]) for p in op.parameters if p.name in bound.path),
+                         *bound.query, *bound.header, *bound.cookie]:
+            if p.schema is None:
+                continue
+            violation = self.schemas.compiled(p.pointer, "request").violation(value)
+            if violation:
+                raise RequestValidationError(op.operation_id, p.location, p.name + violation.pointer,
+                                             violation.message, violation.expected, violation.given,
+                                             violation.messages)
+        if media is not None and body is not MISSING and media.schema is not None:
+            instance = body if codecs.media_essence(media.content_type) == "application/json" \
+                else codecs.for_validation(body)
+            violation = self.schemas.compiled(media.pointer, "request").violation(instance)
+            if violation:
+                raise RequestValidationError(op.operation_id, "body", violation.pointer, violation.message,
+                                             violation.expected, violation.given, violation.messages)
+
+    # --- encode -----------------------------------------------------------------
+
+    def _encode(self, op: Operation, bound: Bound, media: Any, body: Any,
+                call_headers: Mapping[str, str]) -> PreparedRequest:
+        base_url = self.options.base_url
+        if not base_url:
+            raise ParameterError(op.operation_id, "base_url",
+                                 "the document names no absolute server URL; pass base_url= to the Client")
+        url = base_url.rstrip("/") + params.expand_path(op, bound.path)
+        query = list(bound.query)
+        headers = Headers(self.options.headers)
+        headers.sensitive = headers.sensitive | self._sensitive
+        cookies = list(bound.cookie)
+        extra_query = self._apply_auth(op, headers, cookies)
+        for p, value in bound.header:
+            headers[p.name] = params.encode_header(op, p, value)
+        if cookies:
+            headers["Cookie"] = params.encode_cookies(op, cookies)
+        data = None
+        if media is not None and body is not MISSING:
+            try:
+                data, produced_type = codecs.lookup(codecs.ENCODERS, media.content_type)(body, media.encoding)
+            except codecs.EncodeError as exc:
+                raise ParameterError(op.operation_id, "body", str(exc)) from None
+            headers["Content-Type"] = produced_type or media.content_type
+        for name, value in call_headers.items():
+            headers[name] = params.check_header_value(op, name, str(value))
+        query_string = params.encode_query(op, query)
+        if extra_query:
+            query_string = "&".join(filter(None, [query_string, extra_query]))
+        if query_string:
+            url += ("&" if "?" in url else "?") + query_string
+        return PreparedRequest(op.operation_id, op.method, url, headers, data)
+
+    def _apply_auth(self, op: Operation, headers: Headers, cookies: list) -> str:
+        """Apply the first security requirement we hold credentials for; returns extra query text."""
+        for requirement in op.security:
+            if not all(name in self._credentials for name in requirement):
+                continue
+            query = []
+            for name in requirement:
+                scheme, secret = self.spec.security_schemes[name], self._credentials[name].reveal()
+                kind, where = scheme.get("type"), scheme.get("in")
+                if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
+                    user, password = secret if isinstance(secret, tuple) else (secret, "")
+                    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                    headers["Authorization"] = f"Basic {token}"
+                elif kind == "apiKey" and where == "header":
+                    headers[scheme["name"]] = params.check_header_value(op, scheme["name"], str(secret))
+                elif kind == "apiKey" and where == "query":
+                    query.append(f"{params.quote(scheme['name'], safe='')}={params.quote(str(secret), safe='')}")
+                elif kind == "apiKey" and where == "cookie":
+                    cookies.append((Parameter(scheme["name"], "cookie", True, None, "", "form", True), secret))
+                else:   # http bearer, oauth2, openIdConnect: a bearer token
+                    headers["Authorization"] = params.check_header_value(op, "Authorization", f"Bearer {secret}")
+            return "&".join(query)
+        return ""
+
+    # --- decode and validate the response -----------------------------------------
+
+    def _handle_response(self, op: Operation, raw: RawResponse) -> Result:
+        content_type = raw.headers.get("Content-Type", "")
+        request_id = raw.headers.get("x-request-id")
+        log.debug("%s %s %s -> %s in %.1f ms [request id %s]", op.operation_id, op.method, op.path,
+                  raw.status, raw.elapsed * 1000, request_id)
+        try:
+            body = codecs.lookup(codecs.DECODERS, content_type)(raw.data, content_type) if raw.data else None
+        except codecs.DecodeError as exc:
+            if raw.status >= 400:
+                body = raw.data.decode("utf-8", "replace")
+            else:
+                raise ResponseDecodeError(str(exc), op.operation_id, raw.status, content_type) from None
+        if raw.status >= 400:
+            raise status_error(op.operation_id, raw.status, body, raw.headers, request_id)
+        if self.options.validate_responses != "off":
+            self._validate_response(op, raw, body, content_type, request_id)
+        return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type)
+
+    def _validate_response(self, op: Operation, raw: RawResponse, body: Any, content_type: str,
+                           request_id: str | None) -> None:
+        problem = response_problem(self.schemas, op, raw.status, body, content_type, bool(raw.data))
+        if problem is None:
+            return
+        pointer, message = problem
+        if self.options.validate_responses == "strict":
+            raise ResponseValidationError(op.operation_id, raw.status, pointer, message, body, request_id)
+        log.warning("%s: response %s does not match the document at %s: %s", op.operation_id, raw.status,
+                    pointer or "/", message)
+
+
+# --- the steps, as functions ----------------------------------------------------
+
+
+def bind_arguments(op: Operation, arguments: Mapping[str, Any]) -> Bound:
+    """Map call arguments to parameters; unknown, doubled and missing ones fail here."""
+    bound = Bound()
+    seen: dict[str, str] = {}
+    by_name = op.parameters_by_name
+    for given_name, value in arguments.items():
+        p = by_name.get(given_name)
+        if p is None:
+            valid = sorted({q.name for q in op.parameters})
+            close = difflib.get_close_matches(given_name, list(by_name), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listing = f"valid parameters: {', '.join(valid)}" if valid else "it takes no parameters"
+            raise ParameterError(op.operation_id, given_name,
+                                 f"unknown parameter {given_name!r}{hint} ({listing})")
+        if p.name in seen:
+            raise ParameterError(op.operation_id, p.name,
+                                 f"parameter {p.name!r} given twice (as {seen[p.name]!r} and {given_name!r})")
+        seen[p.name] = given_name
+        if value is None and not p.required:
+            continue   # None means "leave it out", as in requests
+        if p.location == "path":
+            bound.path[p.name] = value
+        else:
+            getattr(bound, p.location).append((p, value))
+    missing = [p.name for p in op.parameters if p.required and p.name not in seen]
+    if missing:
+        raise ParameterError(op.operation_id, missing[0],
+                             f"missing required parameter{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(repr(m) for m in missing)}")
+    return bound
+
+
+def choose_request_media(op: Operation, body: Any, content_type: str | None):
+    """The request media type to use: the one asked for, else the document's first."""
+    request_body = op.request_body
+    if request_body is None:
+        if body is not MISSING:
+            raise ParameterError(op.operation_id, "body", f"{op.operation_id} takes no request body")
+        return None
+    if body is MISSING:
+        if request_body.required:
+            kinds = ", ".join(request_body.content)
+            raise ParameterError(op.operation_id, "body", f"missing required request body ({kinds})")
+        return None
+    if not request_body.content:
+        return None
+    if content_type is None:
+        return next(iter(request_body.content.values()))
+    key = codecs.match_media(request_body.content, content_type)
+    if key is None:
+        raise ParameterError(op.operation_id, "content_type",
+                             f"content type {content_type!r} is not accepted; the document allows "
+                             f"{', '.join(request_body.content)}")
+    return request_body.content[key]
+
+
+def response_problem(schemas: SchemaSet, op: Operation, status: int, body: Any, content_type: str,
+                     has_body: bool) -> tuple[str, str] | None:
+    """None when the response matches the document; else (JSON pointer, what is wrong)."""
+    response = op.response_for(status)
+    if response is None:
+        return "", f"status {status} is not declared (declared: {', '.join(op.responses)})"
+    if not response.content:
+        return None
+    if not has_body:
+        return "", f"empty body, but the document declares {', '.join(response.content)}"
+    key = codecs.match_media(response.content, content_type)
+    if key is None:
+        return "", (f"content type {content_type or 'none'!r} is not declared; "
+                    f"expected {', '.join(response.content)}")
+    media = response.content[key]
+    if media.schema is None or not isinstance(body, (dict, list, str, int, float, bool)) \
+            or codecs.media_essence(key) == "text/event-stream":
+        return None   # bytes, and events (validated one by one when streamed), have no JSON schema to meet
+    violation = schemas.compiled(media.pointer, "response").violation(body)
+    if violation is None:
+        return None
+    return violation.pointer, violation.message + (f" (given {short_repr(violation.given)})"
+                                                   if violation.keyword not in ("type", "enum", "const") else "")

@@ -1,0 +1,248 @@
+"""Body codecs: one encoder per request media type, one decoder per response media type.
+
+A new media type is one entry in ENCODERS or DECODERS, not a branch in the
+client. Lookup goes from the exact type to its structured-syntax suffix
+(``+json``) to its major type (``text/*``) to the default (raw bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import quote
+
+from urllib3.fields import RequestField
+from urllib3.filepost import encode_multipart_formdata
+
+from .params import text
+
+BINARY_PLACEHOLDER = "<binary>"
+
+
+class EncodeError(ValueError):
+    """A body value that cannot be put into the chosen media type; the client names the operation."""
+
+
+def media_essence(content_type: str | None) -> str:
+    """`application/json; charset=utf-8` -> `application/json`."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def lookup(table: dict[str, Any], content_type: str) -> Any:
+    essence = media_essence(content_type)
+    if essence in table:
+        return table[essence]
+    if essence.endswith("+json"):
+        return table["application/json"]
+    major = essence.split("/", 1)[0] + "/*"
+    return table.get(major, table["*/*"])
+
+
+def match_media(declared: Iterable[str], content_type: str) -> str | None:
+    """The declared media type key that covers a concrete content type (`image/*`, `*/*` too)."""
+    essence = media_essence(content_type)
+    keys = list(declared)
+    for key in keys:
+        if media_essence(key) == essence:
+            return key
+    for key in keys:
+        k = media_essence(key)
+        if k.endswith("/*") and essence.startswith(k[:-1]) or k == "*/*":
+            return key
+    return None
+
+
+# --- files ------------------------------------------------------------------
+
+
+def is_file_value(value: Any) -> bool:
+    return (isinstance(value, (bytes, bytearray, memoryview, os.PathLike)) or hasattr(value, "read")
+            or (isinstance(value, tuple) and 2 <= len(value) <= 4 and isinstance(value[0], (str, type(None)))))
+
+
+def for_validation(body: Any) -> Any:
+    """The body as its schema sees it: file values stand as strings (`format: binary`)."""
+    if isinstance(body, dict):
+        return {k: for_validation(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [for_validation(v) for v in body]
+    return BINARY_PLACEHOLDER if is_file_value(body) else body
+
+
+def read_file_value(value: Any, default_name: str) -> tuple[str | None, bytes, str | None]:
+    """(filename, data, content type) of bytes, a file object, a path, or a (name, data[, type]) tuple."""
+    if isinstance(value, tuple):
+        filename, data, *rest = value
+        _, content, _ = read_file_value(data, default_name)
+        return filename, content, rest[0] if rest else None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return default_name, bytes(value), None
+    if isinstance(value, os.PathLike):
+        with open(value, "rb") as fh:
+            return os.path.basename(os.fspath(value)), fh.read(), None
+    if hasattr(value, "read"):
+        data = value.read()
+        name = getattr(value, "name", None)
+        filename = os.path.basename(name) if isinstance(name, str) else default_name
+        return filename, data.encode() if isinstance(data, str) else bytes(data), None
+    if isinstance(value, str):
+        return None, value.encode(), None
+    raise EncodeError(f"cannot send a {type(value).__name__} as file data")
+
+
+# --- encoders: (body, encoding map) -> (bytes, content type) ------------------
+
+
+def encode_json(body: Any, encoding: dict) -> tuple[bytes, str]:
+    try:
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise EncodeError(f"the body is not JSON-serializable: {exc}") from None
+    return data.encode(), "application/json"
+
+
+def encode_multipart(body: Any, encoding: dict) -> tuple[bytes, str]:
+    if not isinstance(body, dict):
+        raise EncodeError(f"a multipart/form-data body must be a dict of fields, not {type(body).__name__}")
+    fields: list[RequestField] = []
+    for name, value in body.items():
+        part_type = (encoding.get(name) or {}).get("contentType")
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                continue
+            if is_file_value(item):
+                filename, data, content_type = read_file_value(item, name)
+                field = RequestField(name, data, filename=filename or name)
+                field.make_multipart(content_type=content_type or part_type or "application/octet-stream")
+            elif isinstance(item, (dict, list)):
+                field = RequestField(name, json.dumps(item, separators=(",", ":")))
+                field.make_multipart(content_type="application/json")
+            else:
+                field = RequestField(name, text(item))
+                field.make_multipart(content_type=part_type)
+            fields.append(field)
+    return encode_multipart_formdata(fields)
+
+
+def encode_form(body: Any, encoding: dict) -> tuple[bytes, str]:
+    if not isinstance(body, dict):
+        raise EncodeError(f"a form body must be a dict of fields, not {type(body).__name__}")
+    pairs = []
+    for name, value in body.items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                continue
+            raw = json.dumps(item, separators=(",", ":")) if isinstance(item, dict) else text(item)
+            pairs.append(f"{quote(str(name), safe='')}={quote(raw, safe='')}")
+    return "&".join(pairs).encode(), "application/x-www-form-urlencoded"
+
+
+def encode_binary(body: Any, encoding: dict) -> tuple[bytes, str | None]:
+    return read_file_value(body, "body")[1], None
+
+
+def encode_text(body: Any, encoding: dict) -> tuple[bytes, str | None]:
+    return (body.encode() if isinstance(body, str) else read_file_value(body, "body")[1]), None
+
+
+ENCODERS: dict[str, Callable[[Any, dict], tuple[bytes, str | None]]] = {
+    "application/json": encode_json,
+    "multipart/form-data": encode_multipart,
+    "application/x-www-form-urlencoded": encode_form,
+    "application/octet-stream": encode_binary,
+    "text/*": encode_text,
+    "*/*": encode_binary,
+}
+
+
+# --- decoders: (bytes, content type) -> value ------------------------------------
+
+
+class DecodeError(ValueError):
+    """The response body does not decode as its content type says; the client makes it typed."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One server-sent event; `data` is parsed JSON when it is JSON, else the text."""
+
+    event: str | None
+    data: Any
+    id: str | None = None
+
+
+def charset(content_type: str) -> str:
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip('"')
+    return "utf-8"
+
+
+def decode_json(data: bytes, content_type: str) -> Any:
+    if not data.strip():
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"malformed JSON body: {exc}") from None
+
+
+def decode_text(data: bytes, content_type: str) -> str:
+    try:
+        return data.decode(charset(content_type))
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise DecodeError(f"text body does not decode as {charset(content_type)}: {exc}") from None
+
+
+def parse_sse(lines: Iterable[str]) -> Iterator[Event]:
+    """Events from the lines of a text/event-stream; stops at OpenAI's `[DONE]` marker."""
+    name, data, event_id = None, [], None
+    for line in lines:
+        line = line.rstrip("\r\n")
+        if not line:
+            if data:
+                payload = "\n".join(data)
+                if payload == "[DONE]":
+                    return
+                try:
+                    value = json.loads(payload)
+                except ValueError:
+                    value = payload
+                yield Event(name, value, event_id)
+            name, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            name = value
+        elif field == "id":
+            event_id = value
+    if data and "\n".join(data) != "[DONE]":
+        payload = "\n".join(data)
+        try:
+            yield Event(name, json.loads(payload), event_id)
+        except ValueError:
+            yield Event(name, payload, event_id)
+
+
+def decode_sse(data: bytes, content_type: str) -> list[Event]:
+    return list(parse_sse(decode_text(data, content_type).splitlines()))
+
+
+def decode_bytes(data: bytes, content_type: str) -> bytes:
+    return data
+
+
+DECODERS: dict[str, Callable[[bytes, str], Any]] = {
+    "application/json": decode_json,
+    "text/event-stream": decode_sse,
+    "text/*": decode_text,
+    "*/*": decode_bytes,
+}

@@ -1,0 +1,284 @@
+"""The document model: Spec, Operation, Parameter, and the operationId index.
+
+The index is built once per document, when the Spec is made; it holds
+references into the loaded document (schemas are not copied or compiled here,
+see ``dynclient.schema`` for that).
+
+Operations without an ``operationId`` get a derived one: the lower-case
+method, then each path segment with braces removed and every character
+outside ``[A-Za-z0-9]`` turned into ``_``, joined by ``_``.
+``GET /assistants/{assistant_id}`` becomes ``get_assistants_assistant_id``.
+A duplicated operationId keeps its first operation; later ones are indexed
+under their derived id and listed in ``Spec.problems``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any, Iterator, Mapping
+
+from .errors import SpecError
+from .loader import Document, load
+
+log = logging.getLogger("dynclient")
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+DEFAULT_STYLES = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
+
+
+def escape_pointer(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def python_name(name: str) -> str:
+    """The keyword-argument alias of a parameter name: ``include[]`` -> ``include``,
+    ``OpenAI-Beta`` -> ``OpenAI_Beta``."""
+    alias = re.sub(r"\W", "_", name.removesuffix("[]"))
+    return "_" + alias if alias[:1].isdigit() else alias
+
+
+def derived_operation_id(method: str, path: str) -> str:
+    segments = [re.sub(r"[^A-Za-z0-9]", "_", s.strip("{}")) for s in path.split("/") if s]
+    return "_".join([method.lower(), *segments])
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str              # path | query | header | cookie
+    required: bool
+    schema: Any                # the raw schema node (None for `content` parameters)
+    pointer: str               # JSON pointer of the schema node in the document
+    style: str
+    explode: bool
+    allow_reserved: bool = False
+    content_type: str | None = None   # set when the parameter uses `content` instead of `schema`
+    deprecated: bool = False
+    description: str = ""
+
+    @property
+    def alias(self) -> str:
+        return python_name(self.name)
+
+
+@dataclass(frozen=True)
+class MediaType:
+    content_type: str
+    schema: Any                # raw schema node or None
+    pointer: str               # JSON pointer of the schema node
+    encoding: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    required: bool
+    content: Mapping[str, MediaType]
+
+
+@dataclass(frozen=True)
+class Response:
+    status: str                # "200", "4XX" or "default"
+    description: str
+    content: Mapping[str, MediaType]
+    headers: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str                # upper case
+    path: str                  # the template, e.g. /assistants/{assistant_id}
+    parameters: tuple[Parameter, ...]
+    request_body: RequestBody | None
+    responses: Mapping[str, Response]
+    security: tuple[Mapping[str, list], ...]   # alternatives; () means no auth
+    summary: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    deprecated: bool = False
+    servers: tuple[Mapping[str, Any], ...] = ()
+
+    @cached_property
+    def pointer(self) -> str:
+        return f"/paths/{escape_pointer(self.path)}/{self.method.lower()}"
+
+    @cached_property
+    def parameters_by_name(self) -> dict[str, Parameter]:
+        """Every name a caller may use: the parameter's own name and its alias."""
+        names: dict[str, Parameter] = {}
+        for p in self.parameters:
+            names.setdefault(p.name, p)
+        for p in self.parameters:
+            names.setdefault(p.alias, p)
+        return names
+
+    def response_for(self, status: int) -> Response | None:
+        """The response object for a status: exact code, then `4XX`-style range, then `default`."""
+        responses = self.responses
+        return (responses.get(str(status)) or responses.get(f"{status // 100}XX")
+                or responses.get(f"{status // 100}xx") or responses.get("default"))
+
+
+class Spec:
+    """An indexed OpenAPI 3.x document."""
+
+    def __init__(self, source: Any, **load_options: Any):
+        self.document: Document = source if isinstance(source, Document) else load(source, **load_options)
+        data = self.document.data
+        self.data = data
+        self.openapi: str = str(data["openapi"])
+        self.dialect = "3.1" if self.openapi.startswith("3.1") else "3.0"
+        info = data.get("info") or {}
+        self.title: str = info.get("title", "")
+        self.version: str = str(info.get("version", ""))
+        self.servers: list = data.get("servers") or [{"url": "/"}]
+        self.security_schemes: dict = (data.get("components") or {}).get("securitySchemes") or {}
+        self.problems: list[str] = []
+        self.operations: dict[str, Operation] = {}
+        for operation in self._walk_operations():
+            if operation.operation_id in self.operations:
+                first = self.operations[operation.operation_id]
+                derived = derived_operation_id(operation.method, operation.path)
+                self.problems.append(
+                    f"duplicate operationId {operation.operation_id!r} at {operation.pointer} "
+                    f"(first at {first.pointer}); indexed as {derived!r}")
+                log.warning("%s: %s", self.document.origin, self.problems[-1])
+                operation = replace(operation, operation_id=derived)
+            self.operations[operation.operation_id] = operation
+
+    def __repr__(self) -> str:
+        return (f"<Spec {self.title!r} {self.version} (OpenAPI {self.openapi}), "
+                f"{len(self.operations)} operations, from {self.document.origin}>")
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self.operations.values())
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+    def __getitem__(self, operation_id: str) -> Operation:
+        return self.operations[operation_id]
+
+    # --- references -----------------------------------------------------------
+
+    def resolve_pointer(self, pointer: str) -> Any:
+        node: Any = self.data
+        for token in pointer.split("/")[1:] if pointer else ():
+            token = token.replace("~1", "/").replace("~0", "~")
+            try:
+                node = node[int(token)] if isinstance(node, list) else node[token]
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise SpecError(f"{self.document.origin}: reference #{pointer} does not resolve") from None
+        return node
+
+    def deref(self, node: Any, pointer: str) -> tuple[Any, str]:
+        """Follow `$ref` chains of a non-schema object (parameter, body, response)."""
+        seen = set()
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            if not isinstance(ref, str) or not ref.startswith("#"):
+                raise SpecError(f"{self.document.origin}: {pointer}: only local references are "
+                                f"followed, not {ref!r}")
+            if ref in seen:
+                raise SpecError(f"{self.document.origin}: {pointer}: reference cycle through {ref}")
+            seen.add(ref)
+            pointer = ref[1:]
+            node = self.resolve_pointer(pointer)
+        return node, pointer
+
+    # --- the index ------------------------------------------------------------
+
+    def _walk_operations(self) -> Iterator[Operation]:
+        root_security = tuple(self.data.get("security") or ())
+        for path, item in (self.data.get("paths") or {}).items():
+            item_pointer = f"/paths/{escape_pointer(path)}"
+            item, item_pointer = self.deref(item, item_pointer)
+            if not isinstance(item, dict):
+                raise SpecError(f"{self.document.origin}: {item_pointer} is not a path item")
+            shared = self._parameters(item.get("parameters") or [], f"{item_pointer}/parameters")
+            for method in HTTP_METHODS:
+                op = item.get(method)
+                if not isinstance(op, dict):
+                    continue
+                op_pointer = f"{item_pointer}/{method}"
+                own = self._parameters(op.get("parameters") or [], f"{op_pointer}/parameters")
+                # An operation's parameter overrides the path item's one of the same name and location.
+                merged = {(p.name, p.location): p for p in shared}
+                merged.update({(p.name, p.location): p for p in own})
+                security = op.get("security")
+                yield Operation(
+                    operation_id=str(op.get("operationId") or derived_operation_id(method, path)),
+                    method=method.upper(),
+                    path=path,
+                    parameters=tuple(merged.values()),
+                    request_body=self._request_body(op.get("requestBody"), f"{op_pointer}/requestBody"),
+                    responses=self._responses(op.get("responses") or {}, f"{op_pointer}/responses"),
+                    security=root_security if security is None else tuple(security),
+                    summary=op.get("summary") or "",
+                    description=op.get("description") or "",
+                    tags=tuple(op.get("tags") or ()),
+                    deprecated=bool(op.get("deprecated")),
+                    servers=tuple(op.get("servers") or item.get("servers") or ()),
+                )
+
+    def _parameters(self, nodes: list, pointer: str) -> list[Parameter]:
+        result = []
+        for i, node in enumerate(nodes):
+            node, at = self.deref(node, f"{pointer}/{i}")
+            try:
+                name, location = node["name"], node["in"]
+            except (KeyError, TypeError):
+                raise SpecError(f"{self.document.origin}: {at}: a parameter needs `name` and `in`") from None
+            if location not in DEFAULT_STYLES:
+                raise SpecError(f"{self.document.origin}: {at}: unknown parameter location {location!r}")
+            style = node.get("style") or DEFAULT_STYLES[location]
+            schema, schema_at, content_type = node.get("schema"), f"{at}/schema", None
+            if schema is None and node.get("content"):
+                content_type, media = next(iter(node["content"].items()))
+                schema = (media or {}).get("schema")
+                schema_at = f"{at}/content/{escape_pointer(content_type)}/schema"
+            result.append(Parameter(
+                name=name, location=location,
+                required=bool(node.get("required")) or location == "path",
+                schema=schema, pointer=schema_at, style=style,
+                explode=node.get("explode", style == "form"),
+                allow_reserved=bool(node.get("allowReserved")),
+                content_type=content_type,
+                deprecated=bool(node.get("deprecated")),
+                description=node.get("description") or "",
+            ))
+        return result
+
+    def _content(self, content: Mapping, pointer: str) -> dict[str, MediaType]:
+        return {
+            content_type: MediaType(
+                content_type=content_type,
+                schema=(media or {}).get("schema"),
+                pointer=f"{pointer}/{escape_pointer(content_type)}/schema",
+                encoding=(media or {}).get("encoding") or {},
+            )
+            for content_type, media in (content or {}).items()
+        }
+
+    def _request_body(self, node: Any, pointer: str) -> RequestBody | None:
+        if node is None:
+            return None
+        node, pointer = self.deref(node, pointer)
+        return RequestBody(required=bool(node.get("required")),
+                           content=self._content(node.get("content") or {}, f"{pointer}/content"))
+
+    def _responses(self, node: Mapping, pointer: str) -> dict[str, Response]:
+        responses = {}
+        for status, response in node.items():
+            response, at = self.deref(response, f"{pointer}/{escape_pointer(str(status))}")
+            responses[str(status)] = Response(
+                status=str(status),
+                description=response.get("description") or "",
+                content=self._content(response.get("content") or {}, f"{at}/content"),
+                headers=response.get("headers") or {},
+            )
+        return responses
+
