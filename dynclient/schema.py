@@ -216,6 +216,12 @@ class SchemaSet:
             found = self._compiled[key] = CompiledSchema(pointer, validator)
         return found
 
+    def translated(self, pointer: str, direction: str) -> tuple[Any, Any]:
+        """The 2020-12 translation of the schema at `pointer`, and a function that returns the
+        translated schema behind any `$ref` URI found in it (for generators and tools)."""
+        root = self._translate_closure(pointer, direction)
+        return self._resources[root], self._resources.__getitem__
+
     def _translate_closure(self, pointer: str, direction: str) -> str:
         root = uri(direction, pointer)
         self._translate_pending([pointer], direction)
