@@ -178,6 +178,8 @@ def expand_path(op: Operation, values: dict[str, Any]) -> str:
             raise ParameterError(op.operation_id, p.name,
                                  f"path parameter {p.name!r} may not be {text(value)!r}: it would change the path")
         path = path.replace("{" + p.name + "}", encoded)
+    if "{" in path:   # values are percent-encoded, so a brace left over is a template variable
+        raise ParameterError(op.operation_id, "path", f"template {op.path} has a variable with no value: {path}")
     return path
 
 

@@ -58,6 +58,7 @@ class Parameter:
     content_type: str | None = None   # set when the parameter uses `content` instead of `schema`
     deprecated: bool = False
     description: str = ""
+    aliases: tuple[str, ...] = ()     # other names a caller may use (see Spec._mend_path_parameters)
 
     @property
     def alias(self) -> str:
@@ -112,7 +113,8 @@ class Operation:
         for p in self.parameters:
             names.setdefault(p.name, p)
         for p in self.parameters:
-            names.setdefault(p.alias, p)
+            for alias in (p.alias, *p.aliases):
+                names.setdefault(alias, p)
         return names
 
     def response_for(self, status: int) -> Response | None:
@@ -136,16 +138,14 @@ class Spec:
         self.version: str = str(info.get("version", ""))
         self.servers: list = data.get("servers") or [{"url": "/"}]
         self.security_schemes: dict = (data.get("components") or {}).get("securitySchemes") or {}
-        self.problems: list[str] = []
+        self.problems: list[str] = []    # defects found and mended while indexing
         self.operations: dict[str, Operation] = {}
         for operation in self._walk_operations():
             if operation.operation_id in self.operations:
                 first = self.operations[operation.operation_id]
                 derived = derived_operation_id(operation.method, operation.path)
-                self.problems.append(
-                    f"duplicate operationId {operation.operation_id!r} at {operation.pointer} "
-                    f"(first at {first.pointer}); indexed as {derived!r}")
-                log.warning("%s: %s", self.document.origin, self.problems[-1])
+                self._problem(f"duplicate operationId {operation.operation_id!r} at {operation.pointer} "
+                              f"(first at {first.pointer}); indexed as {derived!r}")
                 operation = replace(operation, operation_id=derived)
             self.operations[operation.operation_id] = operation
 
@@ -208,12 +208,13 @@ class Spec:
                 # An operation's parameter overrides the path item's one of the same name and location.
                 merged = {(p.name, p.location): p for p in shared}
                 merged.update({(p.name, p.location): p for p in own})
+                parameters = self._mend_path_parameters(path, list(merged.values()), op_pointer)
                 security = op.get("security")
                 yield Operation(
                     operation_id=str(op.get("operationId") or derived_operation_id(method, path)),
                     method=method.upper(),
                     path=path,
-                    parameters=tuple(merged.values()),
+                    parameters=tuple(parameters),
                     request_body=self._request_body(op.get("requestBody"), f"{op_pointer}/requestBody"),
                     responses=self._responses(op.get("responses") or {}, f"{op_pointer}/responses"),
                     security=root_security if security is None else tuple(security),
@@ -223,6 +224,42 @@ class Spec:
                     deprecated=bool(op.get("deprecated")),
                     servers=tuple(op.get("servers") or item.get("servers") or ()),
                 )
+
+    def _mend_path_parameters(self, path: str, parameters: list[Parameter], pointer: str) -> list[Parameter]:
+        """Make the path parameters agree with the template, as published documents need.
+
+        OpenAI's documents have templates whose variables are not declared
+        (`/uploads/{upload_id}/part` in 2024-06-24) and declared names that the
+        template spells differently (`cert_id` for `{certificate_id}` in
+        2025-04-29). An undeclared variable becomes a required string
+        parameter; a lone mismatched pair is joined, the parameter taking the
+        template's name and keeping its declared one as an alias. Each mend
+        is listed in `problems`.
+        """
+        variables = re.findall(r"\{([^}]+)\}", path)
+        declared = {p.name for p in parameters if p.location == "path"}
+        unmatched_vars = [v for v in variables if v not in declared]
+        stray = [p for p in parameters if p.location == "path" and p.name not in variables]
+        if not unmatched_vars and not stray:
+            return parameters
+        if len(unmatched_vars) == 1 and len(stray) == 1:
+            old = stray[0]
+            self._problem(f"{pointer}: path parameter {old.name!r} is declared for template variable "
+                          f"{{{unmatched_vars[0]}}}; accepted under both names")
+            mended = replace(old, name=unmatched_vars[0], aliases=(old.name, python_name(old.name)))
+            return [mended if p is old else p for p in parameters]
+        for p in stray:
+            self._problem(f"{pointer}: path parameter {p.name!r} is not in the template {path}; ignored")
+        for v in unmatched_vars:
+            self._problem(f"{pointer}: template variable {{{v}}} has no declared parameter; "
+                          f"taken as a required string")
+        kept = [p for p in parameters if not (p.location == "path" and p.name not in variables)]
+        return kept + [Parameter(name=v, location="path", required=True, schema=None, pointer="",
+                                 style="simple", explode=False) for v in unmatched_vars]
+
+    def _problem(self, text: str) -> None:
+        self.problems.append(text)
+        log.info("%s: %s", self.document.origin, text)
 
     def _parameters(self, nodes: list, pointer: str) -> list[Parameter]:
         result = []
