@@ -233,28 +233,8 @@ class Client:
         bound = bind_arguments(op, {**(params or {}), **arguments})
         media = choose_request_media(op, body, content_type)
         if self.options.validate_requests:
-            self._validate_request(op, bound, media, body)
+            validate_request(self.schemas, op, bound, media, body)
         return self._encode(op, bound, media, body, headers or {})
-
-    # --- validate ---------------------------------------------------------------
-
-    def _validate_request(self, op: Operation, bound: Bound, media: Any, body: Any) -> None:
-        for p, value in [*((p, bound.path[p.name]) for p in op.parameters if p.name in bound.path),
-                         *bound.query, *bound.header, *bound.cookie]:
-            if p.schema is None:
-                continue
-            violation = self.schemas.compiled(p.pointer, "request").violation(value)
-            if violation:
-                raise RequestValidationError(op.operation_id, p.location, p.name + violation.pointer,
-                                             violation.message, violation.expected, violation.given,
-                                             violation.messages)
-        if media is not None and body is not MISSING and media.schema is not None:
-            instance = body if codecs.media_essence(media.content_type) == "application/json" \
-                else codecs.for_validation(body)
-            violation = self.schemas.compiled(media.pointer, "request").violation(instance)
-            if violation:
-                raise RequestValidationError(op.operation_id, "body", violation.pointer, violation.message,
-                                             violation.expected, violation.given, violation.messages)
 
     # --- encode -----------------------------------------------------------------
 
@@ -379,6 +359,26 @@ def bind_arguments(op: Operation, arguments: Mapping[str, Any]) -> Bound:
                              f"missing required parameter{'s' if len(missing) > 1 else ''} "
                              f"{', '.join(repr(m) for m in missing)}")
     return bound
+
+
+def validate_request(schemas: SchemaSet, op: Operation, bound: Bound, media: Any, body: Any) -> None:
+    """Every bound parameter and the body against their schemas; the first failure is raised."""
+    for p, value in [*((p, bound.path[p.name]) for p in op.parameters if p.name in bound.path),
+                     *bound.query, *bound.header, *bound.cookie]:
+        if p.schema is None:
+            continue
+        violation = schemas.compiled(p.pointer, "request").violation(value)
+        if violation:
+            raise RequestValidationError(op.operation_id, p.location, p.name + violation.pointer,
+                                         violation.message, violation.expected, violation.given,
+                                         violation.messages)
+    if media is not None and body is not MISSING and media.schema is not None:
+        instance = body if codecs.media_essence(media.content_type) == "application/json" \
+            else codecs.for_validation(body)
+        violation = schemas.compiled(media.pointer, "request").violation(instance)
+        if violation:
+            raise RequestValidationError(op.operation_id, "body", violation.pointer, violation.message,
+                                         violation.expected, violation.given, violation.messages)
 
 
 def choose_request_media(op: Operation, body: Any, content_type: str | None):

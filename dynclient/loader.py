@@ -54,6 +54,7 @@ from yaml.nodes import ScalarNode
 from yaml.reader import ReaderError
 from yaml.resolver import BaseResolver
 
+from . import sources
 from .errors import IntegrityError, NotOpenAPIError, SpecLoadError
 
 __all__ = ["CACHE_FORMAT", "Document", "load", "parse_bytes"]
@@ -354,6 +355,11 @@ def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathL
             raise IntegrityError("<dict>", sha256, "nothing: a dict has no source bytes")
         _check_openapi(source, "<dict>")
         return Document(source, "<dict>", None)
+    if isinstance(source, str) and sources.is_name(source):
+        source, pinned = sources.resolve(source, pool=pool, timeout=timeout)
+        sha256 = sha256 or pinned
+    elif isinstance(source, str) and os.sep not in source and not os.path.exists(source):
+        source = str(sources.find_file(source) or source)   # a bare corpus file name
     if isinstance(source, str) and source[:8].lower().startswith(("http://", "https://")):
         origin = urllib3.util.parse_url(source)._replace(auth=None).url  # never keep a password
         raw = _fetch(source, origin, pool, timeout)

@@ -15,7 +15,8 @@ nothing.
 
 What the translation does, and why:
 
-* ``nullable: true`` admits ``null``: ``type`` becomes a list with ``"null"``
+* ``nullable: true`` admits ``null`` (also as a bare ``allOf`` member, the
+  common idiom ``allOf: [{$ref: X}, {nullable: true}]``): ``type`` becomes a list with ``"null"``
   when the schema is a plain typed one, otherwise (``enum``, ``$ref``,
   ``allOf``/``anyOf``/``oneOf`` without a type) the schema is wrapped in
   ``anyOf: [{type: null}, schema]``. ``nullable`` beside ``enum`` admits null
@@ -277,6 +278,12 @@ class Translator:
         if not isinstance(node, dict):
             raise SchemaCompileError(pointer, f"a schema must be an object or a boolean, not {_type_name(node)}")
         nullable = node.get("nullable") is True
+        if isinstance(node.get("allOf"), list) and any(_bare_nullable(part) for part in node["allOf"]):
+            # `allOf: [{$ref: X}, {nullable: true}]` is how documents write "X or null"; a bare
+            # `nullable` has no effect by the letter of 3.0.3, so honour it for the whole allOf.
+            parts = [part for part in node["allOf"] if not _bare_nullable(part)]
+            node = {**node, "allOf": parts} if parts else {k: v for k, v in node.items() if k != "allOf"}
+            nullable = True
         if "$ref" in node and self.legacy:
             out: dict = self.ref(node["$ref"], f"{pointer}/$ref")   # 3.0: siblings are ignored
         elif "$recursiveRef" in node:
@@ -451,6 +458,76 @@ class Translator:
         for part in branch.get("allOf") or ():
             found.extend(self.discriminator_values(part, prop, seen))
         return found
+
+
+ANNOTATIONS = frozenset({"nullable", "description", "title", "example", "examples", "deprecated"})
+
+
+def _bare_nullable(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("nullable") is True and ANNOTATIONS.issuperset(part)
+
+
+# --- reading translated schemas (for the mock server and the command line) -------
+
+
+def _unwrap(schema: Any, resolve) -> Any:
+    for _ in range(20):
+        if isinstance(schema, dict) and set(schema) == {"$ref"}:
+            schema = resolve(schema["$ref"])
+        elif isinstance(schema, dict) and isinstance(schema.get("anyOf"), list) and {"type": "null"} in schema["anyOf"] \
+                and len(schema["anyOf"]) == 2:
+            schema = next(b for b in schema["anyOf"] if b != {"type": "null"})
+        else:
+            break
+    return schema
+
+
+def schema_kind(schema: Any, resolve) -> tuple[str | None, Any]:
+    """(JSON type, items schema) of a translated schema, through $ref and a nullable wrapper."""
+    schema = _unwrap(schema, resolve)
+    if not isinstance(schema, dict):
+        return None, None
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((t for t in kind if t != "null"), None)
+    if kind is None:
+        for keyword in ("anyOf", "oneOf", "allOf"):
+            for branch in schema.get(keyword) or ():
+                found = schema_kind(branch, resolve)
+                if found[0]:
+                    return found
+    return kind, schema.get("items")
+
+
+def schema_properties(schema: Any, resolve) -> dict:
+    schema = _unwrap(schema, resolve)
+    if not isinstance(schema, dict):
+        return {}
+    found = dict(schema.get("properties") or {})
+    for part in schema.get("allOf") or ():
+        found.update(schema_properties(part, resolve))
+    return found
+
+
+def from_text(text: Any, kind: str | None) -> Any:
+    """A value from its text form on the wire (query, form field, CLI), typed by a schema kind."""
+    if not isinstance(text, str):
+        return text
+    if kind == "integer" and re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if kind == "number":
+        try:
+            return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+        except ValueError:
+            return text
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    if kind in ("object", "array"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
 
 
 def escape(token: str) -> str:

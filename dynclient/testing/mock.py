@@ -1,0 +1,507 @@
+"""A mock server that speaks any OpenAPI 3.x document.
+
+It routes by method and path template (under the server URL's path prefix,
+e.g. ``/v1``), parses and validates every request with the client's own
+validator, answers invalid ones with 400 in the document's error shape and
+missing credentials with 401, and answers valid ones with the document's
+examples where they validate and synthesized instances otherwise. Every
+response body is validated before it leaves; one that cannot be made valid is
+a 500 that says why.
+
+State is inferred from paths, not written per endpoint: a POST on a
+collection (``/assistants``) whose item path (``/assistants/{assistant_id}``)
+has a GET creates an object; GET on the item returns it, POST/PATCH/PUT on
+the item changes it, DELETE removes it (then 404), and GET on the collection
+lists it with cursor pagination (``limit``, ``after``, ``before``, ``order``;
+``first_id``, ``last_id``, ``has_more``). Nested collections
+(``/threads/{thread_id}/messages``) are kept per parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.parser
+import email.policy
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .. import codecs
+from ..client import MISSING, Bound, validate_request
+from ..errors import RequestValidationError
+from ..schema import SchemaSet, from_text, schema_kind, schema_properties
+from ..spec import Operation, Parameter, Spec
+from .synth import SynthesisError, fresh_id, synthesize
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                        "trailer", "transfer-encoding", "upgrade", "content-length"})
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    content_type: str | None = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    operation: Operation
+    pattern: re.Pattern
+    fixed_query: tuple[tuple[str, str], ...]   # e.g. `/responses?beta=true` in a path key
+    collection: str | None                     # template of the collection the item belongs to
+    role: str                                  # create | retrieve | modify | delete | list | other
+
+
+class MockApp:
+    """The mock's logic, without sockets: a request in, a Reply out."""
+
+    def __init__(self, spec: Any, *, require_auth: bool = True):
+        self.spec = spec if isinstance(spec, Spec) else Spec(spec)
+        self.schemas = SchemaSet(self.spec)
+        self.require_auth = require_auth
+        server_url = str((self.spec.servers or [{"url": "/"}])[0].get("url", "/"))
+        self.prefix = urlsplit(server_url).path.rstrip("/") if "{" not in server_url else ""
+        self.routes = self._routes()
+        self.store: dict[str, dict[str, dict]] = {}
+        self.lock = threading.Lock()
+        self._cache: dict[tuple, Any] = {}
+
+    # --- routing ---------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        ops = list(self.spec)
+        by_path = {(op.method, op.path.split("?")[0]) for op in ops}
+        collections = {op.path for op in ops if op.method == "POST"
+                       and any(m == "GET" and re.fullmatch(re.escape(op.path) + r"/\{[^}/]+\}", p)
+                               for m, p in by_path)}
+        routes = []
+        for op in ops:
+            template, _, fixed = op.path.partition("?")
+            regex = "".join(f"(?P<p{i}>[^/]+)" if part.startswith("{") else re.escape(part)
+                            for i, part in enumerate(re.split(r"(\{[^}]+\})", template)))
+            parent = re.sub(r"/\{[^}/]+\}$", "", template)
+            if template in collections:
+                role = {"POST": "create", "GET": "list"}.get(op.method, "other")
+                collection = template
+            elif parent != template and parent in collections:
+                role = {"GET": "retrieve", "DELETE": "delete", "POST": "modify", "PATCH": "modify",
+                        "PUT": "modify"}.get(op.method, "other")
+                collection = parent
+            else:
+                role, collection = "other", None
+            routes.append(Route(op, re.compile(regex + "$"), tuple(parse_qsl(fixed)), collection, role))
+        # Literal paths before templated ones, and routes with a fixed query before plain ones.
+        routes.sort(key=lambda r: (-len(r.fixed_query), r.operation.path.count("{"), -len(r.operation.path)))
+        return routes
+
+    def route(self, method: str, path: str, query: list[tuple[str, str]]) -> tuple[Route, dict] | None:
+        if self.prefix and path.startswith(self.prefix + "/"):
+            path = path[len(self.prefix):]
+        for route in self.routes:
+            if route.operation.method != method:
+                continue
+            match = route.pattern.match(path)
+            if match and all(pair in query for pair in route.fixed_query):
+                names = re.findall(r"\{([^}]+)\}", route.operation.path)
+                return route, {name: unquote(match.group(f"p{i * 2 + 1}")) for i, name in enumerate(names)}
+        return None
+
+    # --- handling --------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        split = urlsplit(target)
+        query = parse_qsl(split.query, keep_blank_values=True)
+        found = self.route(method, split.path, query)
+        if found is None:
+            return self.error(404, f"Unknown request URL: {method} {split.path}", "invalid_request_error")
+        route, path_values = found
+        op = route.operation
+        headers = {k.lower(): v for k, v in headers.items()}
+        if self.require_auth and not self.authorized(op, headers, query):
+            return self.error(401, "Missing or malformed credentials: this operation requires "
+                                   + " or ".join("+".join(r) for r in op.security), "invalid_request_error")
+        try:
+            bound = self.bind(op, path_values, query, headers)
+            media, value = self.parse_body(op, headers.get("content-type", ""), body)
+            validate_request(self.schemas, op, bound, media, value)
+        except RequestValidationError as exc:
+            return self.error(400, str(exc), "invalid_request_error", param=exc.pointer)
+        except ValueError as exc:
+            return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error")
+        try:
+            return self.respond(route, bound, path_values, value, split.path)
+        except SynthesisError as exc:
+            return self.error(500, f"the mock cannot make a valid response: {exc}", "server_error")
+
+    def authorized(self, op: Operation, headers: dict[str, str], query: list) -> bool:
+        if not op.security or any(not requirement for requirement in op.security):
+            return True
+        for requirement in op.security:
+            if all(self._has_credential(self.spec.security_schemes.get(name) or {}, headers, query)
+                   for name in requirement):
+                return True
+        return False
+
+    @staticmethod
+    def _has_credential(scheme: dict, headers: dict[str, str], query: list) -> bool:
+        kind, where = scheme.get("type"), scheme.get("in")
+        if kind == "apiKey":
+            name = str(scheme.get("name", ""))
+            if where == "header":
+                return bool(headers.get(name.lower()))
+            if where == "query":
+                return any(k == name and v for k, v in query)
+            return f"{name}=" in headers.get("cookie", "")
+        auth = headers.get("authorization", "")
+        expected = "Basic " if str(scheme.get("scheme", "")).lower() == "basic" else "Bearer "
+        return auth.startswith(expected) and len(auth) > len(expected)
+
+    # --- parsing requests ------------------------------------------------------
+
+    def bind(self, op: Operation, path_values: dict, query: list, headers: dict) -> Bound:
+        bound = Bound()
+        for p in op.parameters:
+            if p.location == "path":
+                bound.path[p.name] = self.coerce(p, [path_values[p.name]])
+            elif p.location == "query":
+                if p.style == "deepObject":
+                    found = {k[len(p.name) + 1:-1]: v for k, v in query
+                             if k.startswith(p.name + "[") and k.endswith("]")}
+                    values = [found] if found else []
+                else:
+                    values = [v for k, v in query if k == p.name]
+                if values:
+                    bound.query.append((p, self.coerce(p, values)))
+                elif p.required:
+                    raise ValueError(f"missing required query parameter {p.name!r}")
+            elif p.location == "header":
+                if p.name.lower() in headers:
+                    bound.header.append((p, self.coerce(p, [headers[p.name.lower()]])))
+                elif p.required:
+                    raise ValueError(f"missing required header {p.name!r}")
+            elif p.location == "cookie":
+                cookies = dict(part.strip().split("=", 1) for part in headers.get("cookie", "").split(";")
+                               if "=" in part)
+                if p.name in cookies:
+                    bound.cookie.append((p, self.coerce(p, [unquote(cookies[p.name])])))
+                elif p.required:
+                    raise ValueError(f"missing required cookie {p.name!r}")
+        return bound
+
+    def coerce(self, p: Parameter, values: list) -> Any:
+        """Text from the wire to the JSON value its schema describes."""
+        if p.schema is None:
+            return values[-1]
+        if isinstance(values[-1], dict):
+            return values[-1]
+        root, resolve = self.schemas.translated(p.pointer, "request")
+        kind, items = schema_kind(root, resolve)
+        if kind == "array":
+            delimiter = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(p.style, ",")
+            parts = values if (p.explode and p.location == "query") else values[-1].split(delimiter)
+            return [from_text(v, schema_kind(items, resolve)[0]) for v in parts]
+        return from_text(values[-1], kind)
+
+    def parse_body(self, op: Operation, content_type: str, body: bytes) -> tuple[Any, Any]:
+        request_body = op.request_body
+        if request_body is None or (not body and not request_body.required):
+            return None, MISSING
+        if not body:
+            raise ValueError("missing required request body")
+        key = codecs.match_media(request_body.content, content_type)
+        if key is None:
+            raise ValueError(f"unsupported content type {codecs.media_essence(content_type) or 'none'!r}; "
+                             f"expected {', '.join(request_body.content)}")
+        media = request_body.content[key]
+        essence = codecs.media_essence(key)
+        if essence == "application/json" or essence.endswith("+json"):
+            try:
+                return media, json.loads(body)
+            except ValueError as exc:
+                raise ValueError(f"the body is not valid JSON: {exc}") from None
+        if essence == "multipart/form-data":
+            return media, self.form_fields(media, _multipart(content_type, body))
+        if essence == "application/x-www-form-urlencoded":
+            return media, self.form_fields(media, parse_qsl(body.decode(), keep_blank_values=True))
+        return media, body
+
+    def form_fields(self, media: Any, pairs: list[tuple[str, Any]]) -> dict:
+        """Form fields typed by the body schema: numbers, booleans, JSON objects, repeated arrays."""
+        properties: dict = {}
+        if media.schema is not None:
+            root, resolve = self.schemas.translated(media.pointer, "request")
+            properties = schema_properties(root, resolve)
+        out: dict[str, Any] = {}
+        for name, value in pairs:
+            kind, items = schema_kind(properties.get(name, {}), resolve) if properties else (None, None)
+            if isinstance(value, bytes):
+                value = codecs.BINARY_PLACEHOLDER
+            elif kind == "array":
+                out.setdefault(name, []).append(from_text(value, schema_kind(items, resolve)[0]))
+                continue
+            else:
+                value = from_text(value, kind)
+            out[name] = value
+        return out
+
+    # --- answering -------------------------------------------------------------
+
+    def respond(self, route: Route, bound: Bound, path_values: dict, body: Any, path: str) -> Reply:
+        op = route.operation
+        status, response = _success(op)
+        if response is None or not response.content:
+            return Reply(status, b"", None)
+        wants_stream = isinstance(body, dict) and body.get("stream") is True
+        key = next((k for k in response.content if codecs.media_essence(k) == "text/event-stream"), None) \
+            if wants_stream else None
+        if key is None:
+            key = next((k for k in response.content if "json" in k), next(iter(response.content)))
+        media = response.content[key]
+        essence = codecs.media_essence(key)
+        if essence == "text/event-stream":
+            return self.stream(op, media, body)
+        if "json" not in essence:
+            data = b"dynclient mock body\n" if not essence.startswith("text/") else b"dynclient mock text\n"
+            return Reply(status, data, key if "*" not in key else "application/octet-stream")
+        value = self.instance(route, media, bound, path_values, body, path)
+        if isinstance(value, Reply):
+            return value
+        problem = self.schemas.compiled(media.pointer, "response").violation(value) if media.schema else None
+        if problem is not None:
+            raise SynthesisError(f"{problem.pointer or '/'}: {problem.message}")
+        return Reply(status, json.dumps(value).encode(), key)
+
+    def instance(self, route: Route, media: Any, bound: Bound, path_values: dict, body: Any, path: str) -> Any:
+        """The response body: stored state where the route has some, else an example or a synthesis."""
+        base = self.example(route.operation, media)
+        if route.collection is None or route.role == "other":
+            return self.merged(media, base, body, fresh=False) if isinstance(base, dict) else base
+        collection_path = path if route.role in ("create", "list") else path.rsplit("/", 1)[0]
+        item_id = list(path_values.values())[-1] if route.role not in ("create", "list") else None
+        with self.lock:
+            items = self.store.setdefault(collection_path, {})
+            if route.role == "create":
+                obj = self.merged(media, base, body, fresh=True)
+                items[obj.get("id", fresh_id())] = obj
+                return obj
+            if route.role == "list":
+                return self.page(route.operation, media, base, list(items.values()), bound)
+            if item_id not in items:
+                return self.error(404, f"No object with id {item_id!r} found at {collection_path}",
+                                  "invalid_request_error", param=list(path_values)[-1], code="not_found")
+            if route.role == "retrieve":
+                return items[item_id]
+            if route.role == "modify":
+                items[item_id] = self.merged(media, items[item_id], body, fresh=False)
+                return items[item_id]
+            del items[item_id]
+            return {**base, **{k: v for k, v in (("id", item_id), ("deleted", True)) if k in base}}
+
+    def example(self, op: Operation, media: Any) -> Any:
+        """The document's example where one validates, else a synthesized instance (cached)."""
+        key = (op.operation_id, media.pointer)
+        if key not in self._cache:
+            compiled = self.schemas.compiled(media.pointer, "response")
+            candidates = [e for e in _examples(self.spec, media) if compiled.is_valid(e)]
+            self._cache[key] = candidates[0] if candidates else synthesize(self.schemas, media.pointer)
+        return json.loads(json.dumps(self._cache[key]))   # a fresh copy per response
+
+    def merged(self, media: Any, obj: dict, body: Any, fresh: bool) -> dict:
+        """`obj` with the request's fields that the response also has, each kept only if still valid."""
+        compiled = self.schemas.compiled(media.pointer, "response")
+        result = dict(obj)
+        if fresh and isinstance(result.get("id"), str):
+            result["id"] = fresh_id(result["id"].split("_")[0] if "_" in result["id"] else "obj")
+            if not compiled.is_valid(result):
+                result["id"] = obj["id"]
+        for name, value in (body.items() if isinstance(body, dict) else ()):
+            if name in result and name not in ("id", "object") and value != codecs.BINARY_PLACEHOLDER:
+                trial = {**result, name: value}
+                if compiled.is_valid(trial):
+                    result = trial
+        return result
+
+    def page(self, op: Operation, media: Any, base: dict, items: list[dict], bound: Bound) -> Any:
+        if not isinstance(base, dict) or "data" not in base:
+            return base
+        args = {p.name: v for p, v in bound.query}
+        defaults = {p.name: (p.schema or {}).get("default") for p in op.parameters if isinstance(p.schema, dict)}
+        order = args.get("order", defaults.get("order") or "desc")
+        limit = int(args.get("limit", defaults.get("limit") or 20))
+        ordered = list(reversed(items)) if order == "desc" else list(items)
+        ids = [str(item.get("id")) for item in ordered]
+        if args.get("after") in ids:
+            ordered = ordered[ids.index(args["after"]) + 1:]
+        elif args.get("before") in ids:
+            ordered = ordered[:ids.index(args["before"])][-limit:]
+        chunk = ordered[:limit]
+        page = {**base, "data": chunk}
+        for name, value in (("first_id", chunk[0].get("id") if chunk else None),
+                            ("last_id", chunk[-1].get("id") if chunk else None),
+                            ("has_more", len(ordered) > limit)):
+            if name in base or name in schema_properties(*self.schemas.translated(media.pointer, "response")):
+                page[name] = value
+        return page
+
+    def stream(self, op: Operation, media: Any, body: Any) -> Reply:
+        """A short, well-formed event stream of schema-valid events, ended as the document says."""
+        event = synthesize(self.schemas, media.pointer) if media.schema is not None else {}
+        if isinstance(event, dict) and media.schema is not None:
+            event = self.merged(media, event, body, fresh=False)
+        lines = []
+        for _ in range(2):
+            name = event.get("type") if isinstance(event, dict) and isinstance(event.get("type"), str) else None
+            lines.append((f"event: {name}\n" if name else "") + f"data: {json.dumps(event)}\n\n")
+        if _ends_with_done(self.spec, op):
+            lines.append("data: [DONE]\n\n")
+        return Reply(200, "".join(lines).encode(), "text/event-stream")
+
+    def error(self, status: int, message: str, kind: str, param: str | None = None,
+              code: str | None = None) -> Reply:
+        body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+        return Reply(status, json.dumps(body).encode(), "application/json")
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def _success(op: Operation):
+    statuses = sorted(s for s in op.responses if s.isdigit() and s.startswith("2"))
+    if statuses:
+        return int(statuses[0]), op.responses[statuses[0]]
+    if "2XX" in op.responses:
+        return 200, op.responses["2XX"]
+    return (200, op.responses["default"]) if "default" in op.responses else (204, None)
+
+
+def _multipart(content_type: str, body: bytes) -> list[tuple[str, Any]]:
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    if not message.is_multipart():
+        raise ValueError("the multipart body could not be parsed")
+    fields = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            fields.append((name, data))
+        else:
+            fields.append((name, data.decode(part.get_content_charset() or "utf-8", "replace")))
+    return fields
+
+
+def _examples(spec: Spec, media: Any) -> list:
+    """Examples the document gives for a response: on the media type, and OpenAI's x-oaiMeta ones."""
+    found = []
+    node = spec.resolve_pointer(media.pointer.rsplit("/", 1)[0])
+    if isinstance(node, dict):
+        if "example" in node:
+            found.append(node["example"])
+        for example in (node.get("examples") or {}).values():
+            if isinstance(example, dict) and "value" in example:
+                found.append(example["value"])
+    return found
+
+
+def _ends_with_done(spec: Spec, op: Operation) -> bool:
+    """Whether the stream ends with `data: [DONE]`: OpenAI's documents say so in the operation's text."""
+    if op.request_body is None:
+        return False
+    text = json.dumps([media.schema for media in op.request_body.content.values()])
+    refs = re.findall(r'"#(/components/schemas/[^"]+)"', text)
+    for ref in refs[:50]:
+        with contextlib.suppress(Exception):
+            text += json.dumps(spec.resolve_pointer(ref).get("properties", {}).get("stream", {}))
+    return "[DONE]" in text
+
+
+# --- the socket side -------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "dynclient-mock/0.1"
+
+    def log_message(self, format: str, *args: Any) -> None:   # quiet; the caller's logging decides
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = _read_chunked(self.rfile)
+        app: MockApp = self.server.app   # type: ignore[attr-defined]
+        try:
+            reply = app.handle(self.command, self.path, dict(self.headers.items()), body)
+        except Exception as exc:   # a bug in the mock must still answer, and say what happened
+            reply = app.error(500, f"mock failure: {type(exc).__name__}: {exc}", "server_error")
+        self.send_response(reply.status)
+        if reply.content_type:
+            self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("x-request-id", "req_" + uuid.uuid4().hex[:24])
+        for name, value in reply.headers.items():
+            if name.lower() not in HOP_BY_HOP:
+                self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+
+def _read_chunked(stream) -> bytes:
+    data = b""
+    while True:
+        size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            stream.readline()
+            return data
+        data += stream.read(size)
+        stream.readline()
+
+
+class MockServer:
+    """The mock on a real socket (127.0.0.1 by default), served from a background thread."""
+
+    def __init__(self, spec: Any, host: str = "127.0.0.1", port: int = 0, *, require_auth: bool = True):
+        self.app = MockApp(spec, require_auth=require_auth)
+        self.httpd = ThreadingHTTPServer((host, port), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.app = self.app   # type: ignore[attr-defined]
+        self.host, self.port = self.httpd.server_address[:2]
+        self.url = f"http://{self.host}:{self.port}"
+        self.base_url = self.url + self.app.prefix
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "MockServer":
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="dynclient-mock", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> "MockServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def serve(spec: Any, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Iterator[str]:
+    """Run the mock in this process on a free loopback port; yields its base URL (with the `/v1` prefix)."""
+    with MockServer(spec, host, port, **options) as server:
+        yield server.base_url

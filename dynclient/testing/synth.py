@@ -1,0 +1,265 @@
+"""Deterministic synthesis of schema-valid instances, for the mock server.
+
+Works on the translated (JSON Schema 2020-12) form of any schema of the
+document, so both OpenAPI dialects are covered by one walk. The result is the
+smallest plausible instance: required properties only, first enum value,
+defaults and examples where they fit, ids that look like ids, timestamps that
+look like timestamps. Every result is checked by the real validator before it
+is returned; one that cannot be made valid raises SynthesisError saying why,
+never an invalid instance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from typing import Any, Callable
+
+from ..schema import DISCRIMINATOR, SchemaSet
+
+MAX_DEPTH = 12
+TEXT_FIELDS = frozenset({"content", "text", "message"})
+
+
+class SynthesisError(ValueError):
+    pass
+
+
+_counter = itertools.count(1)
+
+
+def fresh_id(prefix: str = "obj") -> str:
+    return f"{prefix}_{next(_counter):06d}{int(time.time() * 1000) % 10**8:08x}"
+
+
+def synthesize(schemas: SchemaSet, pointer: str, direction: str = "response") -> Any:
+    """A valid instance of the schema at `pointer`, or SynthesisError."""
+    root, resolve = schemas.translated(pointer, direction)
+    compiled = schemas.compiled(pointer, direction)
+    value = Walker(resolve).make(root, 0, "")
+    problem = compiled.violation(value)
+    if problem is not None:
+        raise SynthesisError(f"cannot synthesize a valid instance of {pointer}: "
+                             f"{problem.pointer or '/'}: {problem.message}")
+    return value
+
+
+class Walker:
+    def __init__(self, resolve: Callable[[str], Any]):
+        self.resolve = resolve
+
+    def make(self, schema: Any, depth: int, name: str) -> Any:
+        if schema is True or schema == {}:
+            return "string" if depth else {}
+        if schema is False:
+            raise SynthesisError("a `false` schema admits no value")
+        if depth > MAX_DEPTH:
+            raise SynthesisError("the schema recurses without a way out")
+        if "$ref" in schema and len(schema) == 1:
+            return self.make(self.resolve(schema["$ref"]), depth + 1, name)
+        if "const" in schema:
+            return schema["const"]
+        if "enum" in schema:
+            values = [v for v in schema["enum"] if v is not None] or schema["enum"]
+            return values[0]
+        if "default" in schema and _fits(schema["default"], schema):
+            return schema["default"]
+        for keyword in ("oneOf", "anyOf"):
+            if keyword in schema:
+                return self.choose(schema, keyword, depth, name)
+        if "allOf" in schema or ("$ref" in schema and len(schema) > 1):   # 3.1 allows $ref siblings
+            return self.all_of(schema, depth, name)
+        return self.typed(schema, _first_type(schema), depth, name)
+
+    def parts(self, schema: Any, depth: int) -> list:
+        """The conjuncts of a schema: `$ref`s followed, nested allOf flattened, a nullable wrapper opened."""
+        if depth > MAX_DEPTH or not isinstance(schema, dict):
+            return [schema]
+        if "$ref" in schema:
+            rest = {k: v for k, v in schema.items() if k != "$ref"}
+            return self.parts(self.resolve(schema["$ref"]), depth + 1) + (self.parts(rest, depth) if rest else [])
+        if "allOf" in schema:
+            rest = {k: v for k, v in schema.items() if k != "allOf"}
+            found = [p for part in schema["allOf"] for p in self.parts(part, depth + 1)]
+            return found + ([rest] if set(rest) - {"description", "title", "type"} else [])
+        branches = schema.get("anyOf")
+        if branches and len(branches) == 2 and {"type": "null"} in branches:
+            return self.parts(next(b for b in branches if b != {"type": "null"}), depth + 1)
+        return [schema]
+
+    def all_of(self, schema: dict, depth: int, name: str) -> Any:
+        parts = [p for p in self.parts(schema, depth) if p not in (True, {})]
+        if any(isinstance(p, dict) and ("properties" in p or p.get("type") == "object") for p in parts):
+            properties: dict[str, list] = {}
+            required: list[str] = []
+            for p in parts:
+                for key, sub in (p.get("properties") or {}).items():
+                    properties.setdefault(key, []).append(sub)
+                required.extend(p.get("required") or ())
+            merged = {"type": "object", "required": required,
+                      "properties": {k: v[0] if len(v) == 1 else {"allOf": v} for k, v in properties.items()}}
+            return self.object(merged, depth + 1, name)
+        best = max(parts, key=lambda p: (isinstance(p, dict) and "const" in p, isinstance(p, dict) and "enum" in p,
+                                         isinstance(p, dict) and "type" in p), default={})
+        return self.make(best, depth + 1, name)
+
+    def choose(self, schema: dict, keyword: str, depth: int, name: str) -> Any:
+        branches = schema[keyword]
+        rest = {k: v for k, v in schema.items() if k not in (keyword, DISCRIMINATOR)}
+        if {"properties", "required", "type", "allOf", "$ref"} & set(rest):
+            # Object keywords beside the alternatives (`anyOf: [{required: [a]}, {required: [b]}]`):
+            # each branch is taken together with them.
+            branches = [{"allOf": [rest, branch]} for branch in branches]
+        rule = schema.get(DISCRIMINATOR)
+        if rule:
+            for value, index in sorted(rule["map"].items(), key=lambda item: item[1]):
+                try:
+                    made = self.make(branches[index], depth + 1, name)
+                except SynthesisError:
+                    continue
+                if isinstance(made, dict):
+                    return {**made, rule["property"]: value}
+        # Prefer null where allowed (as the real API answers optional data), except for the text of a
+        # message; then branches that do not lead deeper into recursion.
+        null_first = name not in TEXT_FIELDS
+        order = sorted(range(len(branches)),
+                       key=lambda i: ((branches[i] == {"type": "null"}) != null_first, "$ref" in branches[i]))
+        last: Exception | None = None
+        for i in order:
+            try:
+                return self.make(branches[i], depth + 1, name)
+            except SynthesisError as exc:
+                last = exc
+        raise last or SynthesisError(f"no branch of {keyword} can be synthesized")
+
+    def typed(self, schema: dict, kind: str | None, depth: int, name: str) -> Any:
+        if isinstance(schema.get("type"), list) and "null" in schema["type"] and name and name not in TEXT_FIELDS:
+            return None
+        example = schema.get("example", (schema.get("examples") or [None])[0] if isinstance(
+            schema.get("examples"), list) else None)
+        if kind in ("string", "integer", "number", "boolean") and example is not None and _fits(example, schema):
+            return example
+        if kind == "object" or (kind is None and "properties" in schema):
+            return self.object(schema, depth, name)
+        if kind == "array" or (kind is None and "items" in schema):
+            return self.array(schema, depth, name)
+        if kind == "string":
+            return self.string(schema, name)
+        if kind == "integer":
+            if name.endswith(("_at", "created", "timestamp")) and "minimum" not in schema:
+                return int(time.time())
+            return int(self.number(schema))
+        if kind == "number":
+            return self.number(schema)
+        if kind == "boolean":
+            return False
+        if kind == "null":
+            return None
+        return "string"
+
+    def object(self, schema: dict, depth: int, name: str) -> dict:
+        properties = schema.get("properties") or {}
+        wanted = list(dict.fromkeys(schema.get("required") or ()))
+        for extra in properties:
+            if len(wanted) >= schema.get("minProperties", 0):
+                break
+            if extra not in wanted:
+                wanted.append(extra)
+        out = {}
+        for prop in wanted:
+            sub = properties.get(prop)
+            if sub is None:
+                sub = schema.get("additionalProperties", True)
+                sub = {} if sub is True else sub
+            prefix = _example_id_prefix(schema) if prop == "id" else None
+            out[prop] = fresh_id(prefix) if prefix and _first_type(sub) == "string" and "enum" not in sub \
+                else self.make(sub, depth + 1, prop)
+        return out
+
+    def array(self, schema: dict, depth: int, name: str) -> list:
+        # One item near the top makes a plausible answer (a chat completion with a choice).
+        count = max(schema.get("minItems", 0), 1 if depth < 4 and schema.get("maxItems", 1) >= 1 else 0)
+        prefix = schema.get("prefixItems") or []
+        items = schema.get("items", {})
+        out = [self.make(p, depth + 1, name) for p in prefix[:max(count, 0)]]
+        while len(out) < count:
+            value = self.make(items, depth + 1, name)
+            if schema.get("uniqueItems") and value in out:
+                value = f"{value}-{len(out)}" if isinstance(value, str) else value
+            out.append(value)
+        return out
+
+    @staticmethod
+    def string(schema: dict, name: str) -> str:
+        fmt = schema.get("format")
+        value = {
+            "date-time": "2025-01-01T00:00:00Z", "date": "2025-01-01", "time": "00:00:00Z",
+            "uri": "https://example.com/resource", "url": "https://example.com/resource",
+            "email": "user@example.com", "uuid": "00000000-0000-4000-8000-000000000000",
+            "binary": "", "byte": "", "ipv4": "127.0.0.1", "ipv6": "::1", "hostname": "example.com",
+        }.get(fmt)
+        if value is None:
+            if name == "id" or name.endswith("_id"):
+                value = fresh_id(_id_prefix(name))
+            else:
+                value = "Hello from the dynclient mock." if name in TEXT_FIELDS else "string"
+        minimum, maximum = schema.get("minLength", 0), schema.get("maxLength")
+        if len(value) < minimum:
+            value = value + "x" * (minimum - len(value))
+        if maximum is not None and len(value) > maximum:
+            value = value[:maximum]
+        return value
+
+    @staticmethod
+    def number(schema: dict) -> float:
+        low = schema.get("minimum", schema.get("exclusiveMinimum"))
+        high = schema.get("maximum", schema.get("exclusiveMaximum"))
+        value: float = 0
+        if low is not None:
+            value = low + (1 if "exclusiveMinimum" in schema and "minimum" not in schema else 0)
+        elif high is not None and high < 0:
+            value = high - (1 if "exclusiveMaximum" in schema and "maximum" not in schema else 0)
+        if high is not None and value > high:
+            value = (low + high) / 2 if low is not None else high
+        step = schema.get("multipleOf")
+        if step:
+            value = -(-value // step) * step
+        return value
+
+
+def _first_type(schema: dict) -> str | None:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        non_null = [t for t in kind if t != "null"]
+        return non_null[0] if non_null else "null"
+    return kind
+
+
+def _fits(value: Any, schema: dict) -> bool:
+    """A cheap pre-check that an example or default has the schema's JSON type."""
+    kind = _first_type(schema)
+    checks = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
+              "object": dict, "array": list}
+    if kind is None or kind not in checks:
+        return value is None if kind == "null" else True
+    if kind in ("integer", "number") and isinstance(value, bool):
+        return False
+    return isinstance(value, checks[kind])
+
+
+def _example_id_prefix(schema: dict) -> str | None:
+    """`asst` from an example id such as `asst_abc123` (in `example`, or OpenAI's `x-oaiMeta.example` text)."""
+    example = schema.get("example")
+    if isinstance(example, dict) and isinstance(example.get("id"), str) and "_" in example["id"]:
+        return example["id"].split("_")[0]
+    meta = schema.get("x-oaiMeta")
+    text = meta.get("example") if isinstance(meta, dict) else None
+    found = re.search(r'"id"\s*:\s*"([A-Za-z]+)_', text) if isinstance(text, str) else None
+    return found.group(1) if found else None
+
+
+def _id_prefix(name: str) -> str:
+    stem = name[:-3] if name.endswith("_id") else "obj"
+    return {"assistant": "asst", "thread": "thread", "message": "msg", "run": "run", "file": "file",
+            "vector_store": "vs", "batch": "batch", "step": "step"}.get(stem, stem or "obj")
