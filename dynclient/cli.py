@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     except DynclientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:   # `dynclient ... | head` closed the pipe: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     parser.print_help()
     return 2
 
