@@ -96,7 +96,7 @@ def _discriminated(keyword: str):
 
     def check(validator, branches, instance, schema):
         rule = schema.get(DISCRIMINATOR)
-        if rule is not None and isinstance(instance, dict):
+        if rule is not None and rule["keyword"] == keyword and isinstance(instance, dict):
             value = instance.get(rule["property"])
             index = rule["map"].get(value) if isinstance(value, str) else None
             if index is not None:
@@ -170,8 +170,11 @@ def describe(error: ValidationError) -> str:
                 f"closest: {where + ': ' if where else ''}{describe(best)}")
     if keyword == "oneOf":
         return f"matches more than one of the {len(expected)} forms allowed by oneOf"
-    if keyword == "additionalProperties" or keyword == "unevaluatedProperties":
-        return error.message.replace(short_repr(given, 10**9), "the object") if len(repr(given)) > 80 else error.message
+    if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(given, dict):
+        allowed = set(error.schema.get("properties") or ())
+        extra = [k for k in given if k not in allowed]
+        shown = ", ".join(repr(k) for k in extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        return f"unexpected propert{'y' if len(extra) == 1 else 'ies'} {shown} (the schema allows no others)"
     if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
         return f"expected a number with {keyword} {expected}, got {short_repr(given)}"
     if keyword in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"):
@@ -229,18 +232,21 @@ class SchemaSet:
         return root
 
     def _translate_pending(self, pending: list[str], direction: str) -> None:
-        new = []
+        # All or nothing: a batch that fails leaves no half-registered resources behind, so the
+        # same error is raised again next time and other schemas are unaffected.
+        batch: dict[str, Any] = {}
         while pending:
             pointer = pending.pop()
             target = uri(direction, pointer)
-            if target in self._resources:
+            if target in self._resources or target in batch:
                 continue
             node = self._resolve(pointer)
-            contents = Translator(self, direction, pointer, pending).schema(node, pointer)
-            self._resources[target] = contents
-            new.append((target, referencing.jsonschema.DRAFT202012.create_resource(contents)))
-        if new:
-            self._registry = self._registry.with_resources(new)
+            batch[target] = Translator(self, direction, pointer, pending).schema(node, pointer)
+        if batch:
+            self._resources.update(batch)
+            self._registry = self._registry.with_resources(
+                (target, referencing.jsonschema.DRAFT202012.create_resource(contents))
+                for target, contents in batch.items())
 
     def _resolve(self, pointer: str) -> Any:
         try:
@@ -268,7 +274,10 @@ class Translator:
         if not isinstance(ref, str) or not ref.startswith("#"):
             raise SchemaCompileError(pointer, f"only local references are followed, not {ref!r}")
         target = ref[1:]
-        self.schemas._resolve(target)   # fail here, with the pointer, if it does not resolve
+        try:
+            self.schemas.spec.resolve_pointer(target)
+        except Exception:
+            raise SchemaCompileError(pointer, f"the reference {ref!r} does not resolve") from None
         self.pending.append(target)
         return {"$ref": uri(self.direction, target)}
 
@@ -341,11 +350,11 @@ class Translator:
         for keyword in ("oneOf", "anyOf"):
             if keyword in node:
                 if isinstance(discriminator, dict):
-                    out[DISCRIMINATOR] = self.discriminator_map(discriminator, node[keyword], f"{pointer}/{keyword}")
+                    rule = self.discriminator_map(discriminator, node[keyword], f"{pointer}/{keyword}")
                 else:
-                    inferred = self.inferred_discriminator(node[keyword])
-                    if inferred:
-                        out[DISCRIMINATOR] = inferred
+                    rule = self.inferred_discriminator(node[keyword])
+                if rule:
+                    out[DISCRIMINATOR] = {**rule, "keyword": keyword}
                 break
         return out
 
@@ -371,6 +380,17 @@ class Translator:
                 return {"property": prop, "map": mapping, "complete": True}
         return None
 
+    def only_strings(self, prop: Any, seen: set) -> bool:
+        """Whether a property admits nothing but the strings of its enum/const (no null, no numbers)."""
+        if isinstance(prop, dict) and "$ref" in prop and isinstance(prop["$ref"], str) and prop["$ref"].startswith("#"):
+            if prop["$ref"] in seen:
+                return False
+            return self.only_strings(self.schemas._resolve(prop["$ref"][1:]), seen | {prop["$ref"]})
+        if not isinstance(prop, dict) or prop.get("nullable") is True:
+            return False
+        values = list(prop.get("enum") or ()) + ([prop["const"]] if "const" in prop else [])
+        return bool(values) and all(isinstance(v, str) for v in values)
+
     def branch_facts(self, branch: Any, seen: set) -> tuple[set, dict] | None:
         """(required names, {property: allowed string values}) of an object branch, through $ref and allOf."""
         if not isinstance(branch, dict):
@@ -386,7 +406,7 @@ class Translator:
         values: dict[str, list] = {}
         for name, prop in (branch.get("properties") or {}).items():
             found = self.discriminator_values({"properties": {name: prop}}, name, set())
-            if found and not (isinstance(prop, dict) and prop.get("nullable") is True):
+            if found and self.only_strings(prop, set()):
                 values[name] = found
         for part in branch.get("allOf") or ():
             sub = self.branch_facts(part, seen)

@@ -112,7 +112,7 @@ class Walker:
             # each branch is taken together with them.
             branches = [{"allOf": [rest, branch]} for branch in branches]
         rule = schema.get(DISCRIMINATOR)
-        if rule:
+        if rule and rule["keyword"] == keyword:
             for value, index in sorted(rule["map"].items(), key=lambda item: item[1]):
                 try:
                     made = self.make(branches[index], depth + 1, name)
