@@ -16,7 +16,7 @@ import difflib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import urllib3
 
@@ -25,7 +25,7 @@ from .errors import (ParameterError, RequestValidationError, ResponseDecodeError
                      UnknownOperationError, status_error)
 from .schema import SchemaSet, short_repr
 from .spec import Operation, Parameter, Spec
-from .transport import Headers, RawResponse, Transport, make_timeout
+from .transport import REDACTOR, Headers, RawResponse, Transport, make_timeout
 
 log = logging.getLogger("dynclient")
 
@@ -41,6 +41,8 @@ class Secret:
 
     def __init__(self, value: Any):
         self._value = value
+        for part in value if isinstance(value, tuple) else (value,):
+            REDACTOR.add(str(part))   # masked in every log record from here on
 
     def reveal(self) -> Any:
         return self._value
@@ -71,6 +73,11 @@ class PreparedRequest:
     url: str
     headers: Headers
     body: bytes | None
+
+    def __repr__(self) -> str:   # the URL may carry an apiKey-in-query credential
+        size = "no body" if self.body is None else f"{len(self.body)} bytes"
+        return (f"PreparedRequest({self.operation_id}: {self.method} {REDACTOR.redact(self.url)}, "
+                f"headers={self.headers!r}, {size})")
 
 
 @dataclass(frozen=True)
@@ -230,7 +237,7 @@ class Client:
                 **arguments: Any) -> PreparedRequest:
         """Bind, validate and encode a call without sending it."""
         op = self.operation(operation_id)
-        bound = bind_arguments(op, {**(params or {}), **arguments})
+        bound = bind_arguments(op, [*(params or {}).items(), *arguments.items()])
         media = choose_request_media(op, body, content_type)
         if self.options.validate_requests:
             validate_request(self.schemas, op, bound, media, body)
@@ -262,7 +269,9 @@ class Client:
                 raise ParameterError(op.operation_id, "body", str(exc)) from None
             headers["Content-Type"] = produced_type or media.content_type
         for name, value in call_headers.items():
-            headers[name] = params.check_header_value(op, name, str(value))
+            headers[name] = str(value)
+        for name, value in headers.items():   # defaults and per-call headers alike
+            params.check_header_value(op, name, value)
         query_string = params.encode_query(op, query)
         if extra_query:
             query_string = "&".join(filter(None, [query_string, extra_query]))
@@ -329,12 +338,12 @@ class Client:
 # --- the steps, as functions ----------------------------------------------------
 
 
-def bind_arguments(op: Operation, arguments: Mapping[str, Any]) -> Bound:
-    """Map call arguments to parameters; unknown, doubled and missing ones fail here."""
+def bind_arguments(op: Operation, arguments: Iterable[tuple[str, Any]]) -> Bound:
+    """Map (name, value) call arguments to parameters; unknown, doubled and missing ones fail here."""
     bound = Bound()
     seen: dict[str, str] = {}
     by_name = op.parameters_by_name
-    for given_name, value in arguments.items():
+    for given_name, value in arguments:
         p = by_name.get(given_name)
         if p is None:
             valid = sorted({q.name for q in op.parameters})
@@ -416,6 +425,8 @@ def response_problem(schemas: SchemaSet, op: Operation, status: int, body: Any, 
     if not has_body:
         return "", f"empty body, but the document declares {', '.join(response.content)}"
     key = codecs.match_media(response.content, content_type)
+    if key is None and isinstance(body, bytes) and "application/octet-stream" in response.content:
+        return None   # octet-stream is the generic binary type (createSpeech answers audio/mpeg)
     if key is None:
         return "", (f"content type {content_type or 'none'!r} is not declared; "
                     f"expected {', '.join(response.content)}")

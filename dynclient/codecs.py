@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote
@@ -233,7 +234,8 @@ def parse_sse(lines: Iterable[str]) -> Iterator[Event]:
 
 
 def decode_sse(data: bytes, content_type: str) -> list[Event]:
-    return list(parse_sse(decode_text(data, content_type).splitlines()))
+    # Only CR, LF and CRLF end a line in an event stream (str.splitlines would also split on U+2028).
+    return list(parse_sse(re.split(r"\r\n|\r|\n", decode_text(data, content_type))))
 
 
 def decode_bytes(data: bytes, content_type: str) -> bytes:

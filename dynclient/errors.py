@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from urllib3 import HTTPHeaderDict
+
 
 class DynclientError(Exception):
     """Base class of everything dynclient raises."""
@@ -168,7 +170,7 @@ class APIStatusError(DynclientError):
         self.operation_id = operation_id
         self.status = self.status_code = status
         self.body = body
-        self.headers = dict(headers)
+        self.headers = HTTPHeaderDict(headers)   # case-insensitive, like Result.headers
         self.request_id = request_id
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}

@@ -160,6 +160,12 @@ def check_header_value(op: Operation, name: str, value: str) -> str:
     if any(c in value for c in "\r\n\0"):
         raise ParameterError(op.operation_id, name,
                              f"header {name!r} contains CR, LF or NUL; refusing to send it")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ParameterError(op.operation_id, name,
+                             f"header {name!r} has characters outside ISO-8859-1, which HTTP headers "
+                             f"cannot carry; encode the value first") from None
     return value
 
 

@@ -7,13 +7,15 @@ APIConnectionError. Nothing here knows about OpenAPI.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
+from urllib.parse import quote
 
 import urllib3
-from urllib3.exceptions import (ConnectTimeoutError, DecodeError, HTTPError, MaxRetryError, ReadTimeoutError,
-                                TimeoutError as Urllib3Timeout)
+from urllib3.exceptions import (ConnectTimeoutError, DecodeError, HTTPError, MaxRetryError, NewConnectionError,
+                                ReadTimeoutError, TimeoutError as Urllib3Timeout)
 
 from .errors import APIConnectionError, APITimeoutError, ResponseDecodeError
 
@@ -33,13 +35,45 @@ def make_timeout(value: Any) -> urllib3.Timeout:
     return urllib3.Timeout(connect=float(value), read=float(value))
 
 
-class Headers(dict):
-    """Request headers whose repr never shows a credential."""
+class Headers(urllib3.HTTPHeaderDict):
+    """Case-insensitive request headers (a per-call `openai-beta` replaces a default `OpenAI-Beta`)
+    whose repr never shows a credential."""
 
     sensitive: frozenset[str] = SENSITIVE_HEADERS
 
     def __repr__(self) -> str:
         return repr({k: ("<redacted>" if k.lower() in self.sensitive else v) for k, v in self.items()})
+
+
+class Redactor(logging.Filter):
+    """Masks credential values in log records, ours and urllib3's (which logs request URLs, where
+    an apiKey-in-query credential travels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        if secret:
+            self.secrets.add(secret)
+            self.secrets.add(quote(secret, safe=""))
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "<redacted>")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = self.redact(record.getMessage())
+            record.msg, record.args = message, None
+        return True
+
+
+REDACTOR = Redactor()
+for _name in ("dynclient", "urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(REDACTOR)
 
 
 @dataclass(frozen=True)
@@ -71,7 +105,7 @@ class Transport:
              timeout: urllib3.Timeout, operation_id: str | None = None) -> RawResponse:
         started = time.perf_counter()
         try:
-            response = self.pool.request(method, url, body=body, headers=dict(headers), timeout=timeout,
+            response = self.pool.request(method, url, body=body, headers=headers, timeout=timeout,
                                          retries=self.retries, preload_content=True, decode_content=True)
         except MaxRetryError as exc:
             raise _typed(exc.reason or exc, operation_id) from None
@@ -84,6 +118,9 @@ class Transport:
 
 
 def _typed(exc: BaseException, operation_id: str | None) -> Exception:
+    # urllib3 makes NewConnectionError (refused, DNS failure) a subclass of ConnectTimeoutError.
+    if isinstance(exc, NewConnectionError):
+        return APIConnectionError(f"connection failed: {exc}", operation_id)
     if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError, Urllib3Timeout)):
         kind = "connect" if isinstance(exc, ConnectTimeoutError) else "read"
         return APITimeoutError(f"{kind} timeout: {exc}", operation_id)
