@@ -96,24 +96,40 @@ def _discriminated(keyword: str):
 
     def check(validator, branches, instance, schema):
         rule = schema.get(DISCRIMINATOR)
-        if rule is not None and rule["keyword"] == keyword and isinstance(instance, dict):
-            value = instance.get(rule["property"])
-            index = rule["map"].get(value) if isinstance(value, str) else None
-            if index is not None:
-                yield from validator.descend(instance, branches[index], schema_path=index)
-                return
-            if rule["complete"]:
-                expected = sorted(rule["map"])
-                if rule["property"] not in instance:
-                    yield ValidationError(f"{rule['property']!r} is a required property",
-                                          validator="required", validator_value=[rule["property"]],
-                                          instance=instance)
-                else:
-                    yield ValidationError(
-                        f"{value!r} is not one of {expected}", validator="enum", validator_value=expected,
-                        instance=value, path=[rule["property"]])
-                return
-        yield from fallback(validator, branches, instance, schema)
+        if rule is None or rule["keyword"] != keyword or not isinstance(instance, dict):
+            yield from fallback(validator, branches, instance, schema)
+            return
+        prop = rule["property"]
+        value = instance.get(prop)
+        candidates = rule["all"].get(value) if isinstance(value, str) else None
+        if candidates:
+            # The branches the value names decide; any of them accepting is enough.
+            failures = []
+            for index in candidates:
+                errors = list(validator.descend(instance, branches[index], schema_path=index))
+                if not errors:
+                    return
+                failures.append(errors)
+            yield from min(failures, key=len)
+            return
+        expected = sorted(rule["all"])
+        if rule.get("inferred"):
+            # Every branch requires the property with disjoint values: the verdict is oneOf's.
+            if prop not in instance:
+                yield ValidationError(f"{prop!r} is a required property", validator="required",
+                                      validator_value=[prop], instance=instance)
+            else:
+                yield ValidationError(f"{value!r} is not one of {expected}", validator="enum",
+                                      validator_value=expected, instance=value, path=[prop])
+            return
+        # A declared discriminator whose property is absent or unknown: plain oneOf/anyOf decides
+        # (EasyInputMessage in OpenAI's Responses input needs no `type`).
+        errors = list(fallback(validator, branches, instance, schema))
+        if errors and prop in instance and rule["complete"]:
+            yield ValidationError(f"{value!r} is not one of {expected}", validator="enum",
+                                  validator_value=expected, instance=value, path=[prop])
+        else:
+            yield from errors
 
     return check
 
@@ -377,7 +393,8 @@ class Translator:
                     break
                 mapping.update({v: i for v in allowed})
             else:
-                return {"property": prop, "map": mapping, "complete": True}
+                return {"property": prop, "map": mapping, "all": {v: [i] for v, i in mapping.items()},
+                        "complete": True, "inferred": True}
         return None
 
     def only_strings(self, prop: Any, seen: set) -> bool:
@@ -440,22 +457,26 @@ class Translator:
         if not isinstance(prop, str):
             raise SchemaCompileError(f"{pointer}/../discriminator", "discriminator needs a propertyName")
         refs = [b.get("$ref") if isinstance(b, dict) else None for b in branches]
-        mapping: dict[str, int] = {}
+        explicit: dict[str, list[int]] = {}
         for value, target in (discriminator.get("mapping") or {}).items():
             for i, ref in enumerate(refs):
                 if ref and (ref == target or ref.rsplit("/", 1)[-1] == target):
-                    mapping[str(value)] = i
-        covered = set(mapping.values())
+                    explicit.setdefault(str(value), []).append(i)
+        candidates = dict(explicit)
+        covered = {i for indices in explicit.values() for i in indices}
         for i, branch in enumerate(branches):
             values = self.discriminator_values(branch, prop, set())
-            mapping.update({v: i for v in values if v not in mapping})
+            for v in dict.fromkeys(values):
+                if v not in explicit:   # a value may name several branches (OpenAI's "message")
+                    candidates.setdefault(v, []).append(i)
             if values:
                 covered.add(i)
         for i, ref in enumerate(refs):   # the implicit rule: the schema's name is the value
             if i not in covered and ref:
-                mapping.setdefault(ref.rsplit("/", 1)[-1], i)
+                candidates.setdefault(ref.rsplit("/", 1)[-1], []).append(i)
                 covered.add(i)
-        return {"property": prop, "map": mapping, "complete": len(covered) == len(branches)}
+        return {"property": prop, "map": {v: ix[0] for v, ix in candidates.items()}, "all": candidates,
+                "complete": len(covered) == len(branches)}
 
     def discriminator_values(self, branch: Any, prop: str, seen: set) -> list[str]:
         """The values a branch allows for the discriminating property (enum/const), through $ref and allOf."""
@@ -475,8 +496,9 @@ class Translator:
             if isinstance(schema.get("const"), str):
                 found.append(schema["const"])
             found.extend(v for v in schema.get("enum") or () if isinstance(v, str))
-        for part in branch.get("allOf") or ():
-            found.extend(self.discriminator_values(part, prop, seen))
+        for keyword in ("allOf", "oneOf", "anyOf"):   # a branch that is itself a choice allows each of its values
+            for part in branch.get(keyword) or ():
+                found.extend(self.discriminator_values(part, prop, set(seen)))
         return found
 
 
