@@ -6,21 +6,27 @@
 """
 
 from .client import Client, PreparedRequest, Result
-from .errors import (APIConnectionError, APIStatusError, APITimeoutError, AuthenticationError, BadRequestError,
-                     ConflictError, DynclientError, IntegrityError, InternalServerError, NotFoundError,
-                     NotOpenAPIError, ParameterError, PermissionDeniedError, RateLimitError, RequestError,
-                     RequestValidationError, ResponseDecodeError, ResponseValidationError, SchemaCompileError,
-                     SpecError, SpecLoadError, UnknownOperationError, UnprocessableEntityError)
+from .codecs import Event
+from .errors import (APIConnectionError, APIStatusError, APIStreamError, APITimeoutError, AuthenticationError,
+                     BadRequestError, ConflictError, DynclientError, IntegrityError, InternalServerError,
+                     NotFoundError, NotOpenAPIError, PaginationError, ParameterError, PermissionDeniedError,
+                     RateLimitError, RequestError, RequestValidationError, ResponseDecodeError,
+                     ResponseTooLargeError, ResponseValidationError, SchemaCompileError, SpecError, SpecLoadError,
+                     UnknownOperationError, UnprocessableEntityError)
+from .pagination import Paginator
+from .streaming import Stream
+from .transport import RetryPolicy
 from .loader import Document, load
 from .spec import Operation, Parameter, Spec
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Client", "PreparedRequest", "Result", "Spec", "Operation", "Parameter", "Document", "load",
+    "Client", "PreparedRequest", "Result", "Stream", "Paginator", "Event", "RetryPolicy", "Spec", "Operation", "Parameter", "Document", "load",
     "DynclientError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
     "RequestError", "UnknownOperationError", "ParameterError", "RequestValidationError",
     "ResponseValidationError", "APIConnectionError", "APITimeoutError", "ResponseDecodeError",
+    "ResponseTooLargeError", "APIStreamError", "PaginationError",
     "APIStatusError", "BadRequestError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
     "ConflictError", "UnprocessableEntityError", "RateLimitError", "InternalServerError",
 ]

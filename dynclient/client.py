@@ -5,7 +5,8 @@ A call reads top to bottom in ``Client.call_raw``:
     bind -> validate -> encode -> send -> decode -> validate -> result
 
 each step a small function below. Nothing is sent until binding, validation
-and encoding have all succeeded.
+and encoding have all succeeded. `stream`, `download` and `paginate` are the
+same line with another ending (streaming.py, pagination.py).
 """
 
 from __future__ import annotations
@@ -16,21 +17,25 @@ import difflib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import urllib3
 
 from . import codecs, params
 from .errors import (ParameterError, RequestValidationError, ResponseDecodeError, ResponseValidationError,
                      UnknownOperationError, status_error)
-from .schema import SchemaSet, short_repr
+from .pagination import Paginator
+from .schema import SchemaSet, schema_properties, short_repr
 from .spec import Operation, Parameter, Spec
-from .transport import REDACTOR, Headers, RawResponse, Transport, make_timeout
+from .streaming import Stream
+from .transport import (DEFAULT_MAX_RESPONSE_BYTES, REDACTOR, Headers, Outgoing, RawResponse, ReplayableBody,
+                        RetryPolicy, Transport, make_timeout)
 
 log = logging.getLogger("dynclient")
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
 VALIDATION_MODES = ("strict", "warn", "off")
+ProgressCallback = Callable[[int, int], None]
 USER_AGENT = "dynclient/0.1"
 
 
@@ -62,6 +67,8 @@ class Options:
     timeout: urllib3.Timeout = field(default_factory=lambda: make_timeout(None))
     validate_requests: bool = True
     validate_responses: str = "strict"
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES   # for bodies read whole; None: no limit
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ class PreparedRequest:
     method: str
     url: str
     headers: Headers
-    body: bytes | None
+    body: bytes | ReplayableBody | None   # ReplayableBody: files streamed from disk
 
     def __repr__(self) -> str:   # the URL may carry an apiKey-in-query credential
         size = "no body" if self.body is None else f"{len(self.body)} bytes"
@@ -91,6 +98,7 @@ class Result:
     request_id: str | None
     elapsed: float
     content_type: str
+    attempts: int = 1     # 1 + the number of retries it took
 
 
 @dataclass
@@ -113,6 +121,8 @@ class Client:
                  credentials: Mapping[str, Any] | None = None, organization: str | None = None,
                  project: str | None = None, headers: Mapping[str, str] | None = None,
                  timeout: Any = None, validate_requests: bool = True, validate_responses: str = "strict",
+                 max_retries: int | None = None, retry: RetryPolicy | None = None,
+                 max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
                  verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
                  **load_options: Any):
         if validate_responses not in VALIDATION_MODES:
@@ -137,6 +147,8 @@ class Client:
             timeout=make_timeout(timeout),
             validate_requests=validate_requests,
             validate_responses=validate_responses,
+            retry=_retry_policy(retry or RetryPolicy(), max_retries),
+            max_response_bytes=max_response_bytes,
         )
         self._sensitive = frozenset(
             s["name"].lower() for s in self.spec.security_schemes.values()
@@ -173,10 +185,13 @@ class Client:
         """A client sharing this one's document, schemas and pool, with some options changed.
 
         Accepts base_url, headers (merged over the current ones), timeout,
-        validate_requests, validate_responses.
+        validate_requests, validate_responses, max_retries, retry (a RetryPolicy),
+        max_response_bytes.
         """
         if "timeout" in changes:
             changes["timeout"] = make_timeout(changes["timeout"])
+        if "max_retries" in changes:
+            changes["retry"] = _retry_policy(changes.get("retry") or self.options.retry, changes.pop("max_retries"))
         if "headers" in changes:
             changes["headers"] = {**self.options.headers, **changes["headers"]}
         if changes.get("validate_responses", "strict") not in VALIDATION_MODES:
@@ -210,27 +225,78 @@ class Client:
 
     def call(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
              headers: Mapping[str, str] | None = None, timeout: Any = None, content_type: str | None = None,
-             **arguments: Any) -> Any:
+             stream: bool = False, progress: ProgressCallback | None = None, **arguments: Any) -> Any:
         """Call an operation and return its decoded, validated body.
 
         `body` is the request body; parameters come as keyword arguments (by
         name, or by their Python alias: `include[]` -> `include`) or in
         `params=` (for any name, including `params`, `headers`, `timeout`).
+        `stream=True` returns a Stream instead (see `stream`); `progress` is
+        called as `progress(bytes_sent, total)` while a file body uploads.
         """
+        if stream:
+            return self.stream(operation_id, body, params=params, headers=headers, timeout=timeout,
+                               content_type=content_type, progress=progress, **arguments)
         return self.call_raw(operation_id, body, params=params, headers=headers, timeout=timeout,
-                             content_type=content_type, **arguments).body
+                             content_type=content_type, progress=progress, **arguments).body
 
     def call_raw(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
                  headers: Mapping[str, str] | None = None, timeout: Any = None, content_type: str | None = None,
-                 **arguments: Any) -> Result:
-        """Like `call`, but returns a Result with status, headers, request id and elapsed time."""
+                 progress: ProgressCallback | None = None, **arguments: Any) -> Result:
+        """Like `call`, but returns a Result with status, headers, request id, elapsed time and attempts."""
         prepared = self.prepare(operation_id, body, params=params, headers=headers,
                                 content_type=content_type, **arguments)
-        op = self.spec.operations[operation_id]
-        raw = self.transport.send(prepared.method, prepared.url, prepared.headers, prepared.body,
-                                  make_timeout(timeout) if timeout is not None else self.options.timeout,
-                                  operation_id)
-        return self._handle_response(op, raw)
+        raw = self._send(prepared, timeout, progress)
+        return self._handle_response(self.spec.operations[prepared.operation_id], raw)
+
+    def stream(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
+               headers: Mapping[str, str] | None = None, timeout: Any = None, content_type: str | None = None,
+               progress: ProgressCallback | None = None, max_bytes: int | None = None,
+               **arguments: Any) -> Stream:
+        """Call an operation and read its response as it arrives.
+
+        For a `text/event-stream` response, iterating gives `codecs.Event`s,
+        each validated against the document's event schema; otherwise byte
+        chunks (`iter_bytes`, `write_to`, `read`). A JSON body whose schema has
+        a `stream` property gets `"stream": true` unless it says otherwise.
+        Use it as a context manager so the connection is released early.
+        """
+        op = self.operation(operation_id)
+        body = ask_to_stream(self.spec, op, body, content_type)
+        prepared = self.prepare(operation_id, body, params=params, headers=headers,
+                                content_type=content_type, **arguments)
+        raw = self._send(prepared, timeout, progress, stream=True)
+        if raw.stream is None:   # an error answer, read whole
+            self._handle_response(op, raw)
+        stream = Stream(op.operation_id, raw, lambda event: self._check_event(op, raw, event), max_bytes)
+        if self.options.validate_responses != "off" and not stream.is_event_stream:
+            self._check_stream_media(op, stream)
+        return stream
+
+    def download(self, operation_id: str, body: Any = MISSING, /, *, to: str | os.PathLike,
+                 max_bytes: int | None = None, **options: Any) -> Result:
+        """Stream a (binary) response into the file `to`, never holding it whole in memory; returns a
+        Result whose body is the path written (`max_bytes` caps the size; a failure leaves no file)."""
+        with self.stream(operation_id, body, max_bytes=max_bytes, **options) as stream:
+            size = stream.write_to(to)
+        log.debug("%s: wrote %d bytes to %s", operation_id, size, to)
+        return Result(stream.operation_id, stream.status, stream.headers, to, stream.request_id, 0.0,
+                      stream.content_type, stream.attempts)
+
+    def paginate(self, operation_id: str, *, params: Mapping[str, Any] | None = None,
+                 headers: Mapping[str, str] | None = None, timeout: Any = None, **arguments: Any) -> Paginator:
+        """Iterate the items of every page of a list operation (`.pages()` for whole pages); the cursor
+        rule is inferred from the document (see pagination.py). Raises PaginationError at once for an
+        operation that does not page."""
+        options = {"headers": headers, "timeout": timeout}
+        return Paginator(self, operation_id, options, {**(params or {}), **arguments})
+
+    def _send(self, prepared: PreparedRequest, timeout: Any, progress: ProgressCallback | None,
+              stream: bool = False) -> RawResponse:
+        request = Outgoing(prepared.method, prepared.url, prepared.headers, prepared.body, prepared.operation_id)
+        return self.transport.send(request, make_timeout(timeout) if timeout is not None else self.options.timeout,
+                                   self.options.retry, stream=stream, max_bytes=self.options.max_response_bytes,
+                                   on_progress=progress)
 
     def prepare(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, content_type: str | None = None,
@@ -308,8 +374,6 @@ class Client:
     def _handle_response(self, op: Operation, raw: RawResponse) -> Result:
         content_type = raw.headers.get("Content-Type", "")
         request_id = raw.headers.get("x-request-id")
-        log.debug("%s %s %s -> %s in %.1f ms [request id %s]", op.operation_id, op.method, op.path,
-                  raw.status, raw.elapsed * 1000, request_id)
         try:
             body = codecs.lookup(codecs.DECODERS, content_type)(raw.data, content_type) if raw.data else None
         except codecs.DecodeError as exc:
@@ -321,17 +385,35 @@ class Client:
             raise status_error(op.operation_id, raw.status, body, raw.headers, request_id)
         if self.options.validate_responses != "off":
             self._validate_response(op, raw, body, content_type, request_id)
-        return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type)
+        return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type,
+                      raw.attempts)
 
     def _validate_response(self, op: Operation, raw: RawResponse, body: Any, content_type: str,
                            request_id: str | None) -> None:
         problem = response_problem(self.schemas, op, raw.status, body, content_type, bool(raw.data))
+        self._report(op, raw.status, problem, body, request_id)
+
+    def _check_stream_media(self, op: Operation, stream: Stream) -> None:
+        """A streamed body is not held, so only its status and content type are checked."""
+        problem = response_problem(self.schemas, op, stream.status, b"", stream.content_type, True)
+        if problem is not None:
+            stream.close()
+        self._report(op, stream.status, problem, None, stream.request_id)
+
+    def _check_event(self, op: Operation, raw: RawResponse, event: codecs.Event) -> None:
+        if self.options.validate_responses == "off":
+            return
+        problem = event_problem(self.schemas, op, raw.status, event)
+        self._report(op, raw.status, problem, event.data, raw.headers.get("x-request-id"), " (an event)")
+
+    def _report(self, op: Operation, status: int, problem: tuple[str, str] | None, body: Any,
+                request_id: str | None, what: str = "") -> None:
         if problem is None:
             return
         pointer, message = problem
         if self.options.validate_responses == "strict":
-            raise ResponseValidationError(op.operation_id, raw.status, pointer, message, body, request_id)
-        log.warning("%s: response %s does not match the document at %s: %s", op.operation_id, raw.status,
+            raise ResponseValidationError(op.operation_id, status, pointer, message + what, body, request_id)
+        log.warning("%s: response %s%s does not match the document at %s: %s", op.operation_id, status, what,
                     pointer or "/", message)
 
 
@@ -439,3 +521,39 @@ def response_problem(schemas: SchemaSet, op: Operation, status: int, body: Any, 
         return None
     return violation.pointer, violation.message + (f" (given {short_repr(violation.given)})"
                                                    if violation.keyword not in ("type", "enum", "const") else "")
+
+
+def event_problem(schemas: SchemaSet, op: Operation, status: int, event: codecs.Event) -> tuple[str, str] | None:
+    """None when a streamed event matches the document's event schema. Most documents describe the
+    event's data; some (OpenAI's assistant streams) describe `{event, data}` together: either passes."""
+    response = op.response_for(status)
+    key = codecs.match_media(response.content, "text/event-stream") if response else None
+    media = response.content[key] if key else None
+    if media is None or media.schema is None:
+        return None
+    validator = schemas.compiled(media.pointer, "response")
+    violation = validator.violation(event.data)
+    if violation is None or (event.event is not None
+                             and validator.is_valid({"event": event.event, "data": event.data})):
+        return None
+    return violation.pointer, violation.message
+
+
+def ask_to_stream(spec: Spec, op: Operation, body: Any, content_type: str | None) -> Any:
+    """Add `"stream": true` to a JSON body whose schema has a `stream` property and that does not
+    mention it (as the official package's `stream=True` does)."""
+    if not isinstance(body, dict) or "stream" in body or op.request_body is None:
+        return body
+    media = choose_request_media(op, body, content_type)
+    if media is None or codecs.media_essence(media.content_type) != "application/json":
+        return body
+    resolve = lambda ref: spec.resolve_pointer(ref[1:]) if ref.startswith("#") else {}   # noqa: E731
+    return {**body, "stream": True} if "stream" in schema_properties(media.schema, resolve) else body
+
+
+def _retry_policy(policy: RetryPolicy, max_retries: int | None) -> RetryPolicy:
+    if max_retries is None:
+        return policy
+    if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+        raise ValueError(f"max_retries must be a whole number >= 0, not {max_retries!r}")
+    return dataclasses.replace(policy, max_retries=max_retries)

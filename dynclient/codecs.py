@@ -7,6 +7,7 @@ client. Lookup goes from the exact type to its structured-syntax suffix
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -15,9 +16,10 @@ from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote
 
 from urllib3.fields import RequestField
-from urllib3.filepost import encode_multipart_formdata
+from urllib3.filepost import choose_boundary
 
 from .params import text
+from .transport import ReplayableBody
 
 BINARY_PLACEHOLDER = "<binary>"
 
@@ -72,25 +74,80 @@ def for_validation(body: Any) -> Any:
     return BINARY_PLACEHOLDER if is_file_value(body) else body
 
 
-def read_file_value(value: Any, default_name: str) -> tuple[str | None, bytes, str | None]:
-    """(filename, data, content type) of bytes, a file object, a path, or a (name, data[, type]) tuple."""
+class FileSource:
+    """File data read from its start each time it is sent (a retry sends it again), never whole into
+    memory: a path is reopened, a seekable file object is sought back to where it stood."""
+
+    def __init__(self, path: str | None = None, fileobj: Any = None):
+        self.path, self.fileobj = path, fileobj
+        if path is not None:
+            self.start, self.size = 0, os.stat(path).st_size
+        else:
+            self.start = fileobj.tell()
+            self.size = fileobj.seek(0, os.SEEK_END) - self.start
+            fileobj.seek(self.start)
+
+    def chunks(self, size: int = 1024 * 1024) -> Iterator[bytes]:
+        if self.path is not None:
+            with open(self.path, "rb") as fh:
+                yield from iter(lambda: fh.read(size), b"")
+            return
+        self.fileobj.seek(self.start)
+        remaining = self.size
+        while remaining > 0:
+            chunk = self.fileobj.read(min(size, remaining))
+            if not chunk:
+                raise EncodeError(f"the file shrank while it was being sent ({remaining} bytes missing)")
+            chunk = chunk.encode() if isinstance(chunk, str) else chunk
+            remaining -= len(chunk)
+            yield chunk
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks())
+
+
+def _seekable(fileobj: Any) -> bool:
+    try:
+        return bool(fileobj.seekable()) and "b" in getattr(fileobj, "mode", "b")
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def file_source(value: Any, default_name: str) -> tuple[str | None, bytes | FileSource, str | None]:
+    """(filename, bytes or a FileSource to stream, content type) of any value a file field accepts."""
     if isinstance(value, tuple):
         filename, data, *rest = value
-        _, content, _ = read_file_value(data, default_name)
+        _, content, _ = file_source(data, default_name)
         return filename, content, rest[0] if rest else None
     if isinstance(value, (bytes, bytearray, memoryview)):
         return default_name, bytes(value), None
     if isinstance(value, os.PathLike):
-        with open(value, "rb") as fh:
-            return os.path.basename(os.fspath(value)), fh.read(), None
+        return os.path.basename(os.fspath(value)), FileSource(path=os.fspath(value)), None
     if hasattr(value, "read"):
-        data = value.read()
         name = getattr(value, "name", None)
         filename = os.path.basename(name) if isinstance(name, str) else default_name
+        if _seekable(value):
+            return filename, FileSource(fileobj=value), None
+        data = value.read()   # a pipe or a text stream: it can only be read once, so it is kept
         return filename, data.encode() if isinstance(data, str) else bytes(data), None
     if isinstance(value, str):
         return None, value.encode(), None
     raise EncodeError(f"cannot send a {type(value).__name__} as file data")
+
+
+def replayable(pieces: list[bytes | FileSource]) -> bytes | ReplayableBody:
+    """Bytes when everything is in memory; otherwise a body streamed piece by piece, again on a retry."""
+    if all(isinstance(piece, bytes) for piece in pieces):
+        return b"".join(pieces)   # type: ignore[arg-type]
+
+    def parts() -> Iterator[bytes]:
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                yield piece
+            else:
+                yield from piece.chunks()
+
+    return ReplayableBody(parts, sum(len(p) if isinstance(p, bytes) else p.size for p in pieces))
 
 
 # --- encoders: (body, encoding map) -> (bytes, content type) ------------------
@@ -104,27 +161,30 @@ def encode_json(body: Any, encoding: dict) -> tuple[bytes, str]:
     return data.encode(), "application/json"
 
 
-def encode_multipart(body: Any, encoding: dict) -> tuple[bytes, str]:
+def encode_multipart(body: Any, encoding: dict) -> tuple[bytes | ReplayableBody, str]:
+    """Files given as paths or seekable file objects are streamed from disk, not read into memory."""
     if not isinstance(body, dict):
         raise EncodeError(f"a multipart/form-data body must be a dict of fields, not {type(body).__name__}")
-    fields: list[RequestField] = []
+    boundary = choose_boundary()
+    pieces: list[bytes | FileSource] = []
     for name, value in body.items():
         part_type = (encoding.get(name) or {}).get("contentType")
         for item in value if isinstance(value, list) else [value]:
             if item is None:
                 continue
             if is_file_value(item):
-                filename, data, content_type = read_file_value(item, name)
-                field = RequestField(name, data, filename=filename or name)
+                filename, data, content_type = file_source(item, name)
+                field = RequestField(name, b"", filename=filename or name)
                 field.make_multipart(content_type=content_type or part_type or "application/octet-stream")
             elif isinstance(item, (dict, list)):
-                field = RequestField(name, json.dumps(item, separators=(",", ":")))
+                data, field = json.dumps(item, separators=(",", ":")).encode(), RequestField(name, "")
                 field.make_multipart(content_type="application/json")
             else:
-                field = RequestField(name, text(item))
+                data, field = text(item).encode(), RequestField(name, "")
                 field.make_multipart(content_type=part_type)
-            fields.append(field)
-    return encode_multipart_formdata(fields)
+            pieces += [f"--{boundary}\r\n".encode(), field.render_headers().encode(), data, b"\r\n"]
+    pieces.append(f"--{boundary}--\r\n".encode())
+    return replayable(pieces), f"multipart/form-data; boundary={boundary}"
 
 
 def encode_form(body: Any, encoding: dict) -> tuple[bytes, str]:
@@ -140,12 +200,12 @@ def encode_form(body: Any, encoding: dict) -> tuple[bytes, str]:
     return "&".join(pairs).encode(), "application/x-www-form-urlencoded"
 
 
-def encode_binary(body: Any, encoding: dict) -> tuple[bytes, str | None]:
-    return read_file_value(body, "body")[1], None
+def encode_binary(body: Any, encoding: dict) -> tuple[bytes | ReplayableBody, str | None]:
+    return replayable([file_source(body, "body")[1]]), None
 
 
-def encode_text(body: Any, encoding: dict) -> tuple[bytes, str | None]:
-    return (body.encode() if isinstance(body, str) else read_file_value(body, "body")[1]), None
+def encode_text(body: Any, encoding: dict) -> tuple[bytes | ReplayableBody, str | None]:
+    return (body.encode() if isinstance(body, str) else replayable([file_source(body, "body")[1]])), None
 
 
 ENCODERS: dict[str, Callable[[Any, dict], tuple[bytes, str | None]]] = {
@@ -236,6 +296,22 @@ def parse_sse(lines: Iterable[str]) -> Iterator[Event]:
 def decode_sse(data: bytes, content_type: str) -> list[Event]:
     # Only CR, LF and CRLF end a line in an event stream (str.splitlines would also split on U+2028).
     return list(parse_sse(re.split(r"\r\n|\r|\n", decode_text(data, content_type))))
+
+
+def iter_lines(chunks: Iterable[bytes], content_type: str = "") -> Iterator[str]:
+    """Lines of a byte stream as they arrive, split on CR, LF or CRLF only, even when a CRLF or a
+    UTF-8 sequence straddles two chunks."""
+    decoder = codecs.getincrementaldecoder(charset(content_type))(errors="strict")
+    pending = ""
+    try:
+        for chunk in chunks:
+            pending += decoder.decode(chunk)
+            *lines, pending = re.split(r"\r\n|\r(?!\Z)|\n", pending)
+            yield from lines
+        pending += decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"event stream is not valid {charset(content_type)}: {exc}") from None
+    yield from re.split(r"\r\n|\r|\n", pending) if pending else ()
 
 
 def decode_bytes(data: bytes, content_type: str) -> bytes:

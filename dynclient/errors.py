@@ -12,8 +12,11 @@
     │   └── RequestValidationError   a parameter or the body fails its schema
     ├── ResponseValidationError      the server answered outside the document
     ├── APIConnectionError           no usable HTTP exchange happened
-    │   ├── APITimeoutError          connect or read timeout
-    │   └── ResponseDecodeError      the response could not be decoded (bad JSON, …)
+    │   ├── APITimeoutError          connect or read timeout (also an idle stream)
+    │   ├── ResponseDecodeError      the response could not be decoded (bad JSON, bad SSE, …)
+    │   └── ResponseTooLargeError    the body exceeded the size limit (also a gzip bomb)
+    ├── APIStreamError               an event stream reported an error mid-stream
+    ├── PaginationError              the operation does not page, or the server repeats a cursor
     └── APIStatusError               the server answered 4xx/5xx
         ├── BadRequestError          400
         ├── AuthenticationError      401
@@ -160,6 +163,44 @@ class ResponseDecodeError(APIConnectionError):
         self.status = status
         self.content_type = content_type
         super().__init__(message, operation_id)
+
+
+class ResponseTooLargeError(APIConnectionError):
+    def __init__(self, limit: int, operation_id: str | None = None):
+        self.limit = limit
+        super().__init__(f"the response body exceeds the limit of {limit:,} bytes (raise max_response_bytes, "
+                         f"or use client.stream() / client.download() for large bodies)", operation_id)
+
+
+class APIStreamError(DynclientError):
+    """An error event inside a text/event-stream (the HTTP status was already 200)."""
+
+    def __init__(self, operation_id: str, event: str | None, data: Any, request_id: str | None = None):
+        self.operation_id = operation_id
+        self.event = event
+        self.data = data
+        self.request_id = request_id
+        error = data.get("error", data) if isinstance(data, dict) else {}
+        error = error if isinstance(error, dict) else {}
+        self.message = error.get("message") or (data if isinstance(data, str) else None)
+        self.type = error.get("type")
+        self.code = error.get("code")
+        text = f"{operation_id}: the stream reported an error"
+        if self.message:
+            text += f": {self.message}"
+        if self.code:
+            text += f" (code {self.code})"
+        if request_id:
+            text += f" [request id {request_id}]"
+        super().__init__(text)
+
+
+class PaginationError(DynclientError):
+    """The operation cannot be paged (raised before sending), or the server repeats a cursor."""
+
+    def __init__(self, operation_id: str, message: str):
+        self.operation_id = operation_id
+        super().__init__(f"{operation_id}: {message}")
 
 
 class APIStatusError(DynclientError):

@@ -1,26 +1,37 @@
-"""urllib3 underneath: one PoolManager per client, TLS verified, typed faults.
+"""urllib3 underneath: one PoolManager per client, TLS verified, retries, typed faults.
 
 Every urllib3 failure becomes a dynclient error: a timeout is an
 APITimeoutError, anything else that prevents an HTTP exchange an
-APIConnectionError. Nothing here knows about OpenAPI.
+APIConnectionError. Retries follow the official ``openai`` package: connection
+errors, timeouts, 408, 409, 429 and 5xx, with exponential backoff and jitter,
+``Retry-After``/``retry-after-ms`` honoured up to a cap, ``x-should-retry``
+obeyed, and a 429 for an exhausted quota final. Nothing here knows about OpenAPI.
 """
 
 from __future__ import annotations
 
+import email.utils
+import json
 import logging
+import os
+import random
 import time
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
-from urllib.parse import quote
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+from urllib.parse import quote, urlsplit
 
 import urllib3
 from urllib3.exceptions import (ConnectTimeoutError, DecodeError, HTTPError, MaxRetryError, NewConnectionError,
                                 ReadTimeoutError, TimeoutError as Urllib3Timeout)
 
-from .errors import APIConnectionError, APITimeoutError, ResponseDecodeError
+from .errors import APIConnectionError, APITimeoutError, ResponseDecodeError, ResponseTooLargeError
+
+log = logging.getLogger("dynclient")
 
 DEFAULT_TIMEOUT = urllib3.Timeout(connect=5.0, read=600.0)
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "api-key", "x-api-key"})
+CHUNK = 64 * 1024
 
 
 def make_timeout(value: Any) -> urllib3.Timeout:
@@ -76,16 +87,142 @@ for _name in ("dynclient", "urllib3.connectionpool", "urllib3.connection", "urll
     logging.getLogger(_name).addFilter(REDACTOR)
 
 
+def log_from_environment(value: str | None = None) -> None:
+    """`DYNCLIENT_LOG=debug` (or info) logs every attempt to stderr, as `OPENAI_LOG` does for openai."""
+    level = (value if value is not None else os.environ.get("DYNCLIENT_LOG", "")).strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING") or getattr(log, "_dynclient_handler", None):
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(REDACTOR)
+    handler.setFormatter(logging.Formatter("[%(asctime)s %(name)s %(levelname)s] %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    log._dynclient_handler = handler   # type: ignore[attr-defined]
+
+
+log_from_environment()
+
+
+# --- retry policy -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before trying again; immutable, like urllib3's Retry."""
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0       # a Retry-After longer than this is cut to it
+    statuses: frozenset[int] = frozenset({408, 409, 429})   # and every 5xx
+    final_codes: frozenset[str] = frozenset({"insufficient_quota"})
+
+    def retries_status(self, status: int, headers: Mapping[str, str], data: bytes) -> bool:
+        should = str(headers.get("x-should-retry", "")).strip().lower()
+        if should in ("true", "false"):
+            return should == "true"
+        if status not in self.statuses and status < 500:
+            return False
+        return error_code(data) not in self.final_codes
+
+    def delay(self, retry_number: int, headers: Mapping[str, str] | None = None) -> float:
+        """Seconds to wait before retry `retry_number` (1 for the first retry)."""
+        asked = retry_after(headers or {})
+        if asked is not None:
+            return min(max(asked, 0.0), self.max_retry_after)
+        backoff = min(self.initial_delay * 2 ** (retry_number - 1), self.max_delay)
+        return backoff * (1 - 0.25 * random.random())
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """`retry-after-ms`, else `Retry-After` in seconds or as an HTTP date; None when absent or unreadable."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return float(millis) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - time.time() if when else None
+
+
+def error_code(data: bytes) -> str | None:
+    """OpenAI's `error.code` (or `error.type`) of an error body, if it has one."""
+    if not data or len(data) > 65536:
+        return None
+    try:
+        error = json.loads(data).get("error")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    return (error.get("code") or error.get("type")) if isinstance(error, dict) else None
+
+
+# --- request bodies that can be sent again ------------------------------------------
+
+
+class ReplayableBody:
+    """A request body produced in chunks, of known length, that can be produced again from the
+    start (a retry sends it byte for byte again). `parts` is a function returning a fresh iterator."""
+
+    def __init__(self, parts: Callable[[], Iterator[bytes]], length: int):
+        self._parts = parts
+        self.length = length
+
+    def chunks(self, on_progress: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
+        sent = 0
+        for chunk in self._parts():
+            sent += len(chunk)
+            yield chunk
+            if on_progress is not None:
+                on_progress(sent, self.length)
+
+    def read(self) -> bytes:
+        """The whole body in memory (for inspection and tests; sending streams it)."""
+        return b"".join(self._parts())
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __repr__(self) -> str:
+        return f"<ReplayableBody {self.length} bytes>"
+
+
+# --- responses ------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class RawResponse:
     status: int
     headers: urllib3.HTTPHeaderDict
     data: bytes
     elapsed: float
+    attempts: int = 1
+    stream: Any = field(default=None, repr=False)   # the open urllib3 response when streamed
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One request as the transport sends it."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | ReplayableBody | None
+    operation_id: str | None = None
 
 
 class Transport:
-    """Sends bytes and returns bytes; owns the connection pool."""
+    """Sends requests, retries what may be retried, returns bytes or an open stream; owns the pool."""
 
     def __init__(self, *, verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
                  max_redirects: int = 5, strip_on_redirect: Iterable[str] = ()):
@@ -95,26 +232,125 @@ class Transport:
             ca_certs=ca_certs,
         )
         # Follow redirects, but never carry credentials to another host.
-        self.retries = urllib3.Retry(
+        self.redirects = urllib3.Retry(
             total=None, connect=0, read=0, status=0, other=0, redirect=max_redirects,
             raise_on_redirect=False,
             remove_headers_on_redirect=set(urllib3.Retry.DEFAULT_REMOVE_HEADERS_ON_REDIRECT) | set(strip_on_redirect),
         )
+        self.sleep = time.sleep
 
-    def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None,
-             timeout: urllib3.Timeout, operation_id: str | None = None) -> RawResponse:
+    def send(self, request: Outgoing, timeout: urllib3.Timeout, policy: RetryPolicy, *,
+             stream: bool = False, max_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+             on_progress: Callable[[int, int], None] | None = None) -> RawResponse:
+        """Send with retries. A streamed success comes back unread (`RawResponse.stream`); everything
+        else, error answers included, comes back read whole (at most `max_bytes`)."""
         started = time.perf_counter()
+        retry = 0
+        while True:
+            attempt_started = time.perf_counter()
+            try:
+                response = self._attempt(request, timeout, on_progress)
+                if stream and response.status < 400:
+                    data = b""
+                else:
+                    data = read_body(response, max_bytes, request.operation_id)
+            except (APIConnectionError, OSError) as exc:
+                error = exc if isinstance(exc, APIConnectionError) else _typed(exc, request.operation_id)
+                if isinstance(error, (ResponseDecodeError, ResponseTooLargeError)) or retry >= policy.max_retries:
+                    self._log_attempt(request, retry, None, attempt_started, None, error)
+                    raise error from None
+                retry += 1
+                self._wait(request, retry, policy.delay(retry), error)
+                continue
+            self._log_attempt(request, retry, response.status, attempt_started,
+                              response.headers.get("x-request-id"), None)
+            if response.status >= 400 and retry < policy.max_retries \
+                    and policy.retries_status(response.status, response.headers, data):
+                retry += 1
+                self._wait(request, retry, policy.delay(retry, response.headers), f"HTTP {response.status}")
+                continue
+            return RawResponse(response.status, response.headers, data, time.perf_counter() - started,
+                               retry + 1, response if stream and response.status < 400 else None)
+
+    def _attempt(self, request: Outgoing, timeout: urllib3.Timeout,
+                 on_progress: Callable[[int, int], None] | None) -> urllib3.BaseHTTPResponse:
+        body = request.body
+        headers = request.headers
+        if isinstance(body, ReplayableBody):
+            headers = Headers(headers)
+            headers["Content-Length"] = str(body.length)
+            body = body.chunks(on_progress)
         try:
-            response = self.pool.request(method, url, body=body, headers=headers, timeout=timeout,
-                                         retries=self.retries, preload_content=True, decode_content=True)
+            return self.pool.request(request.method, request.url, body=body, headers=headers, timeout=timeout,
+                                     retries=self.redirects, preload_content=False, decode_content=True)
         except MaxRetryError as exc:
-            raise _typed(exc.reason or exc, operation_id) from None
+            raise _typed(exc.reason or exc, request.operation_id) from None
         except HTTPError as exc:
-            raise _typed(exc, operation_id) from None
-        return RawResponse(response.status, response.headers, response.data, time.perf_counter() - started)
+            raise _typed(exc, request.operation_id) from None
+
+    def _wait(self, request: Outgoing, retry: int, seconds: float, why: Any) -> None:
+        log.info("%s: retrying %s %s in %.2f s (retry %d) after %s", request.operation_id, request.method,
+                 _path(request.url), seconds, retry, why)
+        self.sleep(seconds)
+
+    @staticmethod
+    def _log_attempt(request: Outgoing, retry: int, status: int | None, started: float,
+                     request_id: str | None, error: Exception | None) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            outcome = status if error is None else f"{type(error).__name__}"
+            log.debug("%s %s %s -> %s in %.1f ms (attempt %d) [request id %s]", request.operation_id,
+                      request.method, _path(request.url), outcome, (time.perf_counter() - started) * 1000,
+                      retry + 1, request_id)
 
     def close(self) -> None:
         self.pool.clear()
+
+
+def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, operation_id: str | None) -> bytes:
+    """The whole (decoded) body, refusing more than `max_bytes`; the connection goes back to the pool."""
+    chunks, size = [], 0
+    try:
+        for chunk in response.stream(CHUNK, decode_content=True):
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise ResponseTooLargeError(max_bytes, operation_id)   # never drain a bomb: drop it
+            chunks.append(chunk)
+    except HTTPError as exc:
+        raise _typed(exc, operation_id) from None
+    finally:
+        release(response)
+    return b"".join(chunks)
+
+
+def iter_body(response: urllib3.BaseHTTPResponse, operation_id: str | None, chunk_size: int = CHUNK,
+              max_bytes: int | None = None) -> Iterator[bytes]:
+    """The body of a streamed response in chunks, with faults made typed; closes the response at the end."""
+    size = 0
+    try:
+        # read1 hands over what has arrived (an event must not wait for 64 KB more to come)
+        while chunk := response.read1(chunk_size, decode_content=True):
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise ResponseTooLargeError(max_bytes, operation_id)
+            yield chunk
+    except HTTPError as exc:
+        raise _typed(exc, operation_id) from None
+    finally:
+        release(response)
+
+
+def release(response: urllib3.BaseHTTPResponse) -> None:
+    """Give the connection back when the body was read to its end; otherwise close it (an unread
+    remainder would poison the next request on that connection)."""
+    if response.isclosed() or getattr(response, "_fp", None) is None:
+        response.release_conn()
+    else:
+        response.close()
+        response.release_conn()
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path   # the query may carry an apiKey-in-query credential: never logged
 
 
 def _typed(exc: BaseException, operation_id: str | None) -> Exception:
@@ -126,4 +362,6 @@ def _typed(exc: BaseException, operation_id: str | None) -> Exception:
         return APITimeoutError(f"{kind} timeout: {exc}", operation_id)
     if isinstance(exc, DecodeError):
         return ResponseDecodeError(f"the response body could not be decoded: {exc}", operation_id)
+    if isinstance(exc, TimeoutError):   # socket.timeout surfacing raw from a read
+        return APITimeoutError(f"read timeout: {exc}", operation_id)
     return APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", operation_id)

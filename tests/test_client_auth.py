@@ -263,7 +263,7 @@ def free_port() -> int:
 
 def test_canary_not_in_any_exception(openai_spec, server):
     """Every kind of error a keyed client can raise, shown every way: no canary."""
-    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, timeout=0.2)
+    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, timeout=0.2, max_retries=0)
     raises(dynclient.UnknownOperationError, client.call, "getAssistent", assistant_id="a")
     raises(ParameterError, client.call, "getAssistant", asistant_id="a")
     raises(ParameterError, client.call, "createAssistant")
@@ -287,7 +287,7 @@ def test_canary_not_in_any_exception(openai_spec, server):
     raises(dynclient.ResponseDecodeError, client.call, "getAssistant", assistant_id="a")
     raises(dynclient.APITimeoutError, client.call, "getAssistant", assistant_id="a")
     raises(dynclient.APIConnectionError, client.call, "createAssistant", {"model": "gpt-4o"})
-    refused = dynclient.Client(openai_spec, base_url=f"http://127.0.0.1:{free_port()}/v1", api_key=CANARY)
+    refused = dynclient.Client(openai_spec, base_url=f"http://127.0.0.1:{free_port()}/v1", api_key=CANARY, max_retries=0)
     raises(dynclient.APIConnectionError, refused.call, "listAssistants")
     raises(ValueError, dynclient.Client, openai_spec, credentials={"nope": CANARY})
     assert all(CANARY in r.headers.get("Authorization", "") for r in server.requests)   # it was sent

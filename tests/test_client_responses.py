@@ -33,13 +33,13 @@ def openai_spec(spec_2025):
 
 @pytest.fixture
 def client(openai_spec, server):
-    with dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY) as c:
+    with dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, max_retries=0) as c:
         yield c
 
 
 @pytest.fixture
 def tiny(server):
-    with dynclient.Client(spec_30(), base_url=server.url + "/v1", api_key=CANARY) as c:
+    with dynclient.Client(spec_30(), base_url=server.url + "/v1", api_key=CANARY, max_retries=0) as c:
         yield c
 
 
@@ -238,7 +238,7 @@ def test_strict_missing_required_property(client, server):
 
 
 def test_warn_mode_logs_and_returns(openai_spec, server, caplog):
-    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, validate_responses="warn")
+    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, max_retries=0, validate_responses="warn")
     server.reply(Reply(body=assistant(id=5)))
     with caplog.at_level(logging.WARNING, logger="dynclient"):
         body = client.call("getAssistant", assistant_id="asst_1")
@@ -250,7 +250,7 @@ def test_warn_mode_logs_and_returns(openai_spec, server, caplog):
 
 
 def test_off_mode_returns_without_warning(openai_spec, server, caplog):
-    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, validate_responses="off")
+    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, max_retries=0, validate_responses="off")
     server.reply(Reply(body=assistant(id=5)))
     with caplog.at_level(logging.DEBUG, logger="dynclient"):
         assert client.call("getAssistant", assistant_id="asst_1") == assistant(id=5)
@@ -331,7 +331,7 @@ def test_with_options_refuses_a_bad_mode(client):
 
 
 def test_read_timeout(openai_spec, server):
-    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, timeout=0.2)
+    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, max_retries=0, timeout=0.2)
     server.reply(Reply(body=assistant(), delay=1.0))
     started = time.perf_counter()
     with pytest.raises(APITimeoutError) as info:
@@ -340,11 +340,11 @@ def test_read_timeout(openai_spec, server):
     assert 0.15 <= elapsed < 0.9
     assert isinstance(info.value, APIConnectionError)
     assert info.value.operation_id == "getAssistant" and "timeout" in str(info.value)
-    assert len(server.requests) == 1, "a timed-out request must not be retried"
+    assert len(server.requests) == 1, "with max_retries=0 a timed-out request is sent once"
 
 
 def test_read_timeout_on_post(openai_spec, server):
-    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, timeout=0.2)
+    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, max_retries=0, timeout=0.2)
     server.reply(Reply(body=assistant(), delay=1.0))
     started = time.perf_counter()
     with pytest.raises(APITimeoutError):
@@ -361,7 +361,7 @@ def test_per_call_timeout_shortens_the_clients(client, server):
 
 
 def test_per_call_timeout_lengthens_the_clients(openai_spec, server):
-    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, timeout=0.2)
+    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, max_retries=0, timeout=0.2)
     server.reply(Reply(body=assistant(), delay=0.4))
     assert client.call("getAssistant", assistant_id="asst_1", timeout=3)["id"] == "asst_1"
 
@@ -401,7 +401,7 @@ def test_server_reset_is_a_connection_error(client, server, operation, body, kwa
         client.call(operation, body, **kwargs)
     assert not isinstance(info.value, (APITimeoutError, ResponseDecodeError))
     assert info.value.operation_id == operation
-    assert len(server.requests) == 1, "a reset request must not be retried"
+    assert len(server.requests) == 1, "with max_retries=0 a reset request is sent once"
 
 
 def test_client_recovers_after_a_reset(client, server):
