@@ -154,6 +154,8 @@ class Client:
             s["name"].lower() for s in self.spec.security_schemes.values()
             if isinstance(s, dict) and s.get("type") == "apiKey" and s.get("in") == "header" and "name" in s
         )
+        if not verify:
+            _warn_unverified_once()
         self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
                                    strip_on_redirect=self._sensitive)
 
@@ -557,3 +559,13 @@ def _retry_policy(policy: RetryPolicy, max_retries: int | None) -> RetryPolicy:
     if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
         raise ValueError(f"max_retries must be a whole number >= 0, not {max_retries!r}")
     return dataclasses.replace(policy, max_retries=max_retries)
+
+
+_warned_unverified: list[bool] = []
+
+
+def _warn_unverified_once() -> None:
+    if not _warned_unverified:
+        _warned_unverified.append(True)
+        log.warning("TLS certificate verification is off (verify=False): responses could come from anyone "
+                    "between you and the server; use ca_certs= for a private CA instead")

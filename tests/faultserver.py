@@ -35,7 +35,8 @@ class Attempt:
 
 
 class FaultServer:
-    def __init__(self) -> None:
+    def __init__(self, default: Callable[[], Script] | None = None) -> None:
+        self._default = default or (lambda: json_reply({"ok": True}))
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(64)
@@ -91,7 +92,10 @@ class FaultServer:
             if attempt is None:
                 return
             self.attempts.append(attempt)
-            script = self._scripts.popleft() if self._scripts else json_reply({"ok": True})
+            try:
+                script = self._scripts.popleft()
+            except IndexError:
+                script = self._default()
             script(conn, attempt)
         except OSError:
             pass
