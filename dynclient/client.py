@@ -145,6 +145,16 @@ class Client:
         self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
                                    strip_on_redirect=self._sensitive)
 
+    @classmethod
+    def from_config(cls, path: Any = None, **overrides: Any) -> "Client":
+        """A client from arguments > environment > `dynclient.toml` (or `path`, or $DYNCLIENT_CONFIG).
+
+        `overrides` are settings by name (spec, base_url, api_key, api_key_env, ...);
+        see dynclient/config.py for the keys and the precedence.
+        """
+        from .config import client_from_config
+        return client_from_config(cls, path, **overrides)
+
     # --- construction helpers --------------------------------------------------
 
     def _collect_credentials(self, api_key: str | None, given: Mapping[str, Any]) -> dict[str, Secret]:
