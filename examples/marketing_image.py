@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1024x1024", help="image size (default 1024x1024)")
     parser.add_argument("--config", default=None, help="a dynclient.toml to read (default ./dynclient.toml)")
     args = parser.parse_args(argv)
-    description = " ".join(args.description).strip() or read_description()
+    description = (" ".join(args.description) or read_description()).strip()
     if not description:
         print("error: no product description given (as an argument, on stdin or at the prompt)", file=sys.stderr)
         return 2
