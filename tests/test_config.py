@@ -352,10 +352,11 @@ def test_from_config_passes_client_options_and_refuses_unknown_ones(tmp_path, se
                     reason="Client(max_retries=) arrives with the lead's retries branch")
 def test_from_config_hands_max_retries_to_the_client(tmp_path, server, clean_env):
     spec_file(tmp_path, "https://api.example.test/v1")
-    write(tmp_path, f'spec = "api.json"\nbase_url = "{server.url}/v1"\nmax_retries = 0\n')
+    write(tmp_path, f'spec = "api.json"\nbase_url = "{server.url}/v1"\nmax_retries = 1\n')
     from httpserver import Reply
-    server.reply(Reply(status=500, body={"error": {"message": "boom"}}), Reply(body={"ok": True}))
+    failure = Reply(status=500, headers={"Retry-After": "0"}, body={"error": {"message": "boom"}})
+    server.reply(failure, failure, Reply(body={"ok": True}))
     client = dynclient.Client.from_config(tmp_path / "dynclient.toml")
     with pytest.raises(dynclient.InternalServerError):
-        client.call("publicPing")   # max_retries = 0 from the file: the 500 is not retried
-    assert len(server.requests) == 1
+        client.call("publicPing")
+    assert len(server.requests) == 2   # max_retries = 1 from the file: one try and one retry, no more
