@@ -69,6 +69,14 @@ def _string(value: Any) -> str:
     return value
 
 
+def _spec_source(value: Any) -> Any:
+    """A name, path or URL; as an argument, also a path object or an already loaded Spec."""
+    from .spec import Spec
+    if isinstance(value, Spec):
+        return value
+    return _string(os.fspath(value) if isinstance(value, os.PathLike) else value)
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("true or false")
@@ -127,7 +135,7 @@ def _headers(value: Any) -> Mapping[str, str]:
 
 # setting -> checker; also the list of keys a file may hold (with the two below)
 CHECKS: dict[str, Callable[[Any], Any]] = {
-    "spec": _string,
+    "spec": _spec_source,
     "base_url": _string,
     "api_key_env": _string,
     "api_key": _string,
@@ -155,7 +163,7 @@ class Settings:
     environment variables that were looked at for the key, in order.
     """
 
-    spec: str | None = None
+    spec: Any = None   # a name, path or URL (or a Spec given as an argument)
     base_url: str | None = None
     api_key: Any = field(default=None, repr=False)   # a client.Secret
     organization: str | None = None
@@ -378,7 +386,7 @@ def client_from_config(client_class: type, path: str | os.PathLike | None = None
     from .spec import Spec
     passed = {name: overrides.pop(name) for name in list(overrides) if name in PASS_THROUGH}
     settings = resolve(path, **overrides)
-    spec = Spec(settings.spec or default_name())
+    spec = settings.spec if isinstance(settings.spec, Spec) else Spec(settings.spec or default_name())
     if not any("openai.com" in str(server.get("url", "")) for server in spec.servers):
         settings = resolve(path, openai_environment=False, **overrides)
     return client_class(spec, **settings.client_arguments(), **passed)

@@ -253,6 +253,17 @@ def test_a_wrong_argument_is_an_error_naming_it(tmp_path):
         resolve(tmp_path, api_key=12345)
 
 
+def test_spec_arguments_in_the_clients_own_forms(tmp_path, server, clean_env):
+    path = spec_file(tmp_path, "https://api.example.test/v1")
+    assert resolve(tmp_path, spec=path).spec == str(path)
+    loaded = dynclient.Spec(str(path))
+    assert resolve(tmp_path, spec=loaded).spec is loaded
+    client = dynclient.Client.from_config(spec=loaded, base_url=server.url)
+    assert client.spec is loaded and client.call("publicPing") == {"ok": True}
+    with pytest.raises(ConfigError, match=r"argument spec= must be a non-empty string, not dict"):
+        resolve(tmp_path, spec={"openapi": "3.0.3"})
+
+
 def test_timeout_arguments_in_the_clients_own_forms(tmp_path):
     assert resolve(tmp_path, timeout=(1, 2)).timeout == (1.0, 2.0)
     given = urllib3.Timeout(connect=1, read=9)
