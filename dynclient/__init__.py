@@ -5,6 +5,7 @@
     client.call("createAssistant", {"model": "gpt-4o"})
 """
 
+from . import config
 from .client import Client, PreparedRequest, Result
 from .codecs import Event
 from .errors import (APIConnectionError, APIStatusError, APIStreamError, APITimeoutError, AuthenticationError,

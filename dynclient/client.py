@@ -127,6 +127,9 @@ class Client:
                  **load_options: Any):
         if validate_responses not in VALIDATION_MODES:
             raise ValueError(f"validate_responses must be one of {VALIDATION_MODES}, not {validate_responses!r}")
+        if isinstance(spec, Spec) and load_options:
+            raise TypeError(f"Client() got unexpected keyword arguments {sorted(load_options)} (the document "
+                            f"is already loaded, so no loading options apply)")
         self.spec = spec if isinstance(spec, Spec) else Spec(spec, **load_options)
         self.schemas = SchemaSet(self.spec)
         is_openai = any("openai.com" in str(s.get("url", "")) for s in self.spec.servers)
@@ -158,6 +161,16 @@ class Client:
             _warn_unverified_once()
         self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
                                    strip_on_redirect=self._sensitive)
+
+    @classmethod
+    def from_config(cls, path: Any = None, **overrides: Any) -> "Client":
+        """A client from arguments > environment > `dynclient.toml` (or `path`, or $DYNCLIENT_CONFIG).
+
+        `overrides` are settings by name (spec, base_url, api_key, api_key_env, ...);
+        see dynclient/config.py for the keys and the precedence.
+        """
+        from .config import client_from_config
+        return client_from_config(cls, path, **overrides)
 
     # --- construction helpers --------------------------------------------------
 
