@@ -57,7 +57,7 @@ class BatchChecker:
         try:
             line = json.loads(text)
         except ValueError as exc:
-            return [Problem(number, f"not valid JSON: {exc}")]
+            return [Problem(number, not_json(exc))]
         if not isinstance(line, dict):
             return [Problem(number, f"expected a JSON object with {', '.join(FIELDS)}")]
         self.count += 1
@@ -118,6 +118,12 @@ class BatchChecker:
         return f"no operation for {method} {path}" + (f"; did you mean {close[0]}?" if close else "")
 
 
+def not_json(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON at column {exc.colno}: {exc.msg}"
+    return f"not valid JSON: {exc}"
+
+
 def build_lines(source: Any, operation_id: str, bodies: Iterator[tuple[int, str]], *,
                 id_field: str | None = None, id_prefix: str = "request-") -> Iterator[tuple[int, dict | None, list[Problem]]]:
     """(line number, batch line or None, problems) for each body line of a JSONL file.
@@ -139,7 +145,7 @@ def build_lines(source: Any, operation_id: str, bodies: Iterator[tuple[int, str]
         try:
             body = json.loads(text)
         except ValueError as exc:
-            yield number, None, [Problem(number, f"not valid JSON: {exc}")]
+            yield number, None, [Problem(number, not_json(exc))]
             continue
         custom_id: Any = f"{id_prefix}{number}"
         if id_field is not None:

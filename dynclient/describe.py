@@ -25,8 +25,8 @@ from .spec import Operation, Spec
 
 MAX_ENUM_SHOWN = 8
 SUMMARY_CHARS = 200
-CONSTRAINTS = (("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
-               ("minItems", "{} or more items"), ("maxItems", "at most {} items"),
+CONSTRAINTS = (("minLength", "min length {}"), ("maxLength", "max length {}"),
+               ("minItems", "min items {}"), ("maxItems", "max items {}"),
                ("minimum", ">= {}"), ("exclusiveMinimum", "> {}"), ("maximum", "<= {}"),
                ("exclusiveMaximum", "< {}"), ("pattern", "matches {}"), ("format", "format {}"))
 
