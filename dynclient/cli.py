@@ -360,8 +360,8 @@ def run_validate(args: argparse.Namespace) -> int:
     schemas = SchemaSet(Spec(args.spec))
     op = schemas.spec.operations.get(args.operation)
     if op is None:
-        from .describe import _operation
-        _operation(schemas.spec, args.operation)   # raises UnknownOperationError with suggestions
+        from .describe import find_operation
+        find_operation(schemas.spec, args.operation)   # raises UnknownOperationError with suggestions
     failed = False
     if args.request:
         body = _read_json(args.request, "--request")

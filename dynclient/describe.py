@@ -37,7 +37,7 @@ def describe(source: Any, operation_id: str, *, max_depth: int = 4, example: boo
     `source` is a Spec, a SchemaSet or a Client (anything with `.schemas`).
     """
     schemas = _schema_set(source)
-    op = _operation(schemas.spec, operation_id)
+    op = find_operation(schemas.spec, operation_id)
     return {
         "operation_id": op.operation_id,
         "method": op.method,
@@ -62,7 +62,7 @@ def _schema_set(source: Any) -> SchemaSet:
     return SchemaSet(Spec(source))
 
 
-def _operation(spec: Spec, operation_id: str) -> Operation:
+def find_operation(spec: Spec, operation_id: str) -> Operation:
     try:
         return spec.operations[operation_id]
     except KeyError:
@@ -408,7 +408,7 @@ def _type_text(shape: dict) -> str:
     if shape.get("cycle"):
         extras.append("recursive: see above")
     elif shape.get("more"):
-        extras.append(f"{shape['more']} fields, not expanded")
+        extras.append(f"{shape['more']} field{'s' if shape['more'] != 1 else ''}, not expanded")
     return ", ".join([text, *extras])
 
 
@@ -428,6 +428,8 @@ def _enum_text(shape: dict, prefix: str = "one of: ") -> str:
 
 
 def _response_text(media: dict) -> str:
+    if media.get("branches") and not media.get("ref"):
+        return f"one of {', '.join(map(str, media['branches'][:6]))}"
     name = media.get("ref") or media.get("title") or media.get("type", "any")
     if media.get("fields"):
         names = media["fields"]
