@@ -186,3 +186,28 @@ def test_ops_call_the_server_like_call(spec_2025):
             client.ops.createChatCompletion({"model": "gpt-4o", "messages": [{"role": "usr", "content": "x"}]})
         with pytest.raises(TypeError):
             client.ops.getAssistant(assistant_idx="a")
+
+
+def test_ops_for_ids_that_are_not_identifiers_and_for_copies(spec_2025):
+    client = dynclient.Client(str(spec_2025), base_url="http://127.0.0.1:9/v1", api_key="sk-test")
+    assert "admin-api-keys-list" in dir(client.ops)
+    listing = client.ops["admin-api-keys-list"]
+    assert listing.__name__ == "admin-api-keys-list" and "GET /organization/admin_api_keys" in listing.__doc__
+    with serve(str(spec_2025)) as base_url:
+        moved = client.with_options(base_url=base_url).ops   # bound to the copy, not to the original
+        created = moved.createAssistant({"model": "gpt-4o"}, headers={"X-Trace": "1"})
+        assert created["object"] == "assistant"
+        with pytest.raises(dynclient.APIConnectionError):
+            client.ops.getAssistant(assistant_id=created["id"], timeout=2)   # the original's port 9: refused
+
+
+def test_keywords_and_clashing_names_stay_reachable_through_params():
+    document = spec_30()
+    document["paths"]["/search"]["get"]["parameters"].append({"name": "from", "in": "query",
+                                                               "schema": {"type": "string"}})
+    client = dynclient.Client(document, base_url="http://127.0.0.1:9")
+    sig = inspect.signature(client.ops.search)
+    assert "from" not in sig.parameters and "include" in sig.parameters
+    assert list(sig.parameters)[-4:] == ["params", "headers", "timeout", "content_type"]
+    prepared = client.prepare("search", params={"from": "x", "timeout": "t"})
+    assert "from=x" in prepared.url and "timeout=t" in prepared.url
