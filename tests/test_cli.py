@@ -360,3 +360,26 @@ def test_mock_command_serves(spec_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# --- against a scripted server: what --raw shows, and that refused calls send nothing ---------
+
+
+def test_raw_redacts_credentials_the_server_echoes(server, tmp_path):
+    from httpserver import Reply
+    document = spec_30()
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(document))
+    server.reply(Reply(body={"ok": True}, headers=[("X-Echo", f"Bearer {CANARY}"), ("Set-Cookie", "sid=s3cr3t"),
+                                                   ("X-Request-Id", "req_42")]))
+    code, out, err = text(run("call", str(path), "ping", "--base-url", server.url, "--raw"))
+    assert code == 0, err
+    assert server.last.headers["Authorization"] == f"Bearer {CANARY}", "the token was sent"
+    head, _, body = out.partition("\n\n")
+    lines = head.splitlines()
+    assert lines[0] == "HTTP 200" and "X-Request-Id: req_42" in lines
+    assert "X-Echo: Bearer <redacted>" in lines and "Set-Cookie: <redacted>" in lines
+    assert "s3cr3t" not in out and json.loads(body) == {"ok": True}
+    code, _, err = text(run("call", str(path), "search", "--base-url", server.url, "-p", "limit=ten"))
+    assert code == 2 and "query limit" in err
+    assert len(server.requests) == 1, "a refused call reached the server"

@@ -104,3 +104,11 @@ def test_batch_progress_on_a_terminal_for_a_large_file(spec_2025, tmp_path):
     assert code == 0, shown
     assert "\rvalidating line " in shown and "%)" in shown
     assert shown.rstrip().endswith(f"ok: {path}: 1800 lines, 0 bad")
+
+
+def test_ops_table_fits_the_terminal(spec_2025):
+    code, shown = in_terminal(["ops", str(spec_2025)], 72)
+    lines = shown.splitlines()
+    assert code == 0 and len(lines) == 148
+    assert max(len(line) for line in lines) <= 72
+    assert any(line.endswith("…") for line in lines), "long summaries are cut on a terminal"
