@@ -155,7 +155,8 @@ class Walker:
                 seen = seen | {target}
                 siblings = {k: v for k, v in schema.items() if k != "$ref"}
                 target_schema = self.resolve(target)
-                schema = {"allOf": [target_schema, siblings]} if siblings else target_schema
+                # 3.1 siblings (a description where the schema is used) say more than the target's own
+                schema = {"allOf": [siblings, target_schema]} if siblings else target_schema
                 continue
             branches = schema.get("anyOf")
             if isinstance(branches, list) and len(branches) == 2 and {"type": "null"} in branches:
@@ -404,6 +405,8 @@ def _type_text(shape: dict) -> str:
         extras.append(f"default {json.dumps(shape['default'])}")
     if shape.get("deprecated"):
         extras.append("deprecated")
+    if shape.get("readOnly"):
+        extras.append("read-only")
     extras += shape.get("constraints") or ()
     if shape.get("cycle"):
         extras.append("recursive: see above")
@@ -448,7 +451,7 @@ def brief(text: str, limit: int = SUMMARY_CHARS) -> str:
     if len(text) <= limit:
         return text
     cut = text.rfind(". ", 0, limit)
-    return text[:cut + 1] if cut > limit // 3 else text[:limit - 1].rstrip() + "…"
+    return text[:cut + 1] if cut > limit // 3 else text[:limit - 1].rsplit(" ", 1)[0] + " …"
 
 
 class TextOut:
