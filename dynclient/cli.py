@@ -1,6 +1,11 @@
 """The `dynclient` command line.
 
 Exit codes: 0 success, 1 the API answered with an error, 2 usage or validation error.
+
+Every subcommand is a `Command` in `COMMANDS` at the bottom of this file: a
+name, help, an example, a function that adds its arguments and one that runs
+it. A new subcommand is one more entry there (or `register(Command(...))`
+from another module imported before `main` runs).
 """
 
 from __future__ import annotations
@@ -8,100 +13,527 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
-from typing import Any
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
-EXAMPLES = """examples:
-  dynclient demo
-  dynclient mock openai@2025-04-29 --port 8080
-  dynclient call createAssistant --spec openai@2025-04-29 --base-url http://127.0.0.1:8080/v1 \\
-      --body '{"model": "gpt-4o"}'
-  dynclient call listAssistants --spec openai@2025-04-29 -p limit=5 -p order=desc
-  dynclient ops openai@2025-04-29
-"""
+EXIT_OK, EXIT_API_ERROR, EXIT_USAGE = 0, 1, 2
+SPEC_HELP = "document: a name such as openai@2025-04-29, a path or a URL"
+PROGRESS_MIN_BYTES = 256 * 1024    # smaller files are done before a progress bar would help
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit code 2, message on stderr."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    example: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str = ""
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from .errors import APIStatusError, DynclientError, RequestError, SpecError
+    try:
+        return args.run(args)
+    except APIStatusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_API_ERROR
+    except (UsageError, RequestError, SpecError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DynclientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_API_ERROR
+    except BrokenPipeError:   # `dynclient ... | head` closed the pipe: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynclient", description="A spec-driven client for OpenAPI 3.x documents: nothing generated, "
                                       "every call validated.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog="examples:\n" + "\n".join(f"  {c.example.splitlines()[0]}" for c in COMMANDS),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version="dynclient 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    demo = sub.add_parser("demo", help="run the client against the built-in mock server (no API key, no network)",
-                          description="Start the mock server on a free loopback port for a document (the default "
-                                      "is openai@2025-04-29), then create an assistant, list a page of assistants "
-                                      "and make a chat completion through the client, validated both ways.",
-                          epilog="example:\n  dynclient demo --spec openai@2026-08-21",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--spec", default=None, help="document: a name from spec/sources.json, a path or a URL")
-
-    mock = sub.add_parser("mock", help="serve a mock of any OpenAPI 3.x document",
-                          epilog="example:\n  dynclient mock openai@2025-04-29 --port 8080",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    mock.add_argument("spec", help="document: a name from spec/sources.json, a path or a URL")
-    mock.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
-    mock.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
-    mock.add_argument("--no-auth", action="store_true", help="do not require credentials")
-
-    call = sub.add_parser("call", help="call one operation and print the validated result",
-                          epilog='example:\n  dynclient call createAssistant --spec openai@2025-04-29 '
-                                 '--base-url http://127.0.0.1:8080/v1 --body \'{"model": "gpt-4o"}\'',
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    call.add_argument("operation", help="operationId")
-    call.add_argument("--spec", required=True, help="document: a name, a path or a URL")
-    call.add_argument("--base-url", help="server base URL (default: the document's first server)")
-    call.add_argument("--body", help="request body as JSON, or @file.json")
-    call.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                      help="a parameter (repeat for several; repeat a name for an array)")
-    call.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="an extra header")
-    call.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the token")
-    call.add_argument("--output", help="write a binary response to this file")
-
-    ops = sub.add_parser("ops", help="list the operations of a document",
-                         epilog="example:\n  dynclient ops openai@2025-04-29",
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    ops.add_argument("spec")
-
-    args = parser.parse_args(argv)
-    from .errors import APIStatusError, DynclientError, RequestError, SpecError
-    try:
-        if args.command == "demo":
-            return run_demo(args.spec)
-        if args.command == "mock":
-            return run_mock(args)
-        if args.command == "call":
-            return run_call(args)
-        if args.command == "ops":
-            return run_ops(args.spec)
-    except APIStatusError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (RequestError, SpecError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except DynclientError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:   # `dynclient ... | head` closed the pipe: not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    parser.print_help()
-    return 2
+    for command in COMMANDS:
+        child = sub.add_parser(command.name, help=command.help, description=command.description or command.help,
+                               epilog="example:\n  " + command.example.replace("\n", "\n  "),
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.configure(child)
+        child.set_defaults(run=command.run)
+    return parser
 
 
-def _print(value: Any) -> None:
+def register(command: Command) -> None:
+    """Add a subcommand (for modules that extend the command line)."""
+    COMMANDS.append(command)
+
+
+# --- small helpers ------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    """Pretty on a terminal, one compact line when piped (for jq and friends)."""
     pretty = sys.stdout.isatty()
     print(json.dumps(value, indent=2 if pretty else None, ensure_ascii=False, default=str))
 
 
-def run_ops(spec_source: str) -> int:
+def _width() -> int:
+    return shutil.get_terminal_size((80, 24)).columns   # honours COLUMNS
+
+
+def _read_json(source: str, what: str) -> Any:
+    """JSON from a file (`-` is stdin); a parse error names the file, line and column."""
+    text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{what} {source}: not valid JSON: {exc}") from None
+
+
+def _operation_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help=SPEC_HELP)
+    parser.add_argument("operation", help="operationId (see `dynclient ops SPEC`)")
+
+
+# --- ops ------------------------------------------------------------------------------
+
+
+def configure_ops(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help=SPEC_HELP)
+    parser.add_argument("--tag", help="only operations with this tag (case-insensitive)")
+    parser.add_argument("--grep", metavar="WORD", help="only operations whose id, path, summary or tags "
+                                                       "contain WORD (case-insensitive)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per operation")
+
+
+def run_ops(args: argparse.Namespace) -> int:
+    from .describe import brief
     from .spec import Spec
-    for op in Spec(spec_source):
-        mark = " (deprecated)" if op.deprecated else ""
-        print(f"{op.operation_id:45} {op.method:7} {op.path}  {op.summary}{mark}".rstrip())
-    return 0
+    spec = Spec(args.spec)
+    chosen = [op for op in spec
+              if (not args.tag or args.tag.lower() in (t.lower() for t in op.tags))
+              and (not args.grep or args.grep.lower() in
+                   " ".join([op.operation_id, op.path, op.summary, *op.tags]).lower())]
+    if args.json:
+        for op in chosen:
+            print(json.dumps({"operation_id": op.operation_id, "method": op.method, "path": op.path,
+                              "summary": brief(op.summary), "tags": list(op.tags),
+                              "deprecated": op.deprecated}, ensure_ascii=False))
+        return EXIT_OK
+    if not chosen:
+        print(f"no operations match in {spec.title} {spec.version}", file=sys.stderr)
+        return EXIT_OK
+    rows = [(op.operation_id, op.method, op.path,
+             ("[deprecated] " if op.deprecated else "") + brief(op.summary or op.description, 120))
+            for op in chosen]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    limit = _width() if sys.stdout.isatty() else None   # piped: never cut
+    for row in rows:
+        text = "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3]
+        text = text.rstrip()
+        if limit and len(text) > limit:
+            text = text[:limit - 1] + "…"
+        print(text)
+    return EXIT_OK
+
+
+# --- describe -------------------------------------------------------------------------
+
+
+def configure_describe(parser: argparse.ArgumentParser) -> None:
+    _operation_args(parser)
+    parser.add_argument("--json", action="store_true", help="the description as JSON data instead of text")
+    parser.add_argument("--depth", type=int, default=4, help="levels of nested fields to expand (default 4)")
+    parser.add_argument("--width", type=int, help="wrap to this many columns (default: the terminal's, or 80)")
+    parser.add_argument("--no-example", action="store_true", help="leave out the example body")
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    from .describe import describe, render_text
+    from .spec import Spec
+    info = describe(Spec(args.spec), args.operation, max_depth=args.depth, example=not args.no_example)
+    if args.json:
+        _print_json(info)
+    else:
+        sys.stdout.write(render_text(info, args.width or _width(), example=not args.no_example))
+    return EXIT_OK
+
+
+# --- call -----------------------------------------------------------------------------
+
+
+def configure_call(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", nargs="+", metavar="SPEC OP",
+                        help="the document and the operationId (or only the operationId with --spec)")
+    parser.add_argument("--spec", help="the document, when only OP is given (the older form)")
+    parser.add_argument("--base-url", help="server base URL (default: the document's first server)")
+    parser.add_argument("--body", help="request body as JSON, or @file.json (@- reads stdin)")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter, typed by its schema (repeat; repeat a name for an array)")
+    parser.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
+                        help="an extra request header")
+    parser.add_argument("--content-type", help="request media type, when the operation accepts several")
+    parser.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the token "
+                                                              "(default OPENAI_API_KEY); the token is never printed")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the response body to FILE (needed for "
+                                                               "binary bodies on a terminal)")
+    parser.add_argument("--raw", action="store_true", help="print the status line and response headers "
+                                                           "(credentials redacted) before the body")
+    parser.add_argument("--timeout", type=float, help="seconds for connect and for each read")
+
+
+def call_target(args: argparse.Namespace) -> tuple[str, str]:
+    """`call SPEC OP` or `call OP --spec SPEC`: (spec, operation)."""
+    target = args.target
+    if args.spec and len(target) == 1:
+        return args.spec, target[0]
+    if not args.spec and len(target) == 2:
+        return target[0], target[1]
+    raise UsageError("call takes SPEC OP, or OP --spec SPEC")
+
+
+def api_key(args: argparse.Namespace) -> str | None:
+    if args.api_key_env is None:
+        return os.environ.get("OPENAI_API_KEY")
+    if args.api_key_env not in os.environ:
+        raise UsageError(f"--api-key-env: the environment variable {args.api_key_env} is not set")
+    return os.environ[args.api_key_env]
+
+
+def run_call(args: argparse.Namespace) -> int:
+    from .client import MISSING, Client
+    from .errors import APIStatusError
+    spec, operation = call_target(args)
+    client = Client(spec, base_url=args.base_url, api_key=api_key(args))
+    body: Any = MISSING
+    if args.body is not None:
+        body = _read_json(args.body[1:], "--body") if args.body.startswith("@") else _parse_json(args.body)
+    try:
+        result = client.call_raw(operation, body, params=parameters(client, operation, args.param),
+                                 headers=_headers(args.header), content_type=args.content_type,
+                                 timeout=args.timeout)
+    except APIStatusError as exc:
+        if args.raw:
+            _print_head(client, exc.status, exc.headers)
+            _print_body(exc.body, None, "")
+        raise
+    if args.raw:
+        _print_head(client, result.status, result.headers)
+    _print_body(result.body, args.output, result.content_type)
+    return EXIT_OK
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--body is not valid JSON: {exc}") from None
+
+
+def _headers(lines: list[str]) -> dict[str, str]:
+    headers = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"-H takes 'Name: value', not {line!r}")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def parameters(client: Any, operation_id: str, pairs: list[str]) -> dict:
+    """`-p name=value` texts typed by each parameter's schema (so `limit=5` is the integer 5)."""
+    from .schema import from_text, schema_kind
+    op = client.operation(operation_id)
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep:
+            raise UsageError(f"-p takes NAME=VALUE, not {pair!r}")
+        p = op.parameters_by_name.get(name)
+        kind, items = None, None
+        if p is not None and p.schema is not None:
+            root, resolve = client.schemas.translated(p.pointer, "request")
+            kind, items = schema_kind(root, resolve)
+        if kind == "array":
+            item_kind = schema_kind(items, resolve)[0]
+            values.setdefault(name, []).append(_json_value(text) if item_kind in ("object", "array")
+                                               else from_text(text, item_kind))
+        else:
+            values[name] = _json_value(text) if kind == "object" else from_text(text, kind)
+    return values
+
+
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text   # the validator then says what was expected
+
+
+REDACTED_RESPONSE_HEADERS = frozenset({"set-cookie", "authorization", "proxy-authorization", "cookie"})
+
+
+def _print_head(client: Any, status: int, headers: Any) -> None:
+    from .transport import REDACTOR, SENSITIVE_HEADERS
+    hidden = REDACTED_RESPONSE_HEADERS | SENSITIVE_HEADERS | client._sensitive
+    print(f"HTTP {status}")
+    for name, value in headers.items():
+        print(f"{name}: {'<redacted>' if name.lower() in hidden else REDACTOR.redact(value)}")
+    print()
+    sys.stdout.flush()
+
+
+def _print_body(body: Any, output: str | None, content_type: str) -> None:
+    from .codecs import Event
+    if isinstance(body, (bytes, bytearray)):
+        _write_binary(bytes(body), output, content_type)
+    elif output:
+        text = body if isinstance(body, str) else json.dumps(
+            [e.data for e in body] if _is_events(body) else body, ensure_ascii=False, indent=2)
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {output}", file=sys.stderr)
+    elif _is_events(body) or (hasattr(body, "__next__") and not isinstance(body, (str, dict, list))):
+        for event in body:   # one event per line, flushed as it comes (streams are iterators)
+            data = event.data if isinstance(event, Event) else event
+            print(json.dumps(data, ensure_ascii=False), flush=True)
+    elif isinstance(body, str):
+        print(body)
+    elif body is not None:
+        _print_json(body)
+
+
+def _is_events(body: Any) -> bool:
+    from .codecs import Event
+    return isinstance(body, list) and bool(body) and all(isinstance(e, Event) for e in body)
+
+
+def _write_binary(data: bytes, output: str | None, content_type: str) -> None:
+    if output:
+        with open(output, "wb") as fh:
+            fh.write(data)
+        print(f"wrote {len(data)} bytes ({content_type or 'binary'}) to {output}", file=sys.stderr)
+    elif sys.stdout.isatty():
+        raise UsageError(f"the response is {len(data)} bytes of {content_type or 'binary data'}; "
+                         f"not writing that to a terminal: use --output FILE or redirect stdout")
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+
+
+# --- validate -------------------------------------------------------------------------
+
+
+def configure_validate(parser: argparse.ArgumentParser) -> None:
+    _operation_args(parser)
+    parser.add_argument("--request", metavar="FILE", help="a recorded request body (JSON; - for stdin)")
+    parser.add_argument("--response", nargs=2, metavar=("STATUS", "FILE"),
+                        help="a recorded response body and its status (JSON, or an SSE stream for "
+                             "text/event-stream)")
+    parser.add_argument("--content-type", help="media type of the payload (default: the first declared)")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from .client import Bound, choose_request_media, validate_request
+    from .errors import RequestValidationError
+    from .schema import SchemaSet
+    from .spec import Spec
+    if not args.request and not args.response:
+        raise UsageError("validate needs --request FILE, --response STATUS FILE, or both")
+    schemas = SchemaSet(Spec(args.spec))
+    op = schemas.spec.operations.get(args.operation)
+    if op is None:
+        from .describe import find_operation
+        find_operation(schemas.spec, args.operation)   # raises UnknownOperationError with suggestions
+    failed = False
+    if args.request:
+        body = _read_json(args.request, "--request")
+        media = choose_request_media(op, body, args.content_type)
+        try:
+            validate_request(schemas, op, Bound(), media, body)
+            print(f"ok: {args.request}: a valid {op.operation_id} request body"
+                  + (f" ({media.content_type})" if media else ""))
+        except RequestValidationError as exc:
+            failed = True
+            _report(args.request, str(exc), exc.errors)
+    if args.response:
+        status, path = args.response
+        problems = response_problems(schemas, op, status, path, args.content_type)
+        for message in problems:
+            _report(path, f"{op.operation_id}: response {status}: {message}", [])
+        if problems:
+            failed = True
+        else:
+            print(f"ok: {path}: a valid {op.operation_id} response {status}")
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def _report(path: str, message: str, others: list[str]) -> None:
+    print(f"{path}: {message}", file=sys.stderr)
+    for other in others[1:6]:
+        print(f"  also {other}", file=sys.stderr)
+
+
+def response_problems(schemas: Any, op: Any, status_text: str, path: str, content_type: str | None) -> list[str]:
+    """Problems of a recorded response; an SSE file is checked event by event."""
+    from . import codecs
+    from .client import response_problem
+    if not status_text.isdigit():
+        raise UsageError(f"--response takes STATUS FILE, and {status_text!r} is not a status code")
+    status = int(status_text)
+    response = op.response_for(status)
+    declared = list(response.content) if response else []
+    content_type = content_type or next((c for c in declared if "json" in c), declared[0] if declared else "")
+    if codecs.media_essence(content_type) == "text/event-stream":
+        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+        media = response.content[codecs.match_media(response.content, content_type)]
+        problems = []
+        for number, event in enumerate(codecs.decode_sse(data, content_type), 1):
+            violation = schemas.compiled(media.pointer, "response").violation(event.data) \
+                if media.schema is not None else None
+            if violation:
+                problems.append(f"event {number} {violation.pointer or '/'}: {violation.message}")
+        return problems
+    body = _read_json(path, "--response")
+    problem = response_problem(schemas, op, status, body, content_type, True)
+    return [f"{problem[0] or '/'}: {problem[1]}"] if problem else []
+
+
+# --- batch ----------------------------------------------------------------------------
+
+
+def configure_batch(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="batch_command", metavar="validate|build", required=True)
+    check = sub.add_parser("validate", help="check every line of a Batch API input file",
+                           description="Check each line of an OpenAI Batch API input file (custom_id, method, "
+                                       "url, body): its operation is found by method and path, and its body is "
+                                       "validated. Bad lines are listed with their line numbers; the exit code "
+                                       "is 2 if there is any.",
+                           epilog="example:\n  dynclient batch validate openai@2025-04-29 requests.jsonl",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("spec", help=SPEC_HELP)
+    check.add_argument("file", help="the JSONL input file")
+    check.add_argument("--no-progress", action="store_true", help="no progress indicator on a terminal")
+    build = sub.add_parser("build", help="turn a JSONL file of bodies into a valid Batch API input file",
+                           description="Validate each body (one JSON object per line) against the operation "
+                                       "and write the Batch API input file; nothing is written if any body is "
+                                       "invalid.",
+                           epilog="example:\n  dynclient batch build openai@2025-04-29 createChatCompletion "
+                                  "bodies.jsonl -o requests.jsonl --id-field id",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    _operation_args(build)
+    build.add_argument("bodies", help="JSONL file: one request body per line")
+    build.add_argument("-o", "--output", required=True, metavar="FILE", help="the batch input file to write")
+    build.add_argument("--id-field", metavar="NAME",
+                       help="take each custom_id from this body field (it is removed from the body)")
+    build.add_argument("--id-prefix", default="request-",
+                       help="custom_id prefix before the line number, without --id-field (default request-)")
+
+
+def _jsonl(path: str, progress: "Progress | None" = None) -> Iterable[tuple[int, str]]:
+    with (open(0, "rb", closefd=False) if path == "-" else open(path, "rb")) as fh:
+        for number, raw in enumerate(fh, 1):
+            if progress:
+                progress.advance(number, len(raw))
+            yield number, raw.decode("utf-8", "replace").rstrip("\r\n")
+
+
+class Progress:
+    """`validated 1,234 lines (12%)` on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, total_bytes: int):
+        self.total = max(total_bytes, 1)
+        self.done = 0
+        self.shown = 0.0
+
+    def advance(self, line: int, size: int) -> None:
+        self.done += size
+        now = time.monotonic()
+        if now - self.shown >= 0.1:
+            self.shown = now
+            sys.stderr.write(f"\rvalidating line {line:,} ({100 * self.done // self.total}%)")
+            sys.stderr.flush()
+
+    def finish(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+def run_batch_validate(args: argparse.Namespace) -> int:
+    from .batch import BatchChecker
+    from .spec import Spec
+    checker = BatchChecker(Spec(args.spec))
+    size = os.path.getsize(args.file) if args.file != "-" else 0
+    progress = Progress(size) if (sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES
+                                  and not args.no_progress) else None
+    bad_lines, total = 0, 0
+    try:
+        for number, text in _jsonl(args.file, progress):
+            total = number
+            problems = checker.check(number, text)
+            if problems and progress:
+                progress.finish()
+            bad_lines += bool(problems)
+            for problem in problems:
+                print(problem, flush=bool(progress))
+    finally:
+        if progress:
+            progress.finish()
+    summary = f"{args.file}: {total} line{'s' if total != 1 else ''}, {bad_lines} bad"
+    print(summary if bad_lines else f"ok: {summary}", file=sys.stderr)
+    return EXIT_USAGE if bad_lines else EXIT_OK
+
+
+def run_batch_build(args: argparse.Namespace) -> int:
+    from .batch import build_lines
+    from .spec import Spec
+    lines, problems = [], []
+    for _, line, found in build_lines(Spec(args.spec), args.operation, _jsonl(args.bodies),
+                                      id_field=args.id_field, id_prefix=args.id_prefix):
+        problems += found
+        if line is not None:
+            lines.append(json.dumps(line, ensure_ascii=False))
+    for problem in problems:
+        print(f"{args.bodies}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"error: {len(problems)} problem(s); {args.output} not written", file=sys.stderr)
+        return EXIT_USAGE
+    tmp = args.output + ".part"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+    os.replace(tmp, args.output)
+    print(f"wrote {len(lines)} requests to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+BATCH_COMMANDS = {"validate": run_batch_validate, "build": run_batch_build}
+
+
+# --- mock and demo --------------------------------------------------------------------
+
+
+def configure_mock(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help=SPEC_HELP)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    parser.add_argument("--no-auth", action="store_true", help="do not require credentials")
 
 
 def run_mock(args: argparse.Namespace) -> int:
@@ -116,68 +548,18 @@ def run_mock(args: argparse.Namespace) -> int:
         pass
     finally:
         server.httpd.server_close()
-    return 0
+    return EXIT_OK
 
 
-def _parameters(client: Any, operation_id: str, pairs: list[str]) -> dict:
-    """`-p name=value` texts typed by each parameter's schema (so `limit=5` is the integer 5)."""
-    from .schema import from_text, schema_kind
-    op = client.operation(operation_id)
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep:
-            raise ValueError(f"-p takes NAME=VALUE, not {pair!r}")
-        p = op.parameters_by_name.get(name)
-        kind, items = (None, None)
-        if p is not None and p.schema is not None:
-            root, resolve = client.schemas.translated(p.pointer, "request")
-            kind, items = schema_kind(root, resolve)
-            if kind == "array":
-                values.setdefault(name, []).append(from_text(text, schema_kind(items, resolve)[0]))
-                continue
-        values[name] = from_text(text, kind)
-    return values
+def configure_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", default=None, help=SPEC_HELP + " (default: the catalogue's default)")
 
 
-def run_call(args: argparse.Namespace) -> int:
-    from .client import MISSING, Client
-    client = Client(args.spec, base_url=args.base_url, api_key=os.environ.get(args.api_key_env))
-    body: Any = MISSING
-    if args.body is not None:
-        text = open(args.body[1:], encoding="utf-8").read() if args.body.startswith("@") else args.body
-        try:
-            body = json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"--body is not valid JSON: {exc}") from None
-    headers = {}
-    for line in args.header:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise ValueError(f"-H takes 'Name: value', not {line!r}")
-        headers[name.strip()] = value.strip()
-    result = client.call(args.operation, body, params=_parameters(client, args.operation, args.param),
-                         headers=headers)
-    if isinstance(result, bytes):
-        if args.output:
-            with open(args.output, "wb") as fh:
-                fh.write(result)
-            print(f"wrote {len(result)} bytes to {args.output}", file=sys.stderr)
-        else:
-            sys.stdout.buffer.write(result)
-    elif isinstance(result, list) and result and hasattr(result[0], "data"):
-        for event in result:
-            print(json.dumps(event.data, ensure_ascii=False))
-    else:
-        _print(result)
-    return 0
-
-
-def run_demo(spec_source: str | None) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     from . import Client, RequestValidationError
     from .sources import default_name
     from .testing.mock import MockServer
-    source = spec_source or default_name()
+    source = args.spec or default_name()
     with MockServer(source) as server:
         spec = server.app.spec
         print(f"Mock server: {spec.title} {spec.version} ({len(spec.operations)} operations, "
@@ -198,7 +580,48 @@ def run_demo(spec_source: str | None) -> int:
             client.call("createChatCompletion", {"model": "gpt-4o", "messages": [{"role": "usr", "content": "hi"}]})
         except RequestValidationError as exc:
             print(f"  RequestValidationError: {exc}")
-    return 0
+    return EXIT_OK
+
+
+# --- the subcommands ------------------------------------------------------------------
+# Extra subcommands (diff, lint, check, ...) are added here: one Command each.
+
+COMMANDS: list[Command] = [
+    Command("demo", "run the client against the built-in mock server (no API key, no network)",
+            "dynclient demo --spec openai@2026-08-21", configure_demo, run_demo,
+            "Start the mock server on a free loopback port for a document (the default is the catalogue's), "
+            "then create an assistant, list a page of assistants and make a chat completion through the "
+            "client, validated both ways."),
+    Command("ops", "list the operations of a document as a table",
+            "dynclient ops openai@2025-04-29 --grep assistant", configure_ops, run_ops,
+            "List operations: id, method, path and summary; deprecated ones are marked."),
+    Command("describe", "show what an operation takes and returns",
+            "dynclient describe openai@2025-04-29 createChatCompletion", configure_describe, run_describe,
+            "Method and path, parameters, the request body's fields as a tree (required fields marked *), "
+            "an example body that validates, and the responses in brief."),
+    Command("call", "call one operation and print the validated result",
+            "dynclient call openai@2025-04-29 createAssistant --base-url http://127.0.0.1:8080/v1 "
+            "--body '{\"model\": \"gpt-4o\"}'\n"
+            "dynclient call openai@2025-04-29 listAssistants -p limit=5 -p order=desc --raw\n"
+            "dynclient call createSpeech --spec openai@2025-04-29 --body @speech.json -o speech.mp3",
+            configure_call, run_call,
+            "Bind, validate, send and validate the answer. JSON is pretty on a terminal and compact when "
+            "piped; event streams print one event per line; binary bodies need --output FILE on a terminal. "
+            "The token comes from OPENAI_API_KEY (or --api-key-env NAME) and is never printed. Exit codes: "
+            "0 success, 1 API error (status and message on stderr), 2 usage or validation error (the field "
+            "on stderr)."),
+    Command("validate", "validate a recorded request or response payload, without a server",
+            "dynclient validate openai@2025-04-29 createChatCompletion --request body.json "
+            "--response 200 answer.json", configure_validate, run_validate,
+            "Check recorded payloads against the document (for your own CI). Exit code 0 when valid, 2 "
+            "otherwise, with the JSON pointer of the failing field on stderr."),
+    Command("batch", "validate or build OpenAI Batch API input files (JSONL)",
+            "dynclient batch validate openai@2025-04-29 requests.jsonl\n"
+            "dynclient batch build openai@2025-04-29 createChatCompletion bodies.jsonl -o requests.jsonl",
+            configure_batch, lambda args: BATCH_COMMANDS[args.batch_command](args)),
+    Command("mock", "serve a mock of any OpenAPI 3.x document",
+            "dynclient mock openai@2025-04-29 --port 8080", configure_mock, run_mock),
+]
 
 
 if __name__ == "__main__":

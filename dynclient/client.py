@@ -220,6 +220,17 @@ class Client:
         return (f"<dynclient.Client {self.spec.title!r} {self.spec.version} "
                 f"({len(self.spec.operations)} operations) at {self.options.base_url}>")
 
+    @property
+    def ops(self) -> Any:
+        """Every operation as a callable: `client.ops.createAssistant(body, **params)`; see dynclient.namespace."""
+        from .namespace import Operations
+        return Operations(self)
+
+    def describe(self, operation_id: str, **options: Any) -> dict:
+        """What an operation takes and returns, as data (see dynclient.describe)."""
+        from .describe import describe
+        return describe(self.schemas, operation_id, **options)
+
     def close(self) -> None:
         self.transport.close()
 
