@@ -197,6 +197,57 @@ def configure_call(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raw", action="store_true", help="print the status line and response headers "
                                                            "(credentials redacted) before the body")
     parser.add_argument("--timeout", type=float, help="seconds for connect and for each read")
+    parser.add_argument("-F", "--form", action="append", default=[], metavar="NAME=VALUE|NAME=@FILE",
+                        help="a multipart/form-data field (repeat); @FILE uploads that file, streamed from disk, "
+                             "with a progress bar on a terminal for files over 4 MB")
+
+
+def form_body(fields: list[str], body: Any) -> dict:
+    """`-F purpose=batch -F file=@data.jsonl` as a multipart body (files as paths, streamed)."""
+    from pathlib import Path
+    merged = dict(body) if isinstance(body, dict) else {}
+    for field in fields:
+        name, sep, value = field.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-F takes NAME=VALUE or NAME=@FILE, not {field!r}")
+        if value.startswith("@"):
+            path = Path(value[1:])
+            if not path.is_file():
+                raise UsageError(f"-F {name}: no such file {str(path)!r}")
+            value = path
+        if name in merged:
+            merged[name] = [*(merged[name] if isinstance(merged[name], list) else [merged[name]]), value]
+        else:
+            merged[name] = value
+    return merged
+
+
+class UploadProgress:
+    """`uploading 12.0 / 200.0 MB (6%)` on stderr, redrawn at most ten times a second."""
+
+    def __init__(self) -> None:
+        self.shown = 0.0
+
+    def __call__(self, sent: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.shown >= 0.1 or sent == total:
+            self.shown = now
+            sys.stderr.write(f"\ruploading {sent / 1e6:.1f} / {total / 1e6:.1f} MB ({100 * sent // max(total, 1)}%)")
+            if sent == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+UPLOAD_PROGRESS_MIN_BYTES = 4 * 1000 * 1000
+
+
+def upload_progress(body: Any) -> UploadProgress | None:
+    from pathlib import Path
+    if not sys.stderr.isatty() or not isinstance(body, dict):
+        return None
+    files = [v for value in body.values() for v in (value if isinstance(value, list) else [value])
+             if isinstance(v, Path)]
+    return UploadProgress() if sum(f.stat().st_size for f in files) >= UPLOAD_PROGRESS_MIN_BYTES else None
 
 
 def call_target(args: argparse.Namespace) -> tuple[str, str]:
@@ -225,10 +276,15 @@ def run_call(args: argparse.Namespace) -> int:
     body: Any = MISSING
     if args.body is not None:
         body = _read_json(args.body[1:], "--body") if args.body.startswith("@") else _parse_json(args.body)
+    content_type = args.content_type
+    if args.form:
+        body, content_type = form_body(args.form, body), content_type or "multipart/form-data"
+    options = dict(params=parameters(client, operation, args.param), headers=_headers(args.header),
+                   content_type=content_type, timeout=args.timeout, progress=upload_progress(body))
     try:
-        result = client.call_raw(operation, body, params=parameters(client, operation, args.param),
-                                 headers=_headers(args.header), content_type=args.content_type,
-                                 timeout=args.timeout)
+        if isinstance(body, dict) and body.get("stream") is True or (args.output and _binary_answer(client, operation)):
+            return _run_stream(client, operation, body, options, args)
+        result = client.call_raw(operation, body, **options)
     except APIStatusError as exc:
         if args.raw:
             _print_head(client, exc.status, exc.headers)
@@ -237,6 +293,31 @@ def run_call(args: argparse.Namespace) -> int:
     if args.raw:
         _print_head(client, result.status, result.headers)
     _print_body(result.body, args.output, result.content_type)
+    return EXIT_OK
+
+
+def _binary_answer(client: Any, operation: str) -> bool:
+    """True when the operation's success answer is a binary media type (downloads stream to --output)."""
+    from .codecs import media_essence
+    for status, response in client.operation(operation).responses.items():
+        if status.startswith("2"):
+            return any(not (media_essence(t) == "application/json" or media_essence(t).startswith("text/")
+                            or media_essence(t).endswith("+json")) for t in response.content)
+    return False
+
+
+def _run_stream(client: Any, operation: str, body: Any, options: dict, args: argparse.Namespace) -> int:
+    """Events printed one per line as they arrive; a binary body written to --output chunk by chunk."""
+    with client.stream(operation, body, **options) as stream:
+        if args.raw:
+            _print_head(client, stream.status, stream.headers)
+        if stream.is_event_stream:
+            _print_body(list(stream) if args.output else iter(stream), args.output, stream.content_type)
+        elif args.output:
+            size = stream.write_to(args.output)
+            print(f"wrote {size:,} bytes to {args.output}", file=sys.stderr)
+        else:
+            _print_body(stream.read(), None, stream.content_type)
     return EXIT_OK
 
 

@@ -383,3 +383,23 @@ def test_raw_redacts_credentials_the_server_echoes(server, tmp_path):
     code, _, err = text(run("call", str(path), "search", "--base-url", server.url, "-p", "limit=ten"))
     assert code == 2 and "query limit" in err
     assert len(server.requests) == 1, "a refused call reached the server"
+
+
+# --- uploads with -F ------------------------------------------------------------------
+
+
+def test_call_form_uploads_a_file(spec_path, mock, tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"prompt": "a"}\n')
+    code, out, err = text(run("call", spec_path, "createFile", "--base-url", mock,
+                              "-F", f"file=@{data}", "-F", "purpose=fine-tune"))
+    assert code == 0, err
+    assert json.loads(out)["object"] == "file" and "uploading" not in err, "no progress bar when not a terminal"
+
+
+def test_call_form_refuses_a_missing_file_and_a_bad_field(spec_path, mock, tmp_path):
+    code, _, err = text(run("call", spec_path, "createFile", "--base-url", mock,
+                            "-F", f"file=@{tmp_path / 'nope.jsonl'}", "-F", "purpose=batch"))
+    assert code == 2 and "no such file" in err
+    code, _, err = text(run("call", spec_path, "createFile", "--base-url", mock, "-F", "justaname"))
+    assert code == 2 and "-F takes NAME=VALUE" in err

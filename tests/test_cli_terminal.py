@@ -112,3 +112,13 @@ def test_ops_table_fits_the_terminal(spec_2025):
     assert code == 0 and len(lines) == 148
     assert max(len(line) for line in lines) <= 72
     assert any(line.endswith("…") for line in lines), "long summaries are cut on a terminal"
+
+
+def test_upload_progress_on_a_terminal_for_a_large_file(spec_2025, mock, tmp_path):
+    path = tmp_path / "big.jsonl"
+    with open(path, "wb") as fh:
+        fh.truncate(6 * 1000 * 1000)   # over the 4 MB from which a terminal gets a progress bar
+    code, shown = in_terminal(["call", str(spec_2025), "createFile", "--base-url", mock,
+                               "-F", f"file=@{path}", "-F", "purpose=batch"], 80)
+    assert code == 0, shown
+    assert "\ruploading " in shown and "/ 6.0 MB (100%)" in shown
