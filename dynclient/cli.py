@@ -63,10 +63,14 @@ def main(argv: list[str] | None = None) -> int:
                          epilog="example:\n  dynclient ops openai@2025-04-29",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     ops.add_argument("spec")
+    from .evolve.commands import add_commands   # diff, check, lint (dynclient/evolve)
+    add_commands(sub)
 
     args = parser.parse_args(argv)
     from .errors import APIStatusError, DynclientError, RequestError, SpecError
     try:
+        if getattr(args, "evolve_handler", None):
+            return args.evolve_handler(args)
         if args.command == "demo":
             return run_demo(args.spec)
         if args.command == "mock":

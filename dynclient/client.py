@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping
 import urllib3
 
 from . import codecs, params
+from .evolve.record import Recorder
 from .errors import (ParameterError, RequestValidationError, ResponseDecodeError, ResponseValidationError,
                      UnknownOperationError, status_error)
 from .schema import SchemaSet, short_repr
@@ -114,7 +115,7 @@ class Client:
                  project: str | None = None, headers: Mapping[str, str] | None = None,
                  timeout: Any = None, validate_requests: bool = True, validate_responses: str = "strict",
                  verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
-                 **load_options: Any):
+                 record: str | os.PathLike | None = None, **load_options: Any):
         if validate_responses not in VALIDATION_MODES:
             raise ValueError(f"validate_responses must be one of {VALIDATION_MODES}, not {validate_responses!r}")
         self.spec = spec if isinstance(spec, Spec) else Spec(spec, **load_options)
@@ -144,6 +145,7 @@ class Client:
         )
         self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
                                    strip_on_redirect=self._sensitive)
+        self.recorder = Recorder(record, self.spec) if record else None   # dynclient.evolve.record
 
     # --- construction helpers --------------------------------------------------
 
@@ -241,7 +243,10 @@ class Client:
         media = choose_request_media(op, body, content_type)
         if self.options.validate_requests:
             validate_request(self.schemas, op, bound, media, body)
-        return self._encode(op, bound, media, body, headers or {})
+        prepared = self._encode(op, bound, media, body, headers or {})
+        if self.recorder:
+            self.recorder.record(operation_id, body, {**(params or {}), **arguments}, headers, content_type)
+        return prepared
 
     # --- encode -----------------------------------------------------------------
 
