@@ -341,8 +341,12 @@ class SchemaPair:
 
     def found(self, kind: str, effect: str, text: str, old: Any = None, new: Any = None,
               removed: bool = False, keyword: str = "") -> Finding:
-        base = self.old_ptr if removed else self.new_ptr
-        return Finding((), kind, effect, base + ("/" + keyword if keyword else ""), old, new, text)
+        """A finding located at the keyword on the side that has it (new first, unless removed)."""
+        first = keyword.split("/")[0]
+        sides = [(self.old, self.old_ptr), (self.new, self.new_ptr)] if removed else \
+            [(self.new, self.new_ptr), (self.old, self.old_ptr)]
+        pointer = next((f"{ptr}/{keyword}" for node, ptr in sides if keyword and first in node), sides[0][1])
+        return Finding((), kind, effect, pointer, old, new, text)
 
     def nested(self, segment: str | None, old: Any, old_ptr: str, new: Any, new_ptr: str) -> Iterator[Finding]:
         for f in self.differ.compare(old, old_ptr, new, new_ptr, self.direction):
