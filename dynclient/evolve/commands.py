@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any, Callable
 
 FORMATS = ("text", "json", "markdown")
@@ -40,6 +41,21 @@ def add_commands(sub: Any) -> None:
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--overlay", action="append", default=[], metavar="FILE", help="an overlay (repeatable)")
     check.set_defaults(evolve_handler=run_check)
+
+    lint = sub.add_parser("lint", help="defects that break validators, with JSON pointers; a draft overlay mending them",
+                          epilog="examples:\n  dynclient lint openai@2026-08-21\n"
+                                 "  dynclient lint openai@2026-08-21 --overlay-out mend.yaml\n"
+                                 "  dynclient lint openai@2026-08-21 --overlay mend.yaml   # what is left",
+                          formatter_class=raw)
+    lint.add_argument("spec", help="a document: a name, a path or a URL (linted as published: no shipped overlay)")
+    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--overlay", action="append", default=[], metavar="FILE",
+                      help="lint the document with this overlay applied (repeatable)")
+    lint.add_argument("--overlay-out", metavar="FILE", help="write a draft Overlay 1.0 mending what can be mended")
+    lint.add_argument("--no-examples", action="store_true", help="do not validate the examples")
+    lint.add_argument("--skip", action="append", default=[], metavar="CODE",
+                      help="leave this finding code out of the report and the draft (repeatable)")
+    lint.set_defaults(evolve_handler=run_lint)
 
 
 def load_spec(source: str, overlays: list[str] | None = None) -> Any:
@@ -90,6 +106,36 @@ def format_markdown(old: Any, new: Any, changes: list, shown: list) -> str:
 
 
 FORMATTERS: dict[str, Callable] = {"text": format_text, "json": format_json, "markdown": format_markdown}
+
+
+# --- lint ---------------------------------------------------------------------------
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    import yaml
+    from ..spec import Spec
+    from .lint import draft_overlay, lint
+    spec = Spec(args.spec, overlays=False)
+    if args.overlay:
+        from .overlay import with_overlays
+        spec = Spec(with_overlays(spec.document, spec.document, args.overlay), overlays=False)
+    findings = [f for f in lint(spec, check_examples=not args.no_examples) if f.code not in args.skip]
+    mendable = sum(bool(f.actions) for f in findings)
+    if args.format == "json":
+        print(json.dumps({"spec": spec.document.origin, "findings": [f.as_dict() for f in findings]},
+                         indent=1, ensure_ascii=False))
+    else:
+        print(f"{spec.document.origin}: {len(findings)} finding{'s' * (len(findings) != 1)}, "
+              f"{mendable} mendable by an overlay")
+        for f in findings:
+            print(f"{f.code:32} {f.pointer}  {f.message}")
+    if args.overlay_out:
+        overlay = draft_overlay(spec, f"Mend {spec.title} {spec.version} ({os.path.basename(spec.document.origin)})",
+                                skip=frozenset(args.skip))
+        with open(args.overlay_out, "w", encoding="utf-8") as file:
+            yaml.safe_dump(overlay, file, sort_keys=False, allow_unicode=True, width=120)
+        print(f"wrote {len(overlay['actions'])} actions to {args.overlay_out}")
+    return 1 if findings else 0
 
 
 # --- check ----------------------------------------------------------------------------
