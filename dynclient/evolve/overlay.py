@@ -78,7 +78,7 @@ def compile_path(path: str) -> tuple[Step, ...]:
                                f"[0], [*], .., [?(@.key == 'v')])")
         pos = m.end()
         if m["descend"]:
-            if descend:
+            if path[pos:pos + 1] == ".":
                 raise OverlayError(f"JSONPath {path!r}: '...' is not JSONPath")
             descend = True
             if pos < len(path) and (path[pos].isalpha() or path[pos] in "_*$"):
