@@ -68,21 +68,25 @@ def draft_overlay(spec: Spec, title: str, rounds: int = 3, skip: frozenset = fro
     return {"overlay": "1.0.0", "info": {"title": title, "version": "1.0.0"}, "actions": actions}
 
 
-def target(pointer: str) -> str:
-    """The JSONPath selecting exactly the node at a JSON pointer."""
-    path = "$"
+def target(pointer: str, document: Any) -> str:
+    """The JSONPath selecting exactly the node at a JSON pointer (`[3]` for an array item, `['200']` for a key)."""
+    path, node = "$", document
     for token in pointer.split("/")[1:]:
         token = token.replace("~1", "/").replace("~0", "~")
-        path += f"[{token}]" if token.isdigit() else "['" + token.replace("\\", "\\\\").replace("'", "\\'") + "']"
+        if isinstance(node, list):
+            path, node = path + f"[{int(token)}]", node[int(token)]
+        else:
+            path += "['" + token.replace("\\", "\\\\").replace("'", "\\'") + "']"
+            node = node.get(token) if isinstance(node, dict) else None
     return path
 
 
 def update(pointer: str, value: Any, why: str) -> dict:
-    return {"target": target(pointer), "description": why, "update": value}
+    return {"target": pointer, "description": why, "update": value}   # findings() turns pointers into JSONPath
 
 
 def remove(pointer: str, why: str) -> dict:
-    return {"target": target(pointer), "description": why, "remove": True}
+    return {"target": pointer, "description": why, "remove": True}
 
 
 class Linter:
@@ -92,10 +96,10 @@ class Linter:
         self.schema_names = set(((self.data.get("components") or {}).get("schemas") or {}))
 
     def findings(self) -> Iterator[Finding]:
-        yield from self.walk(self.data, "", None)
-        yield from self.operations()
-        if self.check_examples:
-            yield from self.examples()
+        for found in (*self.walk(self.data, "", None), *self.operations(),
+                      *(self.examples() if self.check_examples else ())):
+            actions = tuple({**a, "target": target(a["target"], self.data)} for a in found.actions)
+            yield Finding(found.code, found.pointer, found.message, actions)
 
     # --- one pass over every node --------------------------------------------------
 
@@ -132,10 +136,10 @@ class Linter:
             yield self.nullable(node, pointer)
         if self.is_31:
             yield from self.boolean_bounds(node, pointer)
-        if pointer.endswith("/headers") and "/responses/" in pointer:
-            for name in node:
+        if isinstance(node.get("headers"), dict) and "/responses/" in pointer:   # a Response object
+            for name in node["headers"]:
                 if str(name).lower() in HOP_BY_HOP:
-                    at = f"{pointer}/{escape_pointer(name)}"
+                    at = f"{pointer}/headers/{escape_pointer(name)}"
                     why = f"{name} is a hop-by-hop header: a server must not declare it as part of the response"
                     yield Finding("hop-by-hop-header", at, why, (remove(at, why),))
 
