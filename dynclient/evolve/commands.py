@@ -57,6 +57,18 @@ def add_commands(sub: Any) -> None:
                       help="leave this finding code out of the report and the draft (repeatable)")
     lint.set_defaults(evolve_handler=run_lint)
 
+    spec = sub.add_parser("spec", help="manage named specs (spec pin)")
+    spec_sub = spec.add_subparsers(dest="spec_command", metavar="SUBCOMMAND", required=True)
+    pin = spec_sub.add_parser("pin", help="name a document at a URL, pinned by its sha256",
+                              epilog="example:\n  dynclient spec pin https://example.com/openapi.yaml --name myapi@2025-06-01\n"
+                                     "  dynclient ops myapi@2025-06-01",
+                              formatter_class=raw)
+    pin.add_argument("url", help="an http(s) URL of an OpenAPI 3.x document")
+    pin.add_argument("--name", required=True, help="the name to load it by, e.g. myapi@2025-06-01")
+    pin.add_argument("--sources", help="the user sources file (default: $DYNCLIENT_SOURCES or "
+                                       "~/.config/dynclient/sources.json)")
+    pin.set_defaults(evolve_handler=run_pin)
+
 
 def load_spec(source: str, overlays: list[str] | None = None) -> Any:
     from ..spec import Spec
@@ -136,6 +148,18 @@ def run_lint(args: argparse.Namespace) -> int:
             yaml.safe_dump(overlay, file, sort_keys=False, allow_unicode=True, width=120)
         print(f"wrote {len(overlay['actions'])} actions to {args.overlay_out}")
     return 1 if findings else 0
+
+
+# --- spec pin -----------------------------------------------------------------------
+
+
+def run_pin(args: argparse.Namespace) -> int:
+    from pathlib import Path
+    from .pin import pin, user_sources_path
+    path = Path(args.sources) if args.sources else user_sources_path()
+    entry = pin(args.url, args.name, path)
+    print(f"pinned {args.name}: {entry['url']} sha256 {entry['sha256']} (in {path})")
+    return 0
 
 
 # --- check ----------------------------------------------------------------------------
