@@ -153,8 +153,8 @@ def test_spec_and_client_apply_overlays_without_touching_the_callers_dict(server
 
 
 def test_named_specs_list_their_shipped_overlays():
-    assert shipped_overlays("openai@2026-08-21") == ["openai-2026-08-21.yaml"]
-    assert shipped_overlays("openai@2025-04-29") == ["openai-2025-04-29.yaml"]
+    assert shipped_overlays("openai@2026-08-21") == ["openai-2026-08-21.json"]
+    assert shipped_overlays("openai@2025-04-29") == ["openai-2025-04-29.json"]
     assert shipped_overlays("openai@2023-04-29") == [] and shipped_overlays("some/path.yaml") == []
 
 
@@ -177,10 +177,10 @@ def test_every_shipped_action_says_why_in_one_line():
     from importlib import resources
     import yaml
     folder = resources.files("dynclient._spec").joinpath("overlays")
-    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
-    assert names == ["openai-2025-04-29.yaml", "openai-2026-08-21.yaml"]
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json"))
+    assert names == ["openai-2025-04-29.json", "openai-2026-08-21.json"]
     for name in names:
-        for action in yaml.safe_load(folder.joinpath(name).read_text())["actions"]:
+        for action in json.loads(folder.joinpath(name).read_text())["actions"]:
             assert action["description"].strip() and "\n" not in action["description"], (name, action)
 
 

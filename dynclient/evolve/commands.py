@@ -51,7 +51,8 @@ def add_commands(sub: Any) -> None:
     lint.add_argument("--format", choices=("text", "json"), default="text")
     lint.add_argument("--overlay", action="append", default=[], metavar="FILE",
                       help="lint the document with this overlay applied (repeatable)")
-    lint.add_argument("--overlay-out", metavar="FILE", help="write a draft Overlay 1.0 mending what can be mended")
+    lint.add_argument("--overlay-out", metavar="FILE",
+                      help="write a draft Overlay 1.0 mending what can be mended (JSON if FILE ends in .json, else YAML)")
     lint.add_argument("--no-examples", action="store_true", help="do not validate the examples")
     lint.add_argument("--skip", action="append", default=[], metavar="CODE",
                       help="leave this finding code out of the report and the draft (repeatable)")
@@ -145,7 +146,11 @@ def run_lint(args: argparse.Namespace) -> int:
         overlay = draft_overlay(spec, f"Mend {spec.title} {spec.version} ({os.path.basename(spec.document.origin)})",
                                 skip=frozenset(args.skip))
         with open(args.overlay_out, "w", encoding="utf-8") as file:
-            yaml.safe_dump(overlay, file, sort_keys=False, allow_unicode=True, width=120)
+            if args.overlay_out.endswith(".json"):   # JSON reads ten times faster than YAML at load time
+                json.dump(overlay, file, indent=1, ensure_ascii=False)
+                file.write("\n")
+            else:
+                yaml.safe_dump(overlay, file, sort_keys=False, allow_unicode=True, width=120)
         print(f"wrote {len(overlay['actions'])} actions to {args.overlay_out}")
     return 1 if findings else 0
 

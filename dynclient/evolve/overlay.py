@@ -67,7 +67,14 @@ class Step:
     descend: bool = False  # `..`: apply at every depth
 
 
+_EXACT = re.compile(r"\$(?:\['[^'\\]*'\]|\[\d+\])*")   # $['a']['b'][0]: what lint drafts, read in one go
+_EXACT_PART = re.compile(r"\['([^'\\]*)'\]|\[(\d+)\]")
+
+
 def compile_path(path: str) -> tuple[Step, ...]:
+    if _EXACT.fullmatch(path):
+        return tuple(Step("child", name) if index == "" else Step("index", int(index))
+                     for name, index in _EXACT_PART.findall(path))
     if not path.startswith("$"):
         raise OverlayError(f"JSONPath {path!r} must start with $")
     steps, pos, descend = [], 1, False
@@ -194,8 +201,8 @@ def read_overlay(source: Any) -> dict:
         except OSError as exc:
             raise OverlayError(f"overlay {origin}: cannot read it: {exc.strerror or exc}") from None
         try:
-            overlay = yaml.load(text, Loader=_YAML_LOADER)
-        except yaml.YAMLError as exc:
+            overlay = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, Loader=_YAML_LOADER)
+        except (ValueError, yaml.YAMLError) as exc:
             raise OverlayError(f"overlay {origin}: not YAML or JSON: {exc}") from None
     if not isinstance(overlay, dict) or not str(overlay.get("overlay", "")).startswith("1.") \
             or not isinstance(overlay.get("actions"), list):
