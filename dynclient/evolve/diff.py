@@ -380,17 +380,18 @@ class SchemaPair:
         elif after and not before:
             yield self.found("nullable-added", WIDENED, "null now allowed", False, True)
 
-    def effective_types(self, spec: Spec, schema: dict, pointer: str) -> frozenset | None:
+    def effective_types(self, spec: Spec, schema: dict, pointer: str, depth: int = 0) -> frozenset | None:
         """The non-null types a schema admits; a oneOf/anyOf wrapper admits its branches' union."""
         if not is_wrapper(schema):
             return type_set(schema)
         union: set = set()
         keyword = "anyOf" if "anyOf" in schema else "oneOf"
         for i, branch in enumerate(schema[keyword]):
-            node, _ = self.differ.deref(spec, branch, f"{pointer}/{keyword}/{i}")
+            node, at = self.differ.deref(spec, branch, f"{pointer}/{keyword}/{i}")
             if isinstance(node, dict) and node.get("type") == "null":
                 continue
-            types = type_set(node) if isinstance(node, dict) and not is_wrapper(node) else None
+            types = self.effective_types(spec, node, at, depth + 1) \
+                if isinstance(node, dict) and depth < 8 else None
             if types is None:
                 return None
             union |= types
