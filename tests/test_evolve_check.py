@@ -114,3 +114,16 @@ def test_cli_check(recorded: Path, spec_2025: Path, spec_2026: Path):
     same = run("check", str(spec_2025), "--calls", str(recorded), "--format", "json")
     assert same.returncode == 0, same.stderr
     assert json.loads(same.stdout)["failed"] == 0
+
+
+def test_record_masks_a_credential_wherever_it_appears_but_not_short_ones(tmp_path: Path, server):
+    spec = {"openapi": "3.0.3", "info": {"title": "k", "version": "1"},
+            "paths": {"/notes": {"post": {"operationId": "createNote", "requestBody": {"content": {
+                "application/json": {"schema": {"type": "object"}}}}, "responses": {"200": {"description": "ok"}}}}}}
+    from dynclient.client import Secret
+    Secret(KEY), Secret("k")   # credentials this process holds; a short one masks nothing
+    path = tmp_path / "calls.jsonl"
+    client = dynclient.Client(spec, base_url=server.url, credentials={}, record=path, validate_responses="off")
+    client.call("createNote", {"text": f"my key is {KEY}", "kind": "kept"})
+    assert json.loads(path.read_text()) == {"operation_id": "createNote",
+                                            "arguments": {}, "body": {"text": "<redacted>", "kind": "kept"}}

@@ -4,8 +4,8 @@
 the operation id, the arguments, the body and the content type asked for. No
 secret is written: credentials never pass through the arguments, a header or
 parameter named by a security scheme (and Authorization, Cookie) is replaced
-by ``<redacted>``, and every credential the process holds is masked in the
-line as in logs. File values are recorded by size only.
+by ``<redacted>``, and so is any value that holds a credential the process
+knows (as in logs). File values are recorded by size only.
 
 ``check_calls(spec, calls)`` binds and validates each recorded call against a
 document with the client's own ``bind_arguments``/``validate_request``, so a
@@ -52,13 +52,28 @@ class Recorder:
             entry["content_type"] = content_type
         if headers:
             entry["headers"] = {k: self.scrub(k, v) for k, v in headers.items()}
-        line = REDACTOR.redact(json.dumps(entry, ensure_ascii=False, default=str))
+        line = json.dumps(masked(entry), ensure_ascii=False, default=str)
         with self._lock, open(self.path, "a", encoding="utf-8") as file:
             file.write(line + "\n")
 
     def scrub(self, name: str, value: Any) -> Any:
         return REDACTED if name.lower().replace("_", "-") in self.secret_names \
             or name.lower() in self.secret_names else storable(value)
+
+
+def masked(value: Any) -> Any:
+    """Any string value holding a credential the process knows becomes `<redacted>`; keys stay.
+
+    Only credentials of 8 characters or more count: a real key is long, and a short
+    one would mask innocent text (a test's api_key="k" would eat every "k").
+    """
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    if isinstance(value, str) and any(len(s) >= 8 and s in value for s in REDACTOR.secrets):
+        return REDACTED
+    return value
 
 
 def _missing(body: Any) -> bool:
