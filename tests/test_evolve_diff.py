@@ -311,3 +311,18 @@ def test_cli_diff_unreadable_document_is_a_usage_error(tmp_path):
     done = run("diff", str(tmp_path / "missing.yaml"), str(tmp_path / "missing.yaml"))
     assert done.returncode == 2
     assert "missing.yaml" in done.stderr and "no such file" in done.stderr
+
+
+def test_cli_diff_applies_an_overlay_to_both_documents(tmp_path):
+    old, new, overlay = tmp_path / "old.json", tmp_path / "new.json", tmp_path / "pin-kind.yaml"
+    old.write_text(json.dumps(BASE))
+    narrowed = copy.deepcopy(BASE)
+    thing(narrowed)["properties"]["kind"]["enum"] = ["x"]
+    new.write_text(json.dumps(narrowed))
+    overlay.write_text("overlay: 1.0.0\ninfo: {title: t, version: '1'}\nactions:\n"
+                       "  - target: $.components.schemas.Thing.properties.kind\n"
+                       "    description: we only ever send x\n    update: {enum: [x]}\n")
+    plain = run("diff", str(old), str(new), "--fail-on", "breaking")
+    mended = run("diff", str(old), str(new), "--overlay", str(overlay), "--fail-on", "breaking")
+    assert (plain.returncode, mended.returncode) == (1, 0)
+    assert mended.stdout == f"{old} -> {new}: 0 changes, 0 breaking\n"

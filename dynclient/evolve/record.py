@@ -46,7 +46,8 @@ class Recorder:
                content_type: str | None) -> None:
         entry: dict[str, Any] = {"operation_id": operation_id,
                                  "arguments": {k: self.scrub(k, v) for k, v in arguments.items()}}
-        if not _missing(body):
+        from ..client import MISSING   # here, not at import: the client imports this module
+        if body is not MISSING:
             entry["body"] = storable(body)
         if content_type:
             entry["content_type"] = content_type
@@ -74,10 +75,6 @@ def masked(value: Any) -> Any:
     if isinstance(value, str) and any(len(s) >= 8 and s in value for s in REDACTOR.secrets):
         return REDACTED
     return value
-
-
-def _missing(body: Any) -> bool:
-    return type(body).__name__ == "Missing"   # client.MISSING, without importing the client
 
 
 def storable(value: Any) -> Any:
