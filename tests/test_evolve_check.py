@@ -127,3 +127,17 @@ def test_record_masks_a_credential_wherever_it_appears_but_not_short_ones(tmp_pa
     client.call("createNote", {"text": f"my key is {KEY}", "kind": "kept"})
     assert json.loads(path.read_text()) == {"operation_id": "createNote",
                                             "arguments": {}, "body": {"text": "<redacted>", "kind": "kept"}}
+
+
+def test_recorded_files_are_kept_by_size_or_name_and_check_again(tmp_path: Path, spec_2025: Path, spec_2026: Path):
+    import io
+    path = tmp_path / "calls.jsonl"
+    with serve(spec_2025) as base_url:
+        client = dynclient.Client(spec_2025, base_url=base_url, api_key=KEY, record=path)
+        client.call("createFile", {"file": ("data.jsonl", b'{"a": 1}\n'), "purpose": "fine-tune"})
+        client.call("createFile", {"file": io.BytesIO(b"xyz"), "purpose": "batch"})
+        client.call("createFile", {"file": b"raw", "purpose": "batch"})
+    files = [json.loads(line)["body"]["file"] for line in path.read_text().splitlines()]
+    assert files == [{"$file": "data.jsonl"}, {"$file": "<file>"}, {"$file": 3}]
+    for spec in (spec_2025, spec_2026):
+        assert [r.ok for r in check_calls(dynclient.Spec(spec), read_calls(path))] == [True, True, True]

@@ -80,14 +80,22 @@ def masked(value: Any) -> Any:
 def storable(value: Any) -> Any:
     """JSON-ready: file values become {"$file": size or name}, tuples lists."""
     if is_file_value(value):
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            return {"$file": len(value)}
-        return {"$file": str(getattr(value, "name", "") or (value[0] if isinstance(value, tuple) else value))}
+        return {"$file": file_label(value)}
     if isinstance(value, dict):
         return {str(k): storable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [storable(v) for v in value]
     return value
+
+
+def file_label(value: Any) -> int | str:
+    """A file value by its size (bytes) or its name (a path, a named file, a (name, data) tuple)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value)
+    if isinstance(value, tuple):
+        return str(value[0] or file_label(value[1]))
+    name = getattr(value, "name", None) if not isinstance(value, os.PathLike) else os.fspath(value)
+    return os.path.basename(name) if isinstance(name, str) else "<file>"
 
 
 def restored(value: Any) -> Any:
