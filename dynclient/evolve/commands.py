@@ -1,4 +1,4 @@
-"""The `dynclient diff | check | lint` subcommands, hooked into dynclient/cli.py by `add_commands`.
+"""The `dynclient diff | check | lint | spec pin` subcommands, hooked into dynclient/cli.py by `add_commands`.
 
 Exit codes follow the CLI's: 0 fine, 1 what was asked to fail did (breaking
 changes with --fail-on, a recorded call that no longer validates, a lint
