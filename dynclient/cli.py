@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                          epilog="example:\n  dynclient ops openai@2025-04-29",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     ops.add_argument("spec")
-    from .evolve.commands import add_commands   # diff, check, lint (dynclient/evolve)
+    from .evolve.commands import add_commands   # diff, check, lint, spec pin (dynclient/evolve)
     add_commands(sub)
 
     args = parser.parse_args(argv)
