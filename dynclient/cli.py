@@ -41,12 +41,16 @@ class Command:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
+    run = getattr(args, "run", None) or getattr(args, "evolve_handler", None)
+    if not run:
         parser.print_help()
         return EXIT_USAGE
     from .errors import APIStatusError, DynclientError, RequestError, SpecError
     try:
-        return args.run(args)
+        return run(args)
+    except BrokenPipeError:   # `dynclient ... | head` closed the pipe: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except APIStatusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_API_ERROR
@@ -56,9 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     except DynclientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_API_ERROR
-    except BrokenPipeError:   # `dynclient ... | head` closed the pipe: not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
     except KeyboardInterrupt:
         return 130
 
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         command.configure(child)
         child.set_defaults(run=command.run)
+    from .evolve.commands import add_commands   # diff, check, lint, spec pin (dynclient/evolve)
+    add_commands(sub)
     return parser
 
 

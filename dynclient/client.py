@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 import urllib3
 
 from . import codecs, params
+from .evolve.record import Recorder
 from .errors import (ParameterError, RequestValidationError, ResponseDecodeError, ResponseValidationError,
                      UnknownOperationError, status_error)
 from .pagination import Paginator
@@ -124,7 +125,7 @@ class Client:
                  max_retries: int | None = None, retry: RetryPolicy | None = None,
                  max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
                  verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
-                 **load_options: Any):
+                 record: str | os.PathLike | None = None, **load_options: Any):
         if validate_responses not in VALIDATION_MODES:
             raise ValueError(f"validate_responses must be one of {VALIDATION_MODES}, not {validate_responses!r}")
         if isinstance(spec, Spec) and load_options:
@@ -161,6 +162,7 @@ class Client:
             _warn_unverified_once()
         self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
                                    strip_on_redirect=self._sensitive)
+        self.recorder = Recorder(record, self.spec) if record else None   # dynclient.evolve.record
 
     @classmethod
     def from_config(cls, path: Any = None, **overrides: Any) -> "Client":
@@ -333,7 +335,10 @@ class Client:
         media = choose_request_media(op, body, content_type)
         if self.options.validate_requests:
             validate_request(self.schemas, op, bound, media, body)
-        return self._encode(op, bound, media, body, headers or {})
+        prepared = self._encode(op, bound, media, body, headers or {})
+        if self.recorder:
+            self.recorder.record(operation_id, body, {**(params or {}), **arguments}, headers, content_type)
+        return prepared
 
     # --- encode -----------------------------------------------------------------
 

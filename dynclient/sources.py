@@ -23,7 +23,9 @@ from .errors import IntegrityError, SpecLoadError
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict:
-    return json.loads(resources.files("dynclient._spec").joinpath("sources.json").read_text(encoding="utf-8"))
+    shipped = json.loads(resources.files("dynclient._spec").joinpath("sources.json").read_text(encoding="utf-8"))
+    from .evolve.pin import user_specs   # entries added by `dynclient spec pin`
+    return {**shipped, "specs": {**shipped["specs"], **user_specs()}}
 
 
 def default_name() -> str:

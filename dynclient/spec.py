@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import Any, Iterator, Mapping
 
 from .errors import SpecError
+from .evolve.overlay import with_overlays
 from .loader import Document, load
 
 log = logging.getLogger("dynclient")
@@ -127,8 +128,9 @@ class Operation:
 class Spec:
     """An indexed OpenAPI 3.x document."""
 
-    def __init__(self, source: Any, **load_options: Any):
+    def __init__(self, source: Any, overlays: Any = None, **load_options: Any):
         self.document: Document = source if isinstance(source, Document) else load(source, **load_options)
+        self.document = with_overlays(self.document, source, overlays)   # see dynclient/evolve/overlay.py
         data = self.document.data
         self.data = data
         self.openapi: str = str(data["openapi"])

@@ -1,0 +1,188 @@
+"""The `dynclient diff | check | lint | spec pin` subcommands, hooked into dynclient/cli.py by `add_commands`.
+
+Exit codes follow the CLI's: 0 fine, 1 what was asked to fail did (breaking
+changes with --fail-on, a recorded call that no longer validates, a lint
+finding), 2 usage or load errors (raised to cli.main).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any, Callable
+
+FORMATS = ("text", "json", "markdown")
+
+
+def add_commands(sub: Any) -> None:
+    """Add the subcommands to cli.main's subparsers; each sets `evolve_handler`."""
+    raw = argparse.RawDescriptionHelpFormatter
+
+    diff = sub.add_parser("diff", help="what changed between two versions of a document, and what breaks",
+                          epilog="examples:\n  dynclient diff openai@2025-04-29 openai@2026-08-21\n"
+                                 "  dynclient diff old.yaml new.yaml --format markdown --fail-on breaking",
+                          formatter_class=raw)
+    diff.add_argument("old", help="the document you use now: a name, a path or a URL")
+    diff.add_argument("new", help="the document you consider moving to")
+    diff.add_argument("--format", choices=FORMATS, default="text")
+    diff.add_argument("--breaking-only", action="store_true", help="list only the breaking changes")
+    diff.add_argument("--fail-on", choices=("breaking", "any"),
+                      help="exit with 1 when there is a breaking change (or any change)")
+    diff.add_argument("--overlay", action="append", default=[], metavar="FILE",
+                      help="an overlay applied to both documents (repeatable)")
+    diff.set_defaults(evolve_handler=run_diff)
+
+    check = sub.add_parser("check", help="re-validate calls recorded with Client(record=...) against a document",
+                           epilog="example:\n  dynclient check openai@2026-08-21 --calls calls.jsonl",
+                           formatter_class=raw)
+    check.add_argument("spec", help="the document you consider moving to")
+    check.add_argument("--calls", required=True, help="a JSON-lines file written by Client(record=...)")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--overlay", action="append", default=[], metavar="FILE", help="an overlay (repeatable)")
+    check.set_defaults(evolve_handler=run_check)
+
+    lint = sub.add_parser("lint", help="defects that break validators, with JSON pointers; a draft overlay mending them",
+                          epilog="examples:\n  dynclient lint openai@2026-08-21\n"
+                                 "  dynclient lint openai@2026-08-21 --overlay-out mend.yaml\n"
+                                 "  dynclient lint openai@2026-08-21 --overlay mend.yaml   # what is left",
+                          formatter_class=raw)
+    lint.add_argument("spec", help="a document: a name, a path or a URL (linted as published: no shipped overlay)")
+    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--overlay", action="append", default=[], metavar="FILE",
+                      help="lint the document with this overlay applied (repeatable)")
+    lint.add_argument("--overlay-out", metavar="FILE",
+                      help="write a draft Overlay 1.0 mending what can be mended (JSON if FILE ends in .json, else YAML)")
+    lint.add_argument("--no-examples", action="store_true", help="do not validate the examples")
+    lint.add_argument("--skip", action="append", default=[], metavar="CODE",
+                      help="leave this finding code out of the report and the draft (repeatable)")
+    lint.set_defaults(evolve_handler=run_lint)
+
+    spec = sub.add_parser("spec", help="manage named specs (spec pin)", formatter_class=raw,
+                          epilog="example:\n  dynclient spec pin https://example.com/openapi.yaml --name myapi@2025-06-01")
+    spec_sub = spec.add_subparsers(dest="spec_command", metavar="SUBCOMMAND", required=True)
+    pin = spec_sub.add_parser("pin", help="name a document at a URL, pinned by its sha256",
+                              epilog="example:\n  dynclient spec pin https://example.com/openapi.yaml --name myapi@2025-06-01\n"
+                                     "  dynclient ops myapi@2025-06-01",
+                              formatter_class=raw)
+    pin.add_argument("url", help="an http(s) URL of an OpenAPI 3.x document")
+    pin.add_argument("--name", required=True, help="the name to load it by, e.g. myapi@2025-06-01")
+    pin.add_argument("--sources", help="the user sources file (default: $DYNCLIENT_SOURCES or "
+                                       "~/.config/dynclient/sources.json)")
+    pin.set_defaults(evolve_handler=run_pin)
+
+
+def load_spec(source: str, overlays: list[str] | None = None) -> Any:
+    from ..spec import Spec
+    return Spec(source, **({"overlays": overlays} if overlays else {}))
+
+
+# --- diff ---------------------------------------------------------------------------
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from .diff import diff
+    old, new = load_spec(args.old, args.overlay), load_spec(args.new, args.overlay)
+    changes = diff(old, new)
+    shown = [c for c in changes if c.breaking] if args.breaking_only else changes
+    print(FORMATTERS[args.format](old, new, changes, shown))
+    if args.fail_on == "any" and changes or args.fail_on == "breaking" and any(c.breaking for c in changes):
+        return 1
+    return 0
+
+
+def _summary(changes: list) -> str:
+    breaking = sum(c.breaking for c in changes)
+    return f"{len(changes)} change{'s' * (len(changes) != 1)}, {breaking} breaking"
+
+
+def format_text(old: Any, new: Any, changes: list, shown: list) -> str:
+    lines = [f"{old.document.origin} -> {new.document.origin}: {_summary(changes)}"]
+    lines += [f"{'BREAKING' if c.breaking else '        '}  {c.message}  [{c.kind} at {c.location}]" for c in shown]
+    return "\n".join(lines)
+
+
+def format_json(old: Any, new: Any, changes: list, shown: list) -> str:
+    return json.dumps({"old": old.document.origin, "new": new.document.origin,
+                       "changes_total": len(changes), "breaking_total": sum(c.breaking for c in changes),
+                       "changes": [c.as_dict() for c in shown]}, indent=1, ensure_ascii=False, default=str)
+
+
+def format_markdown(old: Any, new: Any, changes: list, shown: list) -> str:
+    def cell(text: Any) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"## `{old.document.origin}` -> `{new.document.origin}`", "", _summary(changes), "",
+             "| breaking | operation | change | kind | location |", "|---|---|---|---|---|"]
+    lines += [f"| {'**yes**' if c.breaking else 'no'} | {cell(c.operation_id)} | {cell(c.message)} | "
+              f"{c.kind} | `{cell(c.location)}` |" for c in shown]
+    return "\n".join(lines)
+
+
+FORMATTERS: dict[str, Callable] = {"text": format_text, "json": format_json, "markdown": format_markdown}
+
+
+# --- lint ---------------------------------------------------------------------------
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    import yaml
+    from ..spec import Spec
+    from .lint import draft_overlay, lint
+    spec = Spec(args.spec, overlays=False)
+    if args.overlay:
+        from .overlay import with_overlays
+        spec = Spec(with_overlays(spec.document, spec.document, args.overlay), overlays=False)
+    findings = [f for f in lint(spec, check_examples=not args.no_examples) if f.code not in args.skip]
+    mendable = sum(bool(f.actions) for f in findings)
+    if args.format == "json":
+        print(json.dumps({"spec": spec.document.origin, "findings": [f.as_dict() for f in findings]},
+                         indent=1, ensure_ascii=False))
+    else:
+        print(f"{spec.document.origin}: {len(findings)} finding{'s' * (len(findings) != 1)}, "
+              f"{mendable} mendable by an overlay")
+        for f in findings:
+            print(f"{f.code:32} {f.pointer}  {f.message}")
+    if args.overlay_out:
+        overlay = draft_overlay(spec, f"Mend {spec.title} {spec.version} ({os.path.basename(spec.document.origin)})",
+                                skip=frozenset(args.skip))
+        with open(args.overlay_out, "w", encoding="utf-8") as file:
+            if args.overlay_out.endswith(".json"):   # JSON reads ten times faster than YAML at load time
+                json.dump(overlay, file, indent=1, ensure_ascii=False)
+                file.write("\n")
+            else:
+                yaml.safe_dump(overlay, file, sort_keys=False, allow_unicode=True, width=120)
+        print(f"wrote {len(overlay['actions'])} actions to {args.overlay_out}")
+    return 1 if findings else 0
+
+
+# --- spec pin -----------------------------------------------------------------------
+
+
+def run_pin(args: argparse.Namespace) -> int:
+    from pathlib import Path
+    from .pin import pin, user_sources_path
+    path = Path(args.sources) if args.sources else user_sources_path()
+    entry = pin(args.url, args.name, path)
+    print(f"pinned {args.name}: {entry['url']} sha256 {entry['sha256']} (in {path})")
+    return 0
+
+
+# --- check ----------------------------------------------------------------------------
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from .record import check_calls, read_calls
+    spec = load_spec(args.spec, args.overlay)
+    results = check_calls(spec, read_calls(args.calls))
+    failed = [r for r in results if not r.ok]
+    if args.format == "json":
+        print(json.dumps({"spec": spec.document.origin, "calls": len(results), "failed": len(failed),
+                          "results": [r.as_dict() for r in results]}, indent=1, ensure_ascii=False, default=str))
+    else:
+        print(f"{len(results)} recorded call{'s' * (len(results) != 1)} against {spec.document.origin}: "
+              f"{len(results) - len(failed)} pass, {len(failed)} fail")
+        for r in failed:
+            print(f"FAIL  line {r.line}: {r.reason}")
+    return 1 if failed else 0
+
