@@ -183,3 +183,5 @@ def test_concurrent_calls_under_random_faults_lose_nothing():
     assert sorted(completed) == sorted(returned), "the server completed exactly the calls that returned, once"
     retried = sum(o.attempts - 1 for o in outcomes.values() if isinstance(o, dynclient.Result))
     assert retried > 0 and attempts >= len(outcomes)
+    print(f"\nload: {len(outcomes)} calls from 8 threads, {attempts} attempts seen by the server, "
+          f"{len(returned)} results ({retried} retries among them), {len(failed)} typed errors, 0 lost")
