@@ -546,3 +546,12 @@ def iter_schema_pointers(spec) -> Iterator[tuple[str, str]]:
             for media in response.content.values():
                 if media.schema is not None:
                     yield media.pointer, "response"
+
+
+def __getattr__(name: str) -> Any:
+    """`Validator` (the jsonschema class, which dynclient.testing builds on) without importing
+    jsonschema until someone asks for it."""
+    if name == "Validator":
+        from .explain import Validator
+        return Validator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
