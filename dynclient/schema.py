@@ -187,11 +187,11 @@ class SchemaSet:
         from .explain import Validator
         if self._registry is None:
             self._registry = referencing.Registry()
-        if self._unregistered:
+        pending, self._unregistered = self._unregistered, []
+        if pending:
             self._registry = self._registry.with_resources(
                 (target, referencing.jsonschema.DRAFT202012.create_resource(self._resources[target]))
-                for target in self._unregistered)
-            self._unregistered = []
+                for target in pending)
         return Validator({"$ref": root}, registry=self._registry)
 
     def translated(self, pointer: str, direction: str) -> tuple[Any, Any]:
