@@ -434,7 +434,10 @@ def write(report: Report, output: Path, mode: str, seconds: float, latest: str, 
         "# Benchmark results", "",
         f"`python -m benchmarks.run{' --quick' if mode == 'quick' else ''}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{seconds:.0f} s. Ratios are between medians of this run; each per-call variant was timed in turns "
-        "with its floor against a loopback server in its own process (~1 KB JSON answers).", "",
+        "with its floor against a loopback server in its own process (~1 KB JSON answers). Fresh-process "
+        "rows run from spawn to the moment the program's work is done (one row also until exit), with "
+        "bytecode cached as after `pip install`. Absolute times drift with the machine's load (see below); "
+        "compare ratios.", "",
         *machine(), "", *table(report), "", "## Targets (issue 7)", "", *targets(report, latest, yaml_label), "",
         *(["## Notes", "", *(f"- {note}" for note in report.notes), ""] if report.notes else []),
     ])
