@@ -47,8 +47,11 @@ try:
     app.validate_request(request)
     verdict = "accepts the valid body"
 except Exception as exc:
-    cause = exc.__cause__
-    verdict = f"rejects the valid body ({type(exc).__name__}: {str(cause or exc).splitlines()[0][:80]})"
+    errors = getattr(exc.__cause__, "schema_errors", None) or [exc]
+    first = getattr(errors[0], "message", str(errors[0]))
+    where = "/" + "/".join(map(str, getattr(errors[0], "path", ())))
+    reason = first[first.find("reference"):] if "reference" in first else first[:100]   # not the whole body
+    verdict = f"rejects the valid body ({type(exc).__name__} at {where}: {reason})"
 print(json.dumps({"ok": True, "note": verdict, "done_at": time.time()}))
 """
 
