@@ -92,7 +92,7 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-# --- the translating side ---------------------------------------------------
+# --- compiled schemas, and the translation behind them -----------------------
 
 
 class CompiledSchema:
@@ -102,11 +102,12 @@ class CompiledSchema:
     built only when a payload fails it, or when there is no fast one, and its verdict is final.
     """
 
-    __slots__ = ("pointer", "fast", "_make_reference", "_reference")
+    __slots__ = ("pointer", "fast", "recursive", "_make_reference", "_reference")
 
-    def __init__(self, pointer: str, fast: Any, make_reference: Callable[[], Any]):
+    def __init__(self, pointer: str, fast: Any, make_reference: Callable[[], Any], recursive: bool = False):
         self.pointer = pointer
         self.fast = fast
+        self.recursive = recursive          # refers to itself: deep instances go to the reference
         self._make_reference = make_reference
         self._reference = None
 
@@ -120,6 +121,10 @@ class CompiledSchema:
         """jsonschema-rs's verdict; None when there is none (no fast validator, or a value it cannot read)."""
         if self.fast is None:
             return None
+        if self.recursive:
+            from .fast import shallow
+            if not shallow(instance):
+                return None
         try:
             return self.fast.is_valid(instance)
         except ValueError:   # not JSON data (bytes, a file object, ...): the reference judges it
@@ -161,11 +166,13 @@ class SchemaSet:
         found = self._compiled.get(key)
         if found is None:
             root = self._translate_closure(pointer, direction)
-            fast = self._fast_validator(root) if self.fast else None
-            found = self._compiled[key] = CompiledSchema(pointer, fast, lambda: self._reference_validator(root))
+            fast, recursive = self._fast_validator(root) if self.fast else (None, False)
+            found = self._compiled[key] = CompiledSchema(pointer, fast, lambda: self._reference_validator(root),
+                                                         recursive)
         return found
 
-    def _fast_validator(self, root: str) -> Any:
+    def _fast_validator(self, root: str) -> tuple[Any, bool]:
+        """(the jsonschema-rs validator or None, whether the schema refers to itself)."""
         from . import fast
         resources, seen, todo = [], {root}, [root]
         while todo:
@@ -178,7 +185,7 @@ class SchemaSet:
                 if ref not in seen:
                     seen.add(ref)
                     todo.append(ref)
-        return fast.build(root, resources)
+        return fast.build(root, resources), fast.refers_to_itself(root, lambda target: self._forms[target][1])
 
     def _reference_validator(self, root: str) -> Any:
         import referencing

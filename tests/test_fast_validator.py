@@ -217,3 +217,33 @@ def test_without_jsonschema_rs_jsonschema_alone_validates(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "/a expected an integer, got string 'x'"
+
+
+def test_a_deep_instance_under_a_recursive_schema_never_crashes_the_process():
+    """jsonschema-rs overflows the native stack on deep nesting under a recursive schema (a
+    segfault, measured at 990 levels on a 256 KB thread stack); such instances go to jsonschema."""
+    code = ("import threading\n"
+            "import dynclient\n"
+            "from dynclient.schema import SchemaSet\n"
+            "doc = {'openapi': '3.1.0', 'info': {'title': 't', 'version': '1'}, 'paths': {}, 'components': "
+            "{'schemas': {'Node': {'type': 'array', 'items': {'$ref': '#/components/schemas/Node'}}, "
+            "'Flat': {'type': 'array', 'items': {'type': 'array'}}}}}\n"
+            "schemas = SchemaSet(dynclient.Spec(doc))\n"
+            "node = schemas.compiled('/components/schemas/Node', 'request')\n"
+            "assert node.recursive and not schemas.compiled('/components/schemas/Flat', 'request').recursive\n"
+            "assert node.fast_verdict([[[]]]) is True and node.fast_verdict([[1]]) is False\n"
+            "deep = []\n"
+            "for _ in range(990):\n"
+            "    deep = [deep]\n"
+            "threading.stack_size(256 * 1024)\n"
+            "thread = threading.Thread(target=lambda: print('fast verdict:', node.fast_verdict(deep)))\n"
+            "thread.start()\n"
+            "thread.join()\n"
+            "try:\n"
+            "    print('valid' if node.is_valid(deep) else 'invalid')\n"
+            "except RecursionError:\n"
+            "    print('RecursionError')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"exit {out.returncode}: {out.stderr[-500:]}"
+    assert out.stdout.split("\n")[0] == "fast verdict: None"
+    assert out.stdout.split("\n")[1] in ("valid", "RecursionError")
