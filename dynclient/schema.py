@@ -4,14 +4,16 @@ OpenAPI schemas are not JSON Schema: 3.0 has ``nullable``, boolean
 ``exclusiveMinimum``, ``discriminator``, ``readOnly``/``writeOnly`` that change
 ``required``, and ``$ref`` siblings that must be ignored; 3.1 is JSON Schema
 2020-12, yet real 3.1 documents (OpenAI's 2026 ones) still write 3.0 keywords.
-This module translates each schema, as published, into plain 2020-12 and
-validates with ``jsonschema``.
+This module translates each schema, as published, into plain 2020-12; the
+verdict comes from jsonschema-rs when it is installed (``dynclient.fast``), and
+the reference verdict and every error message from ``jsonschema``
+(``dynclient.explain``, imported only when a payload fails or jsonschema-rs is
+absent).
 
 Translation is lazy: a validator is built for one schema (a request body, a
 parameter, a response) when first needed, and only the schemas it reaches
 through ``$ref`` are translated, each once per direction, and registered as a
-resource of one shared ``referencing`` registry. Loading a document compiles
-nothing.
+resource of one shared registry. Loading a document compiles nothing.
 
 What the translation does, and why:
 
@@ -42,15 +44,10 @@ What the translation does, and why:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
-
-import jsonschema
-import jsonschema.exceptions
-import referencing
-import referencing.jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import Any, Callable, Iterator
 
 from .errors import SchemaCompileError
 
@@ -87,124 +84,6 @@ def short_repr(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 5] + " ...>"
 
 
-# --- the validating side ----------------------------------------------------
-
-
-def _discriminated(keyword: str):
-    """`oneOf`/`anyOf` that let a discriminator pick the branch."""
-    fallback = jsonschema.Draft202012Validator.VALIDATORS[keyword]
-
-    def check(validator, branches, instance, schema):
-        rule = schema.get(DISCRIMINATOR)
-        if rule is None or rule["keyword"] != keyword or not isinstance(instance, dict):
-            yield from fallback(validator, branches, instance, schema)
-            return
-        prop = rule["property"]
-        value = instance.get(prop)
-        candidates = rule["all"].get(value) if isinstance(value, str) else None
-        if candidates:
-            # The branches the value names decide; any of them accepting is enough.
-            failures = []
-            for index in candidates:
-                errors = list(validator.descend(instance, branches[index], schema_path=index))
-                if not errors:
-                    return
-                failures.append(errors)
-            yield from min(failures, key=len)
-            return
-        expected = sorted(rule["all"])
-        if rule.get("inferred"):
-            # Every branch requires the property with disjoint values: the verdict is oneOf's.
-            if prop not in instance:
-                yield ValidationError(f"{prop!r} is a required property", validator="required",
-                                      validator_value=[prop], instance=instance)
-            else:
-                yield ValidationError(f"{value!r} is not one of {expected}", validator="enum",
-                                      validator_value=expected, instance=value, path=[prop])
-            return
-        # A declared discriminator whose property is absent or unknown: plain oneOf/anyOf decides
-        # (EasyInputMessage in OpenAI's Responses input needs no `type`).
-        errors = list(fallback(validator, branches, instance, schema))
-        if errors and prop in instance and rule["complete"]:
-            yield ValidationError(f"{value!r} is not one of {expected}", validator="enum",
-                                  validator_value=expected, instance=value, path=[prop])
-        else:
-            yield from errors
-
-    return check
-
-
-Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    {"oneOf": _discriminated("oneOf"), "anyOf": _discriminated("anyOf")},
-)
-
-
-class CompiledSchema:
-    """A validator for one schema of the document, in one direction."""
-
-    __slots__ = ("pointer", "_validator")
-
-    def __init__(self, pointer: str, validator: jsonschema.protocols.Validator):
-        self.pointer = pointer
-        self._validator = validator
-
-    def is_valid(self, instance: Any) -> bool:
-        return next(self._validator.iter_errors(instance), None) is None
-
-    def violation(self, instance: Any) -> Violation | None:
-        """None when valid; otherwise the most useful failure and a list of all of them."""
-        errors = list(self._validator.iter_errors(instance))
-        if not errors:
-            return None
-        best = jsonschema.exceptions.best_match(errors)
-        return Violation(
-            pointer=json_pointer(best.absolute_path),
-            message=describe(best),
-            keyword=str(best.validator),
-            expected=best.validator_value,
-            given=best.instance,
-            messages=[f"{json_pointer(e.absolute_path) or '/'}: {describe(e)}"
-                      for e in sorted(errors, key=jsonschema.exceptions.relevance, reverse=True)[:20]],
-        )
-
-
-def describe(error: ValidationError) -> str:
-    """A message that says what was expected and what was given, never a whole huge instance."""
-    keyword, expected, given = error.validator, error.validator_value, error.instance
-    if keyword == "type":
-        return f"expected {_a(expected)}, got {_type_name(given)} {short_repr(given)}"
-    if keyword in ("enum", "const"):
-        options = expected if keyword == "enum" else [expected]
-        return f"expected one of {short_repr(options, 200)}, got {short_repr(given)}"
-    if keyword == "required":
-        return error.message
-    if keyword in ("oneOf", "anyOf") and error.context:
-        best = jsonschema.exceptions.best_match(error.context)
-        where = json_pointer(best.relative_path)
-        return (f"matches none of the {len(expected)} allowed forms ({keyword}); "
-                f"closest: {where + ': ' if where else ''}{describe(best)}")
-    if keyword == "oneOf":
-        return f"matches more than one of the {len(expected)} forms allowed by oneOf"
-    if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(given, dict):
-        allowed = set(error.schema.get("properties") or ())
-        extra = [k for k in given if k not in allowed]
-        shown = ", ".join(repr(k) for k in extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
-        return f"unexpected propert{'y' if len(extra) == 1 else 'ies'} {shown} (the schema allows no others)"
-    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
-        return f"expected a number with {keyword} {expected}, got {short_repr(given)}"
-    if keyword in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"):
-        return f"expected {keyword} {expected}, got {short_repr(given)} (size {len(given)})"
-    if keyword == "pattern":
-        return f"expected a string matching {expected!r}, got {short_repr(given)}"
-    return error.message if len(error.message) <= 200 else error.message[:195] + " ..."
-
-
-def _a(types: Any) -> str:
-    names = types if isinstance(types, list) else [types]
-    return " or ".join(("an " if t[0] in "aeiou" else "a ") + t for t in names)
-
-
 def _type_name(value: Any) -> str:
     for python_type, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
                               (list, "array"), (dict, "object"), (type(None), "null")):
@@ -213,17 +92,72 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-# --- the translating side ---------------------------------------------------
+# --- compiled schemas, and the translation behind them -----------------------
+
+
+class CompiledSchema:
+    """A validator for one schema of the document, in one direction.
+
+    `fast` (jsonschema-rs, or None) gives the verdict; the reference validator (`jsonschema`) is
+    built only when a payload fails it, or when there is no fast one, and its verdict is final.
+    """
+
+    __slots__ = ("pointer", "fast", "recursive", "_make_reference", "_reference")
+
+    def __init__(self, pointer: str, fast: Any, make_reference: Callable[[], Any], recursive: bool = False):
+        self.pointer = pointer
+        self.fast = fast
+        self.recursive = recursive          # refers to itself: deep instances go to the reference
+        self._make_reference = make_reference
+        self._reference = None
+
+    def reference(self) -> Any:
+        """The `jsonschema` validator of this schema (built on first use)."""
+        if self._reference is None:
+            self._reference = self._make_reference()
+        return self._reference
+
+    def fast_verdict(self, instance: Any) -> bool | None:
+        """jsonschema-rs's verdict; None when there is none (no fast validator, or a value it cannot read)."""
+        if self.fast is None:
+            return None
+        if self.recursive:
+            from .fast import shallow
+            if not shallow(instance):
+                return None
+        try:
+            return self.fast.is_valid(instance)
+        except ValueError:   # not JSON data (bytes, a file object, ...): the reference judges it
+            return None
+
+    def is_valid(self, instance: Any) -> bool:
+        if self.fast_verdict(instance):
+            return True
+        return next(self.reference().iter_errors(instance), None) is None
+
+    def violation(self, instance: Any) -> Violation | None:
+        """None when valid; otherwise the most useful failure and a list of all of them."""
+        if self.fast_verdict(instance):
+            return None
+        from .explain import violation
+        return violation(self.reference(), instance)
 
 
 class SchemaSet:
-    """The schemas of one document: translated, registered and compiled on demand."""
+    """The schemas of one document: translated, registered and compiled on demand.
 
-    def __init__(self, spec):
+    `fast=None` uses jsonschema-rs for verdicts when it is installed; `fast=False` never does.
+    """
+
+    def __init__(self, spec, fast: bool | None = None):
+        from . import fast as fast_module
         self.spec = spec
         self.dialect = spec.dialect
+        self.fast = fast_module.available() and fast is not False
         self._resources: dict[str, Any] = {}         # uri -> translated contents
-        self._registry = referencing.Registry()
+        self._forms: dict[str, tuple[Any, list[str]]] = {}   # uri -> (jsonschema-rs form, URIs it refers to)
+        self._registry: Any = None                   # the `referencing` registry, made when first needed
+        self._unregistered: list[str] = []           # translated, not yet in that registry
         self._compiled: dict[tuple[str, str], CompiledSchema] = {}
 
     def compiled(self, pointer: str, direction: str) -> CompiledSchema:
@@ -232,9 +166,40 @@ class SchemaSet:
         found = self._compiled.get(key)
         if found is None:
             root = self._translate_closure(pointer, direction)
-            validator = Validator({"$ref": root}, registry=self._registry)
-            found = self._compiled[key] = CompiledSchema(pointer, validator)
+            fast, recursive = self._fast_validator(root) if self.fast else (None, False)
+            found = self._compiled[key] = CompiledSchema(pointer, fast, lambda: self._reference_validator(root),
+                                                         recursive)
         return found
+
+    def _fast_validator(self, root: str) -> tuple[Any, bool]:
+        """(the jsonschema-rs validator or None, whether the schema refers to itself)."""
+        from . import fast
+        resources, seen, todo = [], {root}, [root]
+        while todo:
+            target = todo.pop()
+            form = self._forms.get(target)
+            if form is None:
+                form = self._forms[target] = fast.fast_form(self._resources[target])
+            resources.append((target, form[0]))
+            for ref in form[1]:
+                if ref not in seen:
+                    seen.add(ref)
+                    todo.append(ref)
+        return fast.build(root, resources), fast.refers_to_itself(root, lambda target: self._forms[target][1])
+
+    def _reference_validator(self, root: str) -> Any:
+        import referencing
+        import referencing.jsonschema
+
+        from .explain import Validator
+        if self._registry is None:
+            self._registry = referencing.Registry()
+        pending, self._unregistered = self._unregistered, []
+        if pending:
+            self._registry = self._registry.with_resources(
+                (target, referencing.jsonschema.DRAFT202012.create_resource(self._resources[target]))
+                for target in pending)
+        return Validator({"$ref": root}, registry=self._registry)
 
     def translated(self, pointer: str, direction: str) -> tuple[Any, Any]:
         """The 2020-12 translation of the schema at `pointer`, and a function that returns the
@@ -260,9 +225,7 @@ class SchemaSet:
             batch[target] = Translator(self, direction, pointer, pending).schema(node, pointer)
         if batch:
             self._resources.update(batch)
-            self._registry = self._registry.with_resources(
-                (target, referencing.jsonschema.DRAFT202012.create_resource(contents))
-                for target, contents in batch.items())
+            self._unregistered.extend(batch)
 
     def _resolve(self, pointer: str) -> Any:
         try:
@@ -590,3 +553,12 @@ def iter_schema_pointers(spec) -> Iterator[tuple[str, str]]:
             for media in response.content.values():
                 if media.schema is not None:
                     yield media.pointer, "response"
+
+
+def __getattr__(name: str) -> Any:
+    """`Validator` (the jsonschema class, which dynclient.testing builds on) without importing
+    jsonschema until someone asks for it."""
+    if name == "Validator":
+        from .explain import Validator
+        return Validator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

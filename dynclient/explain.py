@@ -1,0 +1,126 @@
+"""The reference validator: `jsonschema` over the translated schemas, and readable errors.
+
+Imported only when needed (a document whose schemas jsonschema-rs cannot take, jsonschema-rs
+absent, or a payload to explain): `jsonschema` and `referencing` cost ~60 ms of import time that
+a valid call never pays. Every verdict the fast validator gives is this module's verdict too
+(tests/test_fast_validator.py holds them to it), and every error a user reads comes from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import jsonschema.exceptions
+from jsonschema.exceptions import ValidationError
+
+from .schema import DISCRIMINATOR, Violation, _type_name, json_pointer, short_repr
+
+
+def _discriminated(keyword: str):
+    """`oneOf`/`anyOf` that let a discriminator pick the branch."""
+    fallback = jsonschema.Draft202012Validator.VALIDATORS[keyword]
+
+    def check(validator, branches, instance, schema):
+        rule = schema.get(DISCRIMINATOR)
+        if rule is None or rule["keyword"] != keyword or not isinstance(instance, dict):
+            yield from fallback(validator, branches, instance, schema)
+            return
+        prop = rule["property"]
+        value = instance.get(prop)
+        candidates = rule["all"].get(value) if isinstance(value, str) else None
+        if candidates:
+            # The branches the value names decide; any of them accepting is enough.
+            failures = []
+            for index in candidates:
+                errors = list(validator.descend(instance, branches[index], schema_path=index))
+                if not errors:
+                    return
+                failures.append(errors)
+            yield from min(failures, key=len)
+            return
+        expected = sorted(rule["all"])
+        if rule.get("inferred"):
+            # Every branch requires the property with disjoint values: the verdict is oneOf's.
+            if prop not in instance:
+                yield ValidationError(f"{prop!r} is a required property", validator="required",
+                                      validator_value=[prop], instance=instance)
+            else:
+                yield ValidationError(f"{value!r} is not one of {expected}", validator="enum",
+                                      validator_value=expected, instance=value, path=[prop])
+            return
+        # A declared discriminator whose property is absent or unknown: plain oneOf/anyOf decides
+        # (EasyInputMessage in OpenAI's Responses input needs no `type`).
+        errors = list(fallback(validator, branches, instance, schema))
+        if errors and prop in instance and rule["complete"]:
+            yield ValidationError(f"{value!r} is not one of {expected}", validator="enum",
+                                  validator_value=expected, instance=value, path=[prop])
+        else:
+            yield from errors
+
+    return check
+
+
+# A tuple is an array, as the encoders (json.dumps, the parameter styles) send it and as
+# jsonschema-rs sees it; jsonschema alone would call it "not an array".
+TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+    "array", lambda checker, instance: isinstance(instance, (list, tuple)))
+
+Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    {"oneOf": _discriminated("oneOf"), "anyOf": _discriminated("anyOf")},
+    type_checker=TYPE_CHECKER,
+)
+
+
+def violation(validator: Any, instance: Any) -> Violation | None:
+    """None when valid; otherwise the most useful failure and a list of all of them."""
+    errors = list(validator.iter_errors(instance))
+    if not errors:
+        return None
+    best = jsonschema.exceptions.best_match(errors)
+    return Violation(
+        pointer=json_pointer(best.absolute_path),
+        message=describe(best),
+        keyword=str(best.validator),
+        expected=best.validator_value,
+        given=best.instance,
+        messages=[f"{json_pointer(e.absolute_path) or '/'}: {describe(e)}"
+                  for e in sorted(errors, key=jsonschema.exceptions.relevance, reverse=True)[:20]],
+    )
+
+
+def describe(error: ValidationError) -> str:
+    """A message that says what was expected and what was given, never a whole huge instance."""
+    keyword, expected, given = error.validator, error.validator_value, error.instance
+    if keyword == "type":
+        return f"expected {_a(expected)}, got {_type_name(given)} {short_repr(given)}"
+    if keyword in ("enum", "const"):
+        options = expected if keyword == "enum" else [expected]
+        return f"expected one of {short_repr(options, 200)}, got {short_repr(given)}"
+    if keyword == "required":
+        return error.message
+    if keyword in ("oneOf", "anyOf") and error.context:
+        best = jsonschema.exceptions.best_match(error.context)
+        where = json_pointer(best.relative_path)
+        return (f"matches none of the {len(expected)} allowed forms ({keyword}); "
+                f"closest: {where + ': ' if where else ''}{describe(best)}")
+    if keyword == "oneOf":
+        return f"matches more than one of the {len(expected)} forms allowed by oneOf"
+    if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(given, dict):
+        allowed = set(error.schema.get("properties") or ())
+        extra = [k for k in given if k not in allowed]
+        shown = ", ".join(repr(k) for k in extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        return f"unexpected propert{'y' if len(extra) == 1 else 'ies'} {shown} (the schema allows no others)"
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+        return f"expected a number with {keyword} {expected}, got {short_repr(given)}"
+    if keyword in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"):
+        return f"expected {keyword} {expected}, got {short_repr(given)} (size {len(given)})"
+    if keyword == "pattern":
+        return f"expected a string matching {expected!r}, got {short_repr(given)}"
+    return error.message if len(error.message) <= 200 else error.message[:195] + " ..."
+
+
+def _a(types: Any) -> str:
+    names = types if isinstance(types, list) else [types]
+    return " or ".join(("an " if t[0] in "aeiou" else "a ") + t for t in names)
