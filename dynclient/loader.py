@@ -54,6 +54,7 @@ from .errors import IntegrityError, NotOpenAPIError, SpecLoadError
 __all__ = ["CACHE_FORMAT", "Document", "load", "parse_bytes"]
 
 CACHE_FORMAT = 1  # bump whenever the cached JSON for the same source bytes would change
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024   # OpenAI's largest document is about 3 MB
 MAX_NODES = 10_000_000  # values in the document once every alias is expanded (alias bombs)
 
 try:
@@ -220,11 +221,13 @@ def _check_openapi(data: Any, origin: str) -> None:
 
 
 def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathLike = True,
-         pool: urllib3.PoolManager | None = None, timeout: float = 30.0) -> Document:
+         pool: urllib3.PoolManager | None = None, timeout: float = 30.0,
+         max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
     """Load an OpenAPI 3.x document from a dict, a Document, a file path or an http(s) URL.
 
     ``sha256`` pins the source bytes (IntegrityError on a mismatch).  ``cache`` is True for
     the default cache directory, a directory, or False.  ``pool`` and ``timeout`` serve URLs.
+    ``max_bytes`` refuses larger sources before reading them (OpenAI's largest is about 3 MB).
     """
     if isinstance(source, Document):
         if sha256 is not None and sha256.lower() != source.sha256:
@@ -242,10 +245,10 @@ def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathL
         source = str(sources.find_file(source) or source)   # a bare corpus file name
     if isinstance(source, str) and source[:8].lower().startswith(("http://", "https://")):
         origin = urllib3.util.parse_url(source)._replace(auth=None).url  # never keep a password
-        raw = _fetch(source, origin, pool, timeout)
+        raw = _fetch(source, origin, pool, timeout, max_bytes)
     elif isinstance(source, (str, os.PathLike)):
         origin = str(os.fspath(source))
-        raw = _read(origin)
+        raw = _read(origin, max_bytes)
     else:
         raise TypeError(f"cannot load an OpenAPI document from {type(source).__name__}")
 
@@ -262,9 +265,17 @@ def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathL
     return Document(data, origin, digest)
 
 
-def _read(path: str) -> bytes:
+def _too_large(origin: str, max_bytes: int) -> SpecLoadError:
+    return SpecLoadError(origin, f"larger than {max_bytes:,} bytes; pass max_bytes= to load a larger document")
+
+
+def _read(path: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)   # a device or a FIFO has no honest size: read at most this
+        if len(data) > max_bytes:
+            raise _too_large(path, max_bytes)
+        return data
     except FileNotFoundError:
         raise SpecLoadError(path, "no such file") from None
     except IsADirectoryError:
@@ -273,21 +284,28 @@ def _read(path: str) -> bytes:
         raise SpecLoadError(path, f"cannot read it: {exc.strerror or exc}") from None
 
 
-def _fetch(url: str, origin: str, pool: urllib3.PoolManager | None, timeout: float) -> bytes:
+def _fetch(url: str, origin: str, pool: urllib3.PoolManager | None, timeout: float,
+           max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
     own = pool is None
     if own:
         pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED")  # TLS verified (urllib3's default too)
     try:
-        response = pool.request("GET", url, timeout=timeout,
+        response = pool.request("GET", url, timeout=timeout, preload_content=False,
                                 headers={"Accept": "application/yaml, application/json;q=0.9, */*;q=0.5"})
+        try:
+            if not 200 <= response.status < 300:
+                raise SpecLoadError(origin, f"HTTP {response.status} {response.reason or ''}".rstrip())
+            data = response.read(max_bytes + 1)   # decoded bytes: a gzip bomb stops here too
+            if len(data) > max_bytes:
+                raise _too_large(origin, max_bytes)
+            return data
+        finally:
+            response.release_conn()
     except urllib3.exceptions.HTTPError as exc:
         raise SpecLoadError(origin, f"cannot fetch it: {getattr(exc, 'reason', None) or exc}") from None
     finally:
         if own:
             pool.clear()
-    if not 200 <= response.status < 300:
-        raise SpecLoadError(origin, f"HTTP {response.status} {response.reason or ''}".rstrip())
-    return response.data
 
 
 def _cache_path(cache: bool | str | os.PathLike, digest: str) -> Path | None:

@@ -159,6 +159,35 @@ class SchemaSet:
         self._registry: Any = None                   # the `referencing` registry, made when first needed
         self._unregistered: list[str] = []           # translated, not yet in that registry
         self._compiled: dict[tuple[str, str], CompiledSchema] = {}
+        self._no_loop: set[str] = set()                # pointers known to reach a value
+
+    def same_instance_loop(self, start: str) -> list[str] | None:
+        """A cycle of `$ref`/`allOf`/`anyOf`/`oneOf`/`not`/`if`... that comes back to a schema without
+        ever looking inside the value (A: {$ref: B}, B: {$ref: A}): validating it would never end."""
+        path: list[str] = []
+        on_path: set[str] = set()
+
+        def visit(pointer: str) -> list[str] | None:
+            if pointer in on_path:
+                return path[path.index(pointer):] + [pointer]
+            if pointer in self._no_loop:
+                return None
+            on_path.add(pointer)
+            path.append(pointer)
+            try:
+                node = self.spec.resolve_pointer(pointer)
+            except Exception:
+                node = None   # reported where the reference is translated
+            for child in _same_instance_children(node, pointer):
+                loop = visit(child)
+                if loop:
+                    return loop
+            path.pop()
+            on_path.discard(pointer)
+            self._no_loop.add(pointer)
+            return None
+
+        return visit(start)
 
     def compiled(self, pointer: str, direction: str) -> CompiledSchema:
         """The validator of the schema at `pointer` ("request" or "response" direction)."""
@@ -234,6 +263,21 @@ class SchemaSet:
             raise SchemaCompileError(pointer, "the reference does not resolve") from None
 
 
+def _same_instance_children(node: Any, pointer: str) -> Iterator[str]:
+    """Pointers of the schemas applied to the same value as `node` (not to its items or properties)."""
+    if not isinstance(node, dict):
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        yield ref[1:]
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for index, _ in enumerate(node.get(keyword) if isinstance(node.get(keyword), list) else ()):
+            yield f"{pointer}/{keyword}/{index}"
+    for keyword in ("not", "if", "then", "else"):
+        if isinstance(node.get(keyword), dict):
+            yield f"{pointer}/{keyword}"
+
+
 def uri(direction: str, pointer: str) -> str:
     return f"{URN}{direction}:{pointer}"
 
@@ -257,6 +301,10 @@ class Translator:
             self.schemas.spec.resolve_pointer(target)
         except Exception:
             raise SchemaCompileError(pointer, f"the reference {ref!r} does not resolve") from None
+        loop = self.schemas.same_instance_loop(target)
+        if loop:
+            raise SchemaCompileError(pointer, "reference cycle " + " -> ".join("#" + p for p in loop)
+                                     + ": the schema never reaches a value to check")
         self.pending.append(target)
         return {"$ref": uri(self.direction, target)}
 
