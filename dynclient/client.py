@@ -47,7 +47,7 @@ class Secret:
 
     def __init__(self, value: Any):
         self._value = value
-        for part in value if isinstance(value, tuple) else (value,):
+        for part in value[1:] if isinstance(value, tuple) else (value,):   # (user, password): the password
             REDACTOR.add(str(part))   # masked in every log record from here on
 
     def reveal(self) -> Any:
@@ -158,6 +158,7 @@ class Client:
             s["name"].lower() for s in self.spec.security_schemes.values()
             if isinstance(s, dict) and s.get("type") == "apiKey" and s.get("in") == "header" and "name" in s
         )
+        self._templates: dict[str, tuple[Headers, str, list]] = {}   # see _header_template
         if not verify:
             _warn_unverified_once()
         self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
@@ -216,6 +217,7 @@ class Client:
         clone = object.__new__(Client)
         clone.__dict__.update(self.__dict__)
         clone.options = dataclasses.replace(self.options, **changes)
+        clone._templates = {}
         return clone
 
     def __repr__(self) -> str:
@@ -349,11 +351,10 @@ class Client:
             raise ParameterError(op.operation_id, "base_url",
                                  "the document names no absolute server URL; pass base_url= to the Client")
         url = base_url.rstrip("/") + params.expand_path(op, bound.path)
-        query = list(bound.query)
-        headers = Headers(self.options.headers)
-        headers.sensitive = headers.sensitive | self._sensitive
-        cookies = list(bound.cookie)
-        extra_query = self._apply_auth(op, headers, cookies)
+        template, extra_query, auth_cookies = self._header_template(op)
+        headers = template.copy()
+        headers.sensitive = template.sensitive
+        cookies = [*bound.cookie, *auth_cookies]
         for p, value in bound.header:
             headers[p.name] = params.encode_header(op, p, value)
         if cookies:
@@ -364,17 +365,30 @@ class Client:
                 data, produced_type = codecs.lookup(codecs.ENCODERS, media.content_type)(body, media.encoding)
             except codecs.EncodeError as exc:
                 raise ParameterError(op.operation_id, "body", str(exc)) from None
-            headers["Content-Type"] = produced_type or media.content_type
+            headers["Content-Type"] = params.check_header_value(op, "Content-Type",
+                                                                produced_type or media.content_type)
         for name, value in call_headers.items():
-            headers[name] = str(value)
-        for name, value in headers.items():   # defaults and per-call headers alike
-            params.check_header_value(op, name, value)
-        query_string = params.encode_query(op, query)
+            headers[name] = params.check_header_value(op, name, str(value))
+        query_string = params.encode_query(op, list(bound.query))
         if extra_query:
             query_string = "&".join(filter(None, [query_string, extra_query]))
         if query_string:
             url += ("&" if "?" in url else "?") + query_string
         return PreparedRequest(op.operation_id, op.method, url, headers, data)
+
+    def _header_template(self, op: Operation) -> tuple[Headers, str, list]:
+        """The default and auth headers of an operation, built and checked once per client options
+        (a call copies them): (headers, query text for apiKey-in-query, auth cookies)."""
+        found = self._templates.get(op.operation_id)
+        if found is None:
+            headers = Headers(self.options.headers)
+            headers.sensitive = headers.sensitive | self._sensitive
+            cookies: list = []
+            extra_query = self._apply_auth(op, headers, cookies)
+            for name, value in headers.items():
+                params.check_header_value(op, name, value)
+            found = self._templates[op.operation_id] = (headers, extra_query, cookies)
+        return found
 
     def _apply_auth(self, op: Operation, headers: Headers, cookies: list) -> str:
         """Apply the first security requirement we hold credentials for; returns extra query text."""
