@@ -272,6 +272,8 @@ def _too_large(origin: str, max_bytes: int) -> SpecLoadError:
 def _read(path: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
     try:
         with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size > max_bytes:
+                raise _too_large(path, max_bytes)
             data = fh.read(max_bytes + 1)   # a device or a FIFO has no honest size: read at most this
         if len(data) > max_bytes:
             raise _too_large(path, max_bytes)
