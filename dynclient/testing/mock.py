@@ -102,7 +102,9 @@ class MockApp:
         return routes
 
     def route(self, method: str, path: str, query: list[tuple[str, str]]) -> tuple[Route, dict] | None:
-        if self.prefix and path.startswith(self.prefix + "/"):
+        if self.prefix:   # the server URL's path is part of every operation's URL, as on the real server
+            if not path.startswith(self.prefix + "/"):
+                return None
             path = path[len(self.prefix):]
         for route in self.routes:
             if route.operation.method != method:
@@ -132,7 +134,7 @@ class MockApp:
             media, value = self.parse_body(op, headers.get("content-type", ""), body)
             validate_request(self.schemas, op, bound, media, value)
         except RequestValidationError as exc:
-            return self.error(400, str(exc), "invalid_request_error", param=exc.pointer)
+            return self.error(400, str(exc), "invalid_request_error", param=_param(exc.location, exc.pointer))
         except ValueError as exc:
             return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error")
         try:
@@ -265,18 +267,19 @@ class MockApp:
             key = next((k for k in response.content if "json" in k), next(iter(response.content)))
         media = response.content[key]
         essence = codecs.media_essence(key)
+        headers = _declared_headers(response)
         if essence == "text/event-stream":
             return self.stream(op, media, body)
         if "json" not in essence:
             data = b"dynclient mock body\n" if not essence.startswith("text/") else b"dynclient mock text\n"
-            return Reply(status, data, key if "*" not in key else "application/octet-stream")
+            return Reply(status, data, key if "*" not in key else "application/octet-stream", headers)
         value = self.instance(route, media, bound, path_values, body, path)
         if isinstance(value, Reply):
             return value
         problem = self.schemas.compiled(media.pointer, "response").violation(value) if media.schema else None
         if problem is not None:
             raise SynthesisError(f"{problem.pointer or '/'}: {problem.message}")
-        return Reply(status, json.dumps(value).encode(), key)
+        return Reply(status, json.dumps(value).encode(), key, headers)
 
     def instance(self, route: Route, media: Any, bound: Bound, path_values: dict, body: Any, path: str) -> Any:
         """The response body: stored state where the route has some, else an example or a synthesis."""
@@ -343,11 +346,19 @@ class MockApp:
             ordered = ordered[:ids.index(args["before"])][-limit:]
         chunk = ordered[:limit]
         page = {**base, "data": chunk}
+        compiled = self.schemas.compiled(media.pointer, "response")
+        declared = schema_properties(*self.schemas.translated(media.pointer, "response"))
         for name, value in (("first_id", chunk[0].get("id") if chunk else None),
                             ("last_id", chunk[-1].get("id") if chunk else None),
                             ("has_more", len(ordered) > limit)):
-            if name in base or name in schema_properties(*self.schemas.translated(media.pointer, "response")):
-                page[name] = value
+            if name not in base and name not in declared:
+                continue
+            # An empty page has no first or last id: null as the real API sends, where the document
+            # allows it; else "" (documents that declare a plain string); else the example's value.
+            for candidate in ((value,) if value is not None else (None, "")):
+                if compiled.is_valid({**page, name: candidate}):
+                    page[name] = candidate
+                    break
         return page
 
     def stream(self, op: Operation, media: Any, body: Any) -> Reply:
@@ -359,9 +370,15 @@ class MockApp:
         for _ in range(2):
             name = event.get("type") if isinstance(event, dict) and isinstance(event.get("type"), str) else None
             lines.append((f"event: {name}\n" if name else "") + f"data: {json.dumps(event)}\n\n")
-        if _ends_with_done(self.spec, op):
+        if self._ends_with_done(op):
             lines.append("data: [DONE]\n\n")
         return Reply(200, "".join(lines).encode(), "text/event-stream")
+
+    def _ends_with_done(self, op: Operation) -> bool:
+        key = ("[DONE]", op.operation_id)
+        if key not in self._cache:
+            self._cache[key] = _ends_with_done(self.spec, op)
+        return self._cache[key]
 
     def error(self, status: int, message: str, kind: str, param: str | None = None,
               code: str | None = None) -> Reply:
@@ -379,6 +396,32 @@ def _success(op: Operation):
     if "2XX" in op.responses:
         return 200, op.responses["2XX"]
     return (200, op.responses["default"]) if "default" in op.responses else (204, None)
+
+
+def _declared_headers(response: Any) -> dict[str, str]:
+    """The response headers the document declares, with a plausible value each, except hop-by-hop
+    ones: those describe one connection, and copying them (2025-04-29 declares `Transfer-Encoding:
+    chunked` on createSpeech beside a Content-Length) breaks real clients."""
+    out = {}
+    for name, header in (response.headers or {}).items():
+        if name.lower() in HOP_BY_HOP or name.lower() == "content-type" or not isinstance(header, dict):
+            continue
+        schema = header.get("schema") if isinstance(header.get("schema"), dict) else {}
+        value = next((v for v in (header.get("example"), schema.get("example"), schema.get("default"),
+                                  schema.get("const"), *(schema.get("enum") or ())) if v is not None), "mock")
+        out[name] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def _param(location: str, pointer: str) -> str:
+    """OpenAI's `param` for a JSON pointer: `/messages/0/role` -> `messages[0].role`; a parameter's name."""
+    if location != "body":
+        return pointer.split("/")[0]
+    out = ""
+    for token in pointer.strip("/").split("/") if pointer.strip("/") else ():
+        token = token.replace("~1", "/").replace("~0", "~")
+        out += f"[{token}]" if token.isdigit() else (f".{token}" if out else token)
+    return out or None
 
 
 def _multipart(content_type: str, body: bytes) -> list[tuple[str, Any]]:
@@ -411,15 +454,44 @@ def _examples(spec: Spec, media: Any) -> list:
 
 
 def _ends_with_done(spec: Spec, op: Operation) -> bool:
-    """Whether the stream ends with `data: [DONE]`: OpenAI's documents say so in the operation's text."""
+    """Whether the stream ends with `data: [DONE]`. OpenAI's documents say so in prose: in the
+    operation's own text and examples, or in the description of a `stream`/`stream_options` property
+    somewhere under the request body (often behind an allOf of `$ref`s), so those are searched."""
+    with contextlib.suppress(Exception):
+        if "[DONE]" in json.dumps(spec.resolve_pointer(op.pointer)):
+            return True
     if op.request_body is None:
         return False
-    text = json.dumps([media.schema for media in op.request_body.content.values()])
-    refs = re.findall(r'"#(/components/schemas/[^"]+)"', text)
-    for ref in refs[:50]:
-        with contextlib.suppress(Exception):
-            text += json.dumps(spec.resolve_pointer(ref).get("properties", {}).get("stream", {}))
-    return "[DONE]" in text
+    pending = [media.schema for media in op.request_body.content.values()]
+    seen: set[str] = set()
+    while pending and len(seen) < 200:
+        node = pending.pop()
+        for prop in _stream_properties(node):
+            with contextlib.suppress(Exception):
+                prop = spec.resolve_pointer(prop["$ref"][1:]) if "$ref" in prop else prop
+            if "[DONE]" in json.dumps(prop):
+                return True
+        for ref in re.findall(r'"#(/components/schemas/[^"]+)"', json.dumps(node)):
+            if ref not in seen:
+                seen.add(ref)
+                with contextlib.suppress(Exception):
+                    pending.append(spec.resolve_pointer(ref))
+    return False
+
+
+def _stream_properties(node: Any) -> list:
+    """Every `stream…` property schema inside a node (not following refs)."""
+    found = []
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict):   # `stream`, and `stream_options` whose text names the end
+            found.extend(value for name, value in properties.items() if name.startswith("stream"))
+        for value in node.values():
+            found.extend(_stream_properties(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_stream_properties(value))
+    return found
 
 
 # --- the socket side -------------------------------------------------------------

@@ -256,7 +256,12 @@ def _example_id_prefix(schema: dict) -> str | None:
     meta = schema.get("x-oaiMeta")
     text = meta.get("example") if isinstance(meta, dict) else None
     found = re.search(r'"id"\s*:\s*"([A-Za-z]+)_', text) if isinstance(text, str) else None
-    return found.group(1) if found else None
+    if found:
+        return found.group(1)
+    # No example: the object's own kind (`object: enum [file]` -> `file_…`, `thread.run.step` -> `step_…`).
+    kind = ((schema.get("properties") or {}).get("object") or {})
+    values = kind.get("enum") or ([kind["const"]] if "const" in kind else [])
+    return str(values[0]).split(".")[-1] if values and isinstance(values[0], str) else None
 
 
 def _id_prefix(name: str) -> str:
