@@ -42,6 +42,7 @@ What the translation does, and why:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Iterator

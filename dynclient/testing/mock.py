@@ -19,6 +19,7 @@ lists it with cursor pagination (``limit``, ``after``, ``before``, ``order``;
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import email.parser
 import email.policy
@@ -34,12 +35,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .. import codecs
 from ..client import MISSING, Bound, validate_request
 from ..errors import RequestValidationError
-from ..schema import SchemaSet, from_text, schema_kind, schema_properties
+from ..schema import SchemaSet, _unwrap, from_text, schema_kind, schema_properties
 from ..spec import Operation, Parameter, Spec
 from .synth import SynthesisError, fresh_id, synthesize
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailer", "transfer-encoding", "upgrade", "content-length"})
+REQUEST_LOG = 10_000
 
 
 @dataclass
@@ -48,6 +50,13 @@ class Reply:
     body: bytes
     content_type: str | None = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    method: str
+    target: str    # path and query, as received
+    status: int
 
 
 @dataclass(frozen=True)
@@ -72,13 +81,15 @@ class MockApp:
         self.store: dict[str, dict[str, dict]] = {}
         self.lock = threading.Lock()
         self._cache: dict[tuple, Any] = {}
+        # What was asked and answered, newest last (bounded): for tests that inspect the traffic.
+        self.requests: collections.deque[Exchange] = collections.deque(maxlen=REQUEST_LOG)
 
     # --- routing ---------------------------------------------------------------
 
     def _routes(self) -> list[Route]:
         ops = list(self.spec)
         by_path = {(op.method, op.path.split("?")[0]) for op in ops}
-        collections = {op.path for op in ops if op.method == "POST"
+        collections = {op.path for op in ops if op.method == "POST" and self._creates_an_object(op)
                        and any(m == "GET" and re.fullmatch(re.escape(op.path) + r"/\{[^}/]+\}", p)
                                for m, p in by_path)}
         routes = []
@@ -101,6 +112,14 @@ class MockApp:
         routes.sort(key=lambda r: (-len(r.fixed_query), r.operation.path.count("{"), -len(r.operation.path)))
         return routes
 
+    def _creates_an_object(self, op: Operation) -> bool:
+        """A POST answers with one object that has an `id` (not a list, not an assignment record)."""
+        response = _success(op)[1]
+        media = next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
+        if media is None or media.schema is None:
+            return False
+        return "id" in schema_properties(*self.schemas.translated(media.pointer, "response"))
+
     def route(self, method: str, path: str, query: list[tuple[str, str]]) -> tuple[Route, dict] | None:
         if self.prefix:   # the server URL's path is part of every operation's URL, as on the real server
             if not path.startswith(self.prefix + "/"):
@@ -118,6 +137,11 @@ class MockApp:
     # --- handling --------------------------------------------------------------
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        reply = self._handle(method, target, headers, body)
+        self.requests.append(Exchange(method, target, reply.status))
+        return reply
+
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         split = urlsplit(target)
         query = parse_qsl(split.query, keep_blank_values=True)
         found = self.route(method, split.path, query)
@@ -207,7 +231,9 @@ class MockApp:
         kind, items = schema_kind(root, resolve)
         if kind == "array":
             delimiter = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(p.style, ",")
-            parts = values if (p.explode and p.location == "query") else values[-1].split(delimiter)
+            # An empty text is an empty array (the client sends `OpenAI-Beta: ` for []), not [""].
+            parts = values if (p.explode and p.location == "query") else \
+                (values[-1].split(delimiter) if values[-1] else [])
             return [from_text(v, schema_kind(items, resolve)[0]) for v in parts]
         return from_text(values[-1], kind)
 
@@ -245,12 +271,19 @@ class MockApp:
             kind, items = schema_kind(properties.get(name, {}), resolve) if properties else (None, None)
             if isinstance(value, bytes):
                 value = codecs.BINARY_PLACEHOLDER
-            elif kind == "array":
-                out.setdefault(name, []).append(from_text(value, schema_kind(items, resolve)[0]))
-                continue
+            elif isinstance(value, str):   # not already typed by a JSON part
+                value = from_text(value, schema_kind(items, resolve)[0] if kind == "array" else kind)
+            if kind == "array":
+                out.setdefault(name, []).append(value)
+            elif name in out:   # a repeated field is an array even where the schema hides it in anyOf
+                out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [value]
             else:
-                value = from_text(value, kind)
-            out[name] = value
+                out[name] = value
+        # An empty array has no part on the wire (the client sends none), so a required array
+        # field that is absent was [].
+        for name in _required(root, resolve) if properties else ():
+            if name not in out and _admits_array(properties.get(name, {}), resolve):
+                out[name] = []
         return out
 
     # --- answering -------------------------------------------------------------
@@ -320,8 +353,9 @@ class MockApp:
         """`obj` with the request's fields that the response also has, each kept only if still valid."""
         compiled = self.schemas.compiled(media.pointer, "response")
         result = dict(obj)
-        if fresh and isinstance(result.get("id"), str):
-            result["id"] = fresh_id(result["id"].split("_")[0] if "_" in result["id"] else "obj")
+        if fresh and (isinstance(result.get("id"), str) or ("id" in result and result["id"] is None)):
+            old = result["id"] or ""
+            result["id"] = fresh_id(old.split("_")[0] if "_" in old else "obj")
             if not compiled.is_valid(result):
                 result["id"] = obj["id"]
         for name, value in (body.items() if isinstance(body, dict) else ()):
@@ -398,6 +432,23 @@ def _success(op: Operation):
     return (200, op.responses["default"]) if "default" in op.responses else (204, None)
 
 
+def _required(schema: Any, resolve) -> list[str]:
+    """The names an object schema requires, through `$ref`s and `allOf`."""
+    schema = _unwrap(schema, resolve)
+    if not isinstance(schema, dict):
+        return []
+    return [*(schema.get("required") or ()), *(n for part in schema.get("allOf") or () for n in _required(part, resolve))]
+
+
+def _admits_array(schema: Any, resolve) -> bool:
+    """Whether a schema is an array or has one among its alternatives (`image`: a file or files)."""
+    schema = _unwrap(schema, resolve)
+    if not isinstance(schema, dict):
+        return False
+    return schema_kind(schema, resolve)[0] == "array" or any(
+        _admits_array(branch, resolve) for key in ("anyOf", "oneOf") for branch in schema.get(key) or ())
+
+
 def _declared_headers(response: Any) -> dict[str, str]:
     """The response headers the document declares, with a plausible value each, except hop-by-hop
     ones: those describe one connection, and copying them (2025-04-29 declares `Transfer-Encoding:
@@ -428,6 +479,9 @@ def _multipart(content_type: str, body: bytes) -> list[tuple[str, Any]]:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
     if not message.is_multipart():
+        boundary = message.get_param("boundary") or ""
+        if boundary and body.strip() == b"--" + boundary.encode() + b"--":
+            return []   # a form with no fields: only the closing delimiter
         raise ValueError("the multipart body could not be parsed")
     fields = []
     for part in message.iter_parts():
@@ -435,8 +489,15 @@ def _multipart(content_type: str, body: bytes) -> list[tuple[str, Any]]:
         data = part.get_payload(decode=True) or b""
         if part.get_filename() is not None:
             fields.append((name, data))
-        else:
-            fields.append((name, data.decode(part.get_content_charset() or "utf-8", "replace")))
+            continue
+        text = data.decode(part.get_content_charset() or "utf-8", "replace")
+        if codecs.media_essence(part.get_content_type()) == "application/json":
+            try:   # an object or array field sent as a JSON part, whatever its schema's shape
+                fields.append((name, json.loads(text)))
+                continue
+            except ValueError:
+                pass
+        fields.append((name, text))
     return fields
 
 
@@ -500,6 +561,10 @@ def _stream_properties(node: Any) -> list:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "dynclient-mock/0.1"
+    # Headers and body leave in one write, with Nagle off: written apart, Nagle and the peer's
+    # delayed ACK cost 40 ms per response on loopback.
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
 
     def log_message(self, format: str, *args: Any) -> None:   # quiet; the caller's logging decides
         pass
