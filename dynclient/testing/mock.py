@@ -162,7 +162,8 @@ class MockApp:
         except ValueError as exc:
             return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error")
         try:
-            return self.respond(route, bound, path_values, value, split.path)
+            # State is kept by the path under the prefix: `/assistants`, `/threads/thread_1/messages`.
+            return self.respond(route, bound, path_values, value, split.path[len(self.prefix):])
         except SynthesisError as exc:
             return self.error(500, f"the mock cannot make a valid response: {exc}", "server_error")
 
