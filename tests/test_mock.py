@@ -9,6 +9,7 @@ that says why) use tiny inline documents, the rest OpenAI's 2025-04-29 one.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import urllib3
@@ -331,3 +332,48 @@ def test_multipart_upload_creates_a_file(fresh):
                                              "purpose": "assistants"})
         assert created["id"].startswith("file") and created["purpose"] == "assistants"
         assert client.call("retrieveFile", file_id=created["id"])["id"] == created["id"]
+
+
+SYNTHESIZED = {
+    "type": "object",
+    "required": ["id", "kind", "code", "when", "size", "ratio", "tags", "shape", "note"],
+    "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string", "enum": ["thing"]},
+        "code": {"type": "string", "pattern": "^[a-z]{3}-[0-9]{2}$"},
+        "when": {"type": "string", "format": "date-time"},
+        "size": {"type": "integer", "minimum": 5, "maximum": 9},
+        "ratio": {"type": "number", "multipleOf": 0.5, "exclusiveMinimum": 2},
+        "tags": {"type": "array", "minItems": 2, "uniqueItems": True,
+                 "items": {"type": "string", "enum": ["a", "b", "c"]}},
+        "shape": {"oneOf": [{"$ref": "#/components/schemas/Circle"}, {"$ref": "#/components/schemas/Square"}],
+                  "discriminator": {"propertyName": "type"}},
+        "note": {"type": "string", "nullable": True, "minLength": 4},
+    },
+}
+SHAPES = {
+    "Circle": {"type": "object", "required": ["type", "r"],
+               "properties": {"type": {"type": "string", "enum": ["Circle"]}, "r": {"type": "number", "minimum": 1}}},
+    "Square": {"type": "object", "required": ["type", "side"],
+               "properties": {"type": {"type": "string", "enum": ["Square"]}, "side": {"type": "integer"}}},
+}
+
+
+@pytest.mark.parametrize("dialect", ["3.0.3", "3.1.0"])
+def test_synthesis_respects_the_schemas_keywords(http, dialect):
+    document = tiny(SYNTHESIZED)
+    document["openapi"] = dialect
+    document["components"] = {"schemas": SHAPES}
+    if dialect == "3.1.0":
+        document["components"]["schemas"]["Circle"]["properties"]["type"] = {"const": "Circle"}
+    with MockServer(document) as server:
+        response = http.request("GET", server.base_url + "/thing")
+    assert response.status == 200, response.data
+    body = json.loads(response.data)
+    assert body["kind"] == "thing" and re.fullmatch(r"[a-z]{3}-[0-9]{2}", body["code"])
+    assert 5 <= body["size"] <= 9 and body["ratio"] > 2 and body["ratio"] % 0.5 == 0
+    assert len(set(body["tags"])) == len(body["tags"]) >= 2
+    assert body["shape"]["type"] in ("Circle", "Square") and set(body["shape"]) in ({"type", "r"}, {"type", "side"})
+    assert body["note"] is None or len(body["note"]) >= 4
+    assert SchemaSet(dynclient.Spec(document)).compiled(
+        "/paths/~1thing/get/responses/200/content/application~1json/schema", "response").violation(body) is None
