@@ -38,9 +38,11 @@ from dynclient.testing.mock import MockServer  # noqa: E402
 
 CORPUS = Path(os.environ.get("DYNCLIENT_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "specs" / "openai")
 DOCUMENTS = {"2025": CORPUS / "openai-2025-04-29.yaml", "2026": CORPUS / "openai-2026-08-21.yaml"}
-EXAMPLES = int(os.environ.get("DYNCLIENT_MOCK_EXAMPLES", "2"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                    suppress_health_check=list(HealthCheck))
+EXAMPLES = int(os.environ.get("DYNCLIENT_MOCK_EXAMPLES", "2"))   # per operation; raise it to search harder
+
+
+def few(examples: int) -> settings:
+    return settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 def _cases(invalid: bool = False) -> list:
@@ -63,17 +65,14 @@ def _json_body(op) -> str | None:
                  and m.schema is not None), None)
 
 
-_MOCKS: dict[str, tuple[MockServer, dynclient.Client]] = {}
-
-
 @pytest.fixture(scope="module")
 def mocks():
     """One mock and one Client per document for the module (Hypothesis and function fixtures do not mix)."""
-    yield _MOCKS
-    for server, client in _MOCKS.values():
+    started: dict[str, tuple[MockServer, dynclient.Client]] = {}
+    yield started
+    for server, client in started.values():
         client.close()
         server.stop()
-    _MOCKS.clear()
 
 
 def mock_for(mocks: dict, name: str) -> tuple[MockServer, dynclient.Client]:
@@ -106,7 +105,7 @@ def give_it_an_item(data, server: MockServer, client, op, params: dict) -> None:
 
 
 @pytest.mark.parametrize("document, operation_id", _cases())
-@SETTINGS
+@few(EXAMPLES)
 @given(data=st.data())
 def test_drawn_arguments_through_the_client_get_a_validated_answer(mocks, document, operation_id, data):
     server, client = mock_for(mocks, document)
@@ -120,7 +119,7 @@ def test_drawn_arguments_through_the_client_get_a_validated_answer(mocks, docume
 
 
 @pytest.mark.parametrize("document, operation_id", _cases(invalid=True))
-@SETTINGS
+@few(max(1, EXAMPLES // 2))
 @given(data=st.data())
 def test_invalid_bodies_are_stopped_by_the_client_and_by_the_mock(mocks, document, operation_id, data):
     server, client = mock_for(mocks, document)
