@@ -377,3 +377,23 @@ def test_synthesis_respects_the_schemas_keywords(http, dialect):
     assert body["note"] is None or len(body["note"]) >= 4
     assert SchemaSet(dynclient.Spec(document)).compiled(
         "/paths/~1thing/get/responses/200/content/application~1json/schema", "response").violation(body) is None
+
+
+def test_a_missing_required_query_parameter_is_a_400_naming_it(mock, http):
+    response = http.request("GET", mock.base_url + "/organization/costs", headers=AUTH)
+    assert response.status == 400
+    error = openai_error(response)
+    assert error["param"] == "start_time" and "required" in error["message"]
+    assert http.request("GET", mock.base_url + "/organization/costs?start_time=1700000000",
+                        headers=AUTH).status == 200
+
+
+def test_a_binary_type_gets_bytes_of_that_type(http):
+    document = tiny(THING)
+    document["paths"]["/thing"]["get"]["responses"]["200"]["content"] = {"image/png": {"schema": {
+        "type": "string", "format": "binary"}}}
+    with MockServer(document) as server:
+        response = http.request("GET", server.base_url + "/thing")
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.data.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in response.data
+    assert int(response.headers["Content-Length"]) == len(response.data)

@@ -25,8 +25,10 @@ import email.parser
 import email.policy
 import json
 import re
+import struct
 import threading
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
@@ -42,6 +44,24 @@ from .synth import SynthesisError, fresh_id, synthesize
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailer", "transfer-encoding", "upgrade", "content-length"})
 REQUEST_LOG = 10_000
+
+
+def _png() -> bytes:
+    """A 1x1 transparent PNG, so an image answer opens as one."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00\x00")) + chunk(b"IEND", b""))
+
+
+# Bytes of the declared type where a small valid file is cheap to make; other binary types get text.
+SAMPLES = {
+    "image/png": _png(),
+    "audio/wav": b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00"
+                 b"\x02\x00\x10\x00data\x00\x00\x00\x00",
+    "audio/mpeg": b"\xff\xfb\x90\x00" + bytes(413),   # one silent MPEG-1 layer III frame, 128 kbit/s
+    "application/pdf": b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n",
+}
 
 
 @dataclass
@@ -207,19 +227,19 @@ class MockApp:
                 if values:
                     bound.query.append((p, self.coerce(p, values)))
                 elif p.required:
-                    raise ValueError(f"missing required query parameter {p.name!r}")
+                    raise RequestValidationError(op.operation_id, "query", p.name, "a required query parameter is missing")
             elif p.location == "header":
                 if p.name.lower() in headers:
                     bound.header.append((p, self.coerce(p, [headers[p.name.lower()]])))
                 elif p.required:
-                    raise ValueError(f"missing required header {p.name!r}")
+                    raise RequestValidationError(op.operation_id, "header", p.name, "a required header is missing")
             elif p.location == "cookie":
                 cookies = dict(part.strip().split("=", 1) for part in headers.get("cookie", "").split(";")
                                if "=" in part)
                 if p.name in cookies:
                     bound.cookie.append((p, self.coerce(p, [unquote(cookies[p.name])])))
                 elif p.required:
-                    raise ValueError(f"missing required cookie {p.name!r}")
+                    raise RequestValidationError(op.operation_id, "cookie", p.name, "a required cookie is missing")
         return bound
 
     def coerce(self, p: Parameter, values: list) -> Any:
@@ -305,7 +325,8 @@ class MockApp:
         if essence == "text/event-stream":
             return self.stream(op, media, body)
         if "json" not in essence:
-            data = b"dynclient mock body\n" if not essence.startswith("text/") else b"dynclient mock text\n"
+            data = SAMPLES.get(essence) or (b"dynclient mock text\n" if essence.startswith("text/")
+                                            else b"dynclient mock body\n")
             return Reply(status, data, key if "*" not in key else "application/octet-stream", headers)
         value = self.instance(route, media, bound, path_values, body, path)
         if isinstance(value, Reply):
