@@ -68,3 +68,15 @@ def test_bad(dynclient_mock):
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*RequestValidationError*createAssistant*model*"])
+
+
+def test_without_ini_or_marker_the_default_named_document_is_served(pytester, corpus_dir, monkeypatch):
+    from dynclient.sources import default_name
+    monkeypatch.setenv("DYNCLIENT_SPEC_PATH", str(corpus_dir))
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_default=f'''
+def test_default(dynclient_mock):
+    assert dynclient_mock.spec.document.origin.endswith("{default_name().split("@")[1]}.yaml")
+    assert dynclient_mock.client.call("listModels")["object"] == "list"
+''')
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
