@@ -397,3 +397,18 @@ def test_a_binary_type_gets_bytes_of_that_type(http):
     assert response.headers["Content-Type"] == "image/png"
     assert response.data.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in response.data
     assert int(response.headers["Content-Length"]) == len(response.data)
+
+
+def test_errors_take_the_documents_own_error_schema_where_it_declares_one(http):
+    problem = {"type": "object", "required": ["status", "detail"],
+               "properties": {"status": {"type": "integer"}, "detail": {"type": "string"}},
+               "additionalProperties": False}
+    document = tiny(THING, {"id": "t", "size": 3})
+    operation = document["paths"]["/thing"]["get"]
+    operation["parameters"] = [{"name": "size", "in": "query", "schema": {"type": "integer"}}]
+    operation["responses"]["4XX"] = {"description": "problem", "content": {"application/json": {"schema": problem}}}
+    with MockServer(document) as server:
+        response = http.request("GET", server.base_url + "/thing?size=big")
+    body = json.loads(response.data)
+    assert response.status == 400 and set(body) == {"status", "detail"}
+    assert "size" in body["detail"] and "big" in body["detail"]

@@ -172,15 +172,15 @@ class MockApp:
         headers = {k.lower(): v for k, v in headers.items()}
         if self.require_auth and not self.authorized(op, headers, query):
             return self.error(401, "Missing or malformed credentials: this operation requires "
-                                   + " or ".join("+".join(r) for r in op.security), "invalid_request_error")
+                                   + " or ".join("+".join(r) for r in op.security), "invalid_request_error", op=op)
         try:
             bound = self.bind(op, path_values, query, headers)
             media, value = self.parse_body(op, headers.get("content-type", ""), body)
             validate_request(self.schemas, op, bound, media, value)
         except RequestValidationError as exc:
-            return self.error(400, str(exc), "invalid_request_error", param=_param(exc.location, exc.pointer))
+            return self.error(400, str(exc), "invalid_request_error", param=_param(exc.location, exc.pointer), op=op)
         except ValueError as exc:
-            return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error")
+            return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error", op=op)
         try:
             # State is kept by the path under the prefix: `/assistants`, `/threads/thread_1/messages`.
             return self.respond(route, bound, path_values, value, split.path[len(self.prefix):])
@@ -353,7 +353,8 @@ class MockApp:
                 return self.page(route.operation, media, base, list(items.values()), bound)
             if item_id not in items:
                 return self.error(404, f"No object with id {item_id!r} found at {collection_path}",
-                                  "invalid_request_error", param=list(path_values)[-1], code="not_found")
+                                  "invalid_request_error", param=list(path_values)[-1], code="not_found",
+                                  op=route.operation)
             if route.role == "retrieve":
                 return items[item_id]
             if route.role == "modify":
@@ -440,12 +441,47 @@ class MockApp:
         return self._cache[key]
 
     def error(self, status: int, message: str, kind: str, param: str | None = None,
-              code: str | None = None) -> Reply:
-        body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+              code: str | None = None, op: Operation | None = None) -> Reply:
+        """OpenAI's error shape, or the document's own error schema where the operation declares one
+        that this shape does not fit (then a synthesized instance carrying the message)."""
+        error = {"message": message, "type": kind, "param": param, "code": code}
+        body: Any = {"error": error}
+        media = _error_media(op, status) if op is not None else None
+        if media is not None:
+            compiled = self.schemas.compiled(media.pointer, "response")
+            if not compiled.is_valid(body):   # some operations declare the bare `Error` object
+                body = error if compiled.is_valid(error) else self.document_error(media, message, body)
         return Reply(status, json.dumps(body).encode(), "application/json")
+
+    def document_error(self, media: Any, message: str, fallback: dict) -> Any:
+        """A valid instance of the document's error schema, with the message in its first text field."""
+        compiled = self.schemas.compiled(media.pointer, "response")
+        try:
+            instance = synthesize(self.schemas, media.pointer)
+        except SynthesisError:
+            return fallback
+        for holder in (instance, *(v for v in instance.values() if isinstance(v, dict))) \
+                if isinstance(instance, dict) else ():
+            for name in ("message", "detail", "title", "error", "description"):
+                if isinstance(holder.get(name), str):
+                    holder[name] = message
+                    if compiled.is_valid(instance):
+                        return instance
+                    holder[name] = "string"
+        return instance if compiled.is_valid(instance) else fallback
 
 
 # --- helpers -------------------------------------------------------------------
+
+
+def _error_media(op: Operation, status: int) -> Any:
+    """The JSON media the operation declares for an error status: exact, then `4XX`, then `default`."""
+    for key in (str(status), f"{status // 100}XX", "default"):
+        response = op.responses.get(key)
+        for name, media in (response.content if response else {}).items():
+            if "json" in name and media.schema is not None:
+                return media
+    return None
 
 
 def _success(op: Operation):
