@@ -21,14 +21,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import email.parser
-import email.policy
 import json
 import re
-import struct
 import threading
 import uuid
-import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
@@ -37,31 +33,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .. import codecs
 from ..client import MISSING, Bound, validate_request
 from ..errors import RequestValidationError
-from ..schema import SchemaSet, _unwrap, from_text, schema_kind, schema_properties
+from ..schema import SchemaSet, from_text, schema_kind, schema_properties
 from ..spec import Operation, Parameter, Spec
-from .synth import SynthesisError, fresh_id, synthesize
+from .reading import (HOP_BY_HOP, admits_array, declared_headers, ends_with_done, error_media, examples,
+                      openai_param, parse_multipart, required_names, success)
+from .synth import SAMPLES, SynthesisError, fresh_id, synthesize
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-                        "trailer", "transfer-encoding", "upgrade", "content-length"})
-REQUEST_LOG = 10_000
-
-
-def _png() -> bytes:
-    """A 1x1 transparent PNG, so an image answer opens as one."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00\x00")) + chunk(b"IEND", b""))
-
-
-# Bytes of the declared type where a small valid file is cheap to make; other binary types get text.
-SAMPLES = {
-    "image/png": _png(),
-    "audio/wav": b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00"
-                 b"\x02\x00\x10\x00data\x00\x00\x00\x00",
-    "audio/mpeg": b"\xff\xfb\x90\x00" + bytes(413),   # one silent MPEG-1 layer III frame, 128 kbit/s
-    "application/pdf": b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n",
-}
+REQUEST_LOG = 10_000   # exchanges kept in MockApp.requests
 
 
 @dataclass
@@ -134,7 +112,7 @@ class MockApp:
 
     def _creates_an_object(self, op: Operation) -> bool:
         """A POST answers with one object that has an `id` (not a list, not an assignment record)."""
-        response = _success(op)[1]
+        response = success(op)[1]
         media = next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
         if media is None or media.schema is None:
             return False
@@ -178,7 +156,7 @@ class MockApp:
             media, value = self.parse_body(op, headers.get("content-type", ""), body)
             validate_request(self.schemas, op, bound, media, value)
         except RequestValidationError as exc:
-            return self.error(400, str(exc), "invalid_request_error", param=_param(exc.location, exc.pointer), op=op)
+            return self.error(400, str(exc), "invalid_request_error", param=openai_param(exc.location, exc.pointer), op=op)
         except ValueError as exc:
             return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error", op=op)
         try:
@@ -276,7 +254,7 @@ class MockApp:
             except ValueError as exc:
                 raise ValueError(f"the body is not valid JSON: {exc}") from None
         if essence == "multipart/form-data":
-            return media, self.form_fields(media, _multipart(content_type, body))
+            return media, self.form_fields(media, parse_multipart(content_type, body))
         if essence == "application/x-www-form-urlencoded":
             return media, self.form_fields(media, parse_qsl(body.decode(), keep_blank_values=True))
         return media, body
@@ -302,8 +280,8 @@ class MockApp:
                 out[name] = value
         # An empty array has no part on the wire (the client sends none), so a required array
         # field that is absent was [].
-        for name in _required(root, resolve) if properties else ():
-            if name not in out and _admits_array(properties.get(name, {}), resolve):
+        for name in required_names(root, resolve) if properties else ():
+            if name not in out and admits_array(properties.get(name, {}), resolve):
                 out[name] = []
         return out
 
@@ -311,7 +289,7 @@ class MockApp:
 
     def respond(self, route: Route, bound: Bound, path_values: dict, body: Any, path: str) -> Reply:
         op = route.operation
-        status, response = _success(op)
+        status, response = success(op)
         if response is None or not response.content:
             return Reply(status, b"", None)
         wants_stream = isinstance(body, dict) and body.get("stream") is True
@@ -321,7 +299,7 @@ class MockApp:
             key = next((k for k in response.content if "json" in k), next(iter(response.content)))
         media = response.content[key]
         essence = codecs.media_essence(key)
-        headers = _declared_headers(response)
+        headers = declared_headers(response)
         if essence == "text/event-stream":
             return self.stream(op, media, body)
         if "json" not in essence:
@@ -368,7 +346,7 @@ class MockApp:
         key = (op.operation_id, media.pointer)
         if key not in self._cache:
             compiled = self.schemas.compiled(media.pointer, "response")
-            candidates = [e for e in _examples(self.spec, media) if compiled.is_valid(e)]
+            candidates = [e for e in examples(self.spec, media) if compiled.is_valid(e)]
             self._cache[key] = candidates[0] if candidates else synthesize(self.schemas, media.pointer)
         return json.loads(json.dumps(self._cache[key]))   # a fresh copy per response
 
@@ -437,7 +415,7 @@ class MockApp:
     def _ends_with_done(self, op: Operation) -> bool:
         key = ("[DONE]", op.operation_id)
         if key not in self._cache:
-            self._cache[key] = _ends_with_done(self.spec, op)
+            self._cache[key] = ends_with_done(self.spec, op)
         return self._cache[key]
 
     def error(self, status: int, message: str, kind: str, param: str | None = None,
@@ -446,7 +424,7 @@ class MockApp:
         that this shape does not fit (then a synthesized instance carrying the message)."""
         error = {"message": message, "type": kind, "param": param, "code": code}
         body: Any = {"error": error}
-        media = _error_media(op, status) if op is not None else None
+        media = error_media(op, status) if op is not None else None
         if media is not None:
             compiled = self.schemas.compiled(media.pointer, "response")
             if not compiled.is_valid(body):   # some operations declare the bare `Error` object
@@ -469,151 +447,6 @@ class MockApp:
                         return instance
                     holder[name] = "string"
         return instance if compiled.is_valid(instance) else fallback
-
-
-# --- helpers -------------------------------------------------------------------
-
-
-def _error_media(op: Operation, status: int) -> Any:
-    """The JSON media the operation declares for an error status: exact, then `4XX`, then `default`."""
-    for key in (str(status), f"{status // 100}XX", "default"):
-        response = op.responses.get(key)
-        for name, media in (response.content if response else {}).items():
-            if "json" in name and media.schema is not None:
-                return media
-    return None
-
-
-def _success(op: Operation):
-    statuses = sorted(s for s in op.responses if s.isdigit() and s.startswith("2"))
-    if statuses:
-        return int(statuses[0]), op.responses[statuses[0]]
-    if "2XX" in op.responses:
-        return 200, op.responses["2XX"]
-    return (200, op.responses["default"]) if "default" in op.responses else (204, None)
-
-
-def _required(schema: Any, resolve) -> list[str]:
-    """The names an object schema requires, through `$ref`s and `allOf`."""
-    schema = _unwrap(schema, resolve)
-    if not isinstance(schema, dict):
-        return []
-    return [*(schema.get("required") or ()), *(n for part in schema.get("allOf") or () for n in _required(part, resolve))]
-
-
-def _admits_array(schema: Any, resolve) -> bool:
-    """Whether a schema is an array or has one among its alternatives (`image`: a file or files)."""
-    schema = _unwrap(schema, resolve)
-    if not isinstance(schema, dict):
-        return False
-    return schema_kind(schema, resolve)[0] == "array" or any(
-        _admits_array(branch, resolve) for key in ("anyOf", "oneOf") for branch in schema.get(key) or ())
-
-
-def _declared_headers(response: Any) -> dict[str, str]:
-    """The response headers the document declares, with a plausible value each, except hop-by-hop
-    ones: those describe one connection, and copying them (2025-04-29 declares `Transfer-Encoding:
-    chunked` on createSpeech beside a Content-Length) breaks real clients."""
-    out = {}
-    for name, header in (response.headers or {}).items():
-        if name.lower() in HOP_BY_HOP or name.lower() == "content-type" or not isinstance(header, dict):
-            continue
-        schema = header.get("schema") if isinstance(header.get("schema"), dict) else {}
-        value = next((v for v in (header.get("example"), schema.get("example"), schema.get("default"),
-                                  schema.get("const"), *(schema.get("enum") or ())) if v is not None), "mock")
-        out[name] = value if isinstance(value, str) else json.dumps(value)
-    return out
-
-
-def _param(location: str, pointer: str) -> str:
-    """OpenAI's `param` for a JSON pointer: `/messages/0/role` -> `messages[0].role`; a parameter's name."""
-    if location != "body":
-        return pointer.split("/")[0]
-    out = ""
-    for token in pointer.strip("/").split("/") if pointer.strip("/") else ():
-        token = token.replace("~1", "/").replace("~0", "~")
-        out += f"[{token}]" if token.isdigit() else (f".{token}" if out else token)
-    return out or None
-
-
-def _multipart(content_type: str, body: bytes) -> list[tuple[str, Any]]:
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    if not message.is_multipart():
-        boundary = message.get_param("boundary") or ""
-        if boundary and body.strip() == b"--" + boundary.encode() + b"--":
-            return []   # a form with no fields: only the closing delimiter
-        raise ValueError("the multipart body could not be parsed")
-    fields = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        data = part.get_payload(decode=True) or b""
-        if part.get_filename() is not None:
-            fields.append((name, data))
-            continue
-        text = data.decode(part.get_content_charset() or "utf-8", "replace")
-        if codecs.media_essence(part.get_content_type()) == "application/json":
-            try:   # an object or array field sent as a JSON part, whatever its schema's shape
-                fields.append((name, json.loads(text)))
-                continue
-            except ValueError:
-                pass
-        fields.append((name, text))
-    return fields
-
-
-def _examples(spec: Spec, media: Any) -> list:
-    """Examples the document gives for a response: on the media type, and OpenAI's x-oaiMeta ones."""
-    found = []
-    node = spec.resolve_pointer(media.pointer.rsplit("/", 1)[0])
-    if isinstance(node, dict):
-        if "example" in node:
-            found.append(node["example"])
-        for example in (node.get("examples") or {}).values():
-            if isinstance(example, dict) and "value" in example:
-                found.append(example["value"])
-    return found
-
-
-def _ends_with_done(spec: Spec, op: Operation) -> bool:
-    """Whether the stream ends with `data: [DONE]`. OpenAI's documents say so in prose: in the
-    operation's own text and examples, or in the description of a `stream`/`stream_options` property
-    somewhere under the request body (often behind an allOf of `$ref`s), so those are searched."""
-    with contextlib.suppress(Exception):
-        if "[DONE]" in json.dumps(spec.resolve_pointer(op.pointer)):
-            return True
-    if op.request_body is None:
-        return False
-    pending = [media.schema for media in op.request_body.content.values()]
-    seen: set[str] = set()
-    while pending and len(seen) < 200:
-        node = pending.pop()
-        for prop in _stream_properties(node):
-            with contextlib.suppress(Exception):
-                prop = spec.resolve_pointer(prop["$ref"][1:]) if "$ref" in prop else prop
-            if "[DONE]" in json.dumps(prop):
-                return True
-        for ref in re.findall(r'"#(/components/schemas/[^"]+)"', json.dumps(node)):
-            if ref not in seen:
-                seen.add(ref)
-                with contextlib.suppress(Exception):
-                    pending.append(spec.resolve_pointer(ref))
-    return False
-
-
-def _stream_properties(node: Any) -> list:
-    """Every `stream…` property schema inside a node (not following refs)."""
-    found = []
-    if isinstance(node, dict):
-        properties = node.get("properties")
-        if isinstance(properties, dict):   # `stream`, and `stream_options` whose text names the end
-            found.extend(value for name, value in properties.items() if name.startswith("stream"))
-        for value in node.values():
-            found.extend(_stream_properties(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_stream_properties(value))
-    return found
 
 
 # --- the socket side -------------------------------------------------------------

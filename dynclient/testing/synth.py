@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import struct
+import zlib
 try:   # the regular expression parser (re._parser from 3.11, sre_parse before)
     from re import _constants as _sre_c, _parser as _sre
 except ImportError:   # pragma: no cover - Python 3.10
@@ -350,3 +352,21 @@ def _id_prefix(name: str) -> str:
     stem = name[:-3] if name.endswith("_id") else "obj"
     return {"assistant": "asst", "thread": "thread", "message": "msg", "run": "run", "file": "file",
             "vector_store": "vs", "batch": "batch", "step": "step"}.get(stem, stem or "obj")
+
+
+def _png() -> bytes:
+    """A 1x1 transparent PNG, so an image answer opens as one."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00\x00")) + chunk(b"IEND", b""))
+
+
+# Bytes of the declared type where a small valid file is cheap to make; other binary types get text.
+SAMPLES = {
+    "image/png": _png(),
+    "audio/wav": b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00"
+                 b"\x02\x00\x10\x00data\x00\x00\x00\x00",
+    "audio/mpeg": b"\xff\xfb\x90\x00" + bytes(413),   # one silent MPEG-1 layer III frame, 128 kbit/s
+    "application/pdf": b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n",
+}
