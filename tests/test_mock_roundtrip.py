@@ -102,6 +102,8 @@ def give_it_an_item(data, server: MockServer, client, op, params: dict) -> None:
     names = [p.name for p in op.parameters if p.location == "path"]
     parents = {p.name: params[p.name] for p in create.parameters if p.location == "path"}
     body, content_type = draw_body(data, client, create)
+    if isinstance(body, dict) and body.get("stream") is True:
+        body = {**body, "stream": False}   # the object, not a stream of events about it
     created = client.call(create.operation_id, body, params=parents, content_type=content_type)
     params[names[-1]] = created["id"]
 
