@@ -19,9 +19,8 @@ lists it with cursor pagination (``limit``, ``after``, ``before``, ``order``;
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import email.parser
-import email.policy
 import json
 import re
 import threading
@@ -36,10 +35,11 @@ from ..client import MISSING, Bound, validate_request
 from ..errors import RequestValidationError
 from ..schema import SchemaSet, from_text, schema_kind, schema_properties
 from ..spec import Operation, Parameter, Spec
-from .synth import SynthesisError, fresh_id, synthesize
+from .reading import (HOP_BY_HOP, admits_array, declared_headers, ends_with_done, error_media, examples,
+                      openai_param, parse_multipart, required_names, success)
+from .synth import SAMPLES, SynthesisError, fresh_id, synthesize
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-                        "trailer", "transfer-encoding", "upgrade", "content-length"})
+REQUEST_LOG = 10_000   # exchanges kept in MockApp.requests
 
 
 @dataclass
@@ -48,6 +48,13 @@ class Reply:
     body: bytes
     content_type: str | None = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    method: str
+    target: str    # path and query, as received
+    status: int
 
 
 @dataclass(frozen=True)
@@ -72,13 +79,15 @@ class MockApp:
         self.store: dict[str, dict[str, dict]] = {}
         self.lock = threading.Lock()
         self._cache: dict[tuple, Any] = {}
+        # What was asked and answered, newest last (bounded): for tests that inspect the traffic.
+        self.requests: collections.deque[Exchange] = collections.deque(maxlen=REQUEST_LOG)
 
     # --- routing ---------------------------------------------------------------
 
     def _routes(self) -> list[Route]:
         ops = list(self.spec)
         by_path = {(op.method, op.path.split("?")[0]) for op in ops}
-        collections = {op.path for op in ops if op.method == "POST"
+        collections = {op.path for op in ops if op.method == "POST" and self._creates_an_object(op)
                        and any(m == "GET" and re.fullmatch(re.escape(op.path) + r"/\{[^}/]+\}", p)
                                for m, p in by_path)}
         routes = []
@@ -101,8 +110,18 @@ class MockApp:
         routes.sort(key=lambda r: (-len(r.fixed_query), r.operation.path.count("{"), -len(r.operation.path)))
         return routes
 
+    def _creates_an_object(self, op: Operation) -> bool:
+        """A POST answers with one object that has an `id` (not a list, not an assignment record)."""
+        response = success(op)[1]
+        media = next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
+        if media is None or media.schema is None:
+            return False
+        return "id" in schema_properties(*self.schemas.translated(media.pointer, "response"))
+
     def route(self, method: str, path: str, query: list[tuple[str, str]]) -> tuple[Route, dict] | None:
-        if self.prefix and path.startswith(self.prefix + "/"):
+        if self.prefix:   # the server URL's path is part of every operation's URL, as on the real server
+            if not path.startswith(self.prefix + "/"):
+                return None
             path = path[len(self.prefix):]
         for route in self.routes:
             if route.operation.method != method:
@@ -116,6 +135,11 @@ class MockApp:
     # --- handling --------------------------------------------------------------
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        reply = self._handle(method, target, headers, body)
+        self.requests.append(Exchange(method, target, reply.status))
+        return reply
+
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         split = urlsplit(target)
         query = parse_qsl(split.query, keep_blank_values=True)
         found = self.route(method, split.path, query)
@@ -126,17 +150,18 @@ class MockApp:
         headers = {k.lower(): v for k, v in headers.items()}
         if self.require_auth and not self.authorized(op, headers, query):
             return self.error(401, "Missing or malformed credentials: this operation requires "
-                                   + " or ".join("+".join(r) for r in op.security), "invalid_request_error")
+                                   + " or ".join("+".join(r) for r in op.security), "invalid_request_error", op=op)
         try:
             bound = self.bind(op, path_values, query, headers)
             media, value = self.parse_body(op, headers.get("content-type", ""), body)
             validate_request(self.schemas, op, bound, media, value)
         except RequestValidationError as exc:
-            return self.error(400, str(exc), "invalid_request_error", param=exc.pointer)
+            return self.error(400, str(exc), "invalid_request_error", param=openai_param(exc.location, exc.pointer), op=op)
         except ValueError as exc:
-            return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error")
+            return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error", op=op)
         try:
-            return self.respond(route, bound, path_values, value, split.path)
+            # State is kept by the path under the prefix: `/assistants`, `/threads/thread_1/messages`.
+            return self.respond(route, bound, path_values, value, split.path[len(self.prefix):])
         except SynthesisError as exc:
             return self.error(500, f"the mock cannot make a valid response: {exc}", "server_error")
 
@@ -180,19 +205,19 @@ class MockApp:
                 if values:
                     bound.query.append((p, self.coerce(p, values)))
                 elif p.required:
-                    raise ValueError(f"missing required query parameter {p.name!r}")
+                    raise RequestValidationError(op.operation_id, "query", p.name, "a required query parameter is missing")
             elif p.location == "header":
                 if p.name.lower() in headers:
                     bound.header.append((p, self.coerce(p, [headers[p.name.lower()]])))
                 elif p.required:
-                    raise ValueError(f"missing required header {p.name!r}")
+                    raise RequestValidationError(op.operation_id, "header", p.name, "a required header is missing")
             elif p.location == "cookie":
                 cookies = dict(part.strip().split("=", 1) for part in headers.get("cookie", "").split(";")
                                if "=" in part)
                 if p.name in cookies:
                     bound.cookie.append((p, self.coerce(p, [unquote(cookies[p.name])])))
                 elif p.required:
-                    raise ValueError(f"missing required cookie {p.name!r}")
+                    raise RequestValidationError(op.operation_id, "cookie", p.name, "a required cookie is missing")
         return bound
 
     def coerce(self, p: Parameter, values: list) -> Any:
@@ -205,7 +230,9 @@ class MockApp:
         kind, items = schema_kind(root, resolve)
         if kind == "array":
             delimiter = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(p.style, ",")
-            parts = values if (p.explode and p.location == "query") else values[-1].split(delimiter)
+            # An empty text is an empty array (the client sends `OpenAI-Beta: ` for []), not [""].
+            parts = values if (p.explode and p.location == "query") else \
+                (values[-1].split(delimiter) if values[-1] else [])
             return [from_text(v, schema_kind(items, resolve)[0]) for v in parts]
         return from_text(values[-1], kind)
 
@@ -227,7 +254,7 @@ class MockApp:
             except ValueError as exc:
                 raise ValueError(f"the body is not valid JSON: {exc}") from None
         if essence == "multipart/form-data":
-            return media, self.form_fields(media, _multipart(content_type, body))
+            return media, self.form_fields(media, parse_multipart(content_type, body))
         if essence == "application/x-www-form-urlencoded":
             return media, self.form_fields(media, parse_qsl(body.decode(), keep_blank_values=True))
         return media, body
@@ -243,19 +270,26 @@ class MockApp:
             kind, items = schema_kind(properties.get(name, {}), resolve) if properties else (None, None)
             if isinstance(value, bytes):
                 value = codecs.BINARY_PLACEHOLDER
-            elif kind == "array":
-                out.setdefault(name, []).append(from_text(value, schema_kind(items, resolve)[0]))
-                continue
+            elif isinstance(value, str):   # not already typed by a JSON part
+                value = from_text(value, schema_kind(items, resolve)[0] if kind == "array" else kind)
+            if kind == "array":
+                out.setdefault(name, []).append(value)
+            elif name in out:   # a repeated field is an array even where the schema hides it in anyOf
+                out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [value]
             else:
-                value = from_text(value, kind)
-            out[name] = value
+                out[name] = value
+        # An empty array has no part on the wire (the client sends none), so a required array
+        # field that is absent was [].
+        for name in required_names(root, resolve) if properties else ():
+            if name not in out and admits_array(properties.get(name, {}), resolve):
+                out[name] = []
         return out
 
     # --- answering -------------------------------------------------------------
 
     def respond(self, route: Route, bound: Bound, path_values: dict, body: Any, path: str) -> Reply:
         op = route.operation
-        status, response = _success(op)
+        status, response = success(op)
         if response is None or not response.content:
             return Reply(status, b"", None)
         wants_stream = isinstance(body, dict) and body.get("stream") is True
@@ -265,18 +299,20 @@ class MockApp:
             key = next((k for k in response.content if "json" in k), next(iter(response.content)))
         media = response.content[key]
         essence = codecs.media_essence(key)
+        headers = declared_headers(response)
         if essence == "text/event-stream":
             return self.stream(op, media, body)
         if "json" not in essence:
-            data = b"dynclient mock body\n" if not essence.startswith("text/") else b"dynclient mock text\n"
-            return Reply(status, data, key if "*" not in key else "application/octet-stream")
+            data = SAMPLES.get(essence) or (b"dynclient mock text\n" if essence.startswith("text/")
+                                            else b"dynclient mock body\n")
+            return Reply(status, data, key if "*" not in key else "application/octet-stream", headers)
         value = self.instance(route, media, bound, path_values, body, path)
         if isinstance(value, Reply):
             return value
         problem = self.schemas.compiled(media.pointer, "response").violation(value) if media.schema else None
         if problem is not None:
             raise SynthesisError(f"{problem.pointer or '/'}: {problem.message}")
-        return Reply(status, json.dumps(value).encode(), key)
+        return Reply(status, json.dumps(value).encode(), key, headers)
 
     def instance(self, route: Route, media: Any, bound: Bound, path_values: dict, body: Any, path: str) -> Any:
         """The response body: stored state where the route has some, else an example or a synthesis."""
@@ -295,7 +331,8 @@ class MockApp:
                 return self.page(route.operation, media, base, list(items.values()), bound)
             if item_id not in items:
                 return self.error(404, f"No object with id {item_id!r} found at {collection_path}",
-                                  "invalid_request_error", param=list(path_values)[-1], code="not_found")
+                                  "invalid_request_error", param=list(path_values)[-1], code="not_found",
+                                  op=route.operation)
             if route.role == "retrieve":
                 return items[item_id]
             if route.role == "modify":
@@ -309,7 +346,7 @@ class MockApp:
         key = (op.operation_id, media.pointer)
         if key not in self._cache:
             compiled = self.schemas.compiled(media.pointer, "response")
-            candidates = [e for e in _examples(self.spec, media) if compiled.is_valid(e)]
+            candidates = [e for e in examples(self.spec, media) if compiled.is_valid(e)]
             self._cache[key] = candidates[0] if candidates else synthesize(self.schemas, media.pointer)
         return json.loads(json.dumps(self._cache[key]))   # a fresh copy per response
 
@@ -317,8 +354,9 @@ class MockApp:
         """`obj` with the request's fields that the response also has, each kept only if still valid."""
         compiled = self.schemas.compiled(media.pointer, "response")
         result = dict(obj)
-        if fresh and isinstance(result.get("id"), str):
-            result["id"] = fresh_id(result["id"].split("_")[0] if "_" in result["id"] else "obj")
+        if fresh and (isinstance(result.get("id"), str) or ("id" in result and result["id"] is None)):
+            old = result["id"] or ""
+            result["id"] = fresh_id(old.split("_")[0] if "_" in old else "obj")
             if not compiled.is_valid(result):
                 result["id"] = obj["id"]
         for name, value in (body.items() if isinstance(body, dict) else ()):
@@ -343,11 +381,22 @@ class MockApp:
             ordered = ordered[:ids.index(args["before"])][-limit:]
         chunk = ordered[:limit]
         page = {**base, "data": chunk}
+        compiled = self.schemas.compiled(media.pointer, "response")
+        declared = schema_properties(*self.schemas.translated(media.pointer, "response"))
         for name, value in (("first_id", chunk[0].get("id") if chunk else None),
                             ("last_id", chunk[-1].get("id") if chunk else None),
                             ("has_more", len(ordered) > limit)):
-            if name in base or name in schema_properties(*self.schemas.translated(media.pointer, "response")):
+            if name not in base and name not in declared:
+                continue
+            # An empty page has no first or last id: null as the real API sends, where the document
+            # allows it; else "" (documents that declare a plain string); else the example's value.
+            if value is not None:
                 page[name] = value
+                continue
+            for candidate in (None, ""):   # (only empty pages pay for these trial validations)
+                if compiled.is_valid({**page, name: candidate}):
+                    page[name] = candidate
+                    break
         return page
 
     def stream(self, op: Operation, media: Any, body: Any) -> Reply:
@@ -359,67 +408,45 @@ class MockApp:
         for _ in range(2):
             name = event.get("type") if isinstance(event, dict) and isinstance(event.get("type"), str) else None
             lines.append((f"event: {name}\n" if name else "") + f"data: {json.dumps(event)}\n\n")
-        if _ends_with_done(self.spec, op):
+        if self._ends_with_done(op):
             lines.append("data: [DONE]\n\n")
         return Reply(200, "".join(lines).encode(), "text/event-stream")
 
+    def _ends_with_done(self, op: Operation) -> bool:
+        key = ("[DONE]", op.operation_id)
+        if key not in self._cache:
+            self._cache[key] = ends_with_done(self.spec, op)
+        return self._cache[key]
+
     def error(self, status: int, message: str, kind: str, param: str | None = None,
-              code: str | None = None) -> Reply:
-        body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+              code: str | None = None, op: Operation | None = None) -> Reply:
+        """OpenAI's error shape, or the document's own error schema where the operation declares one
+        that this shape does not fit (then a synthesized instance carrying the message)."""
+        error = {"message": message, "type": kind, "param": param, "code": code}
+        body: Any = {"error": error}
+        media = error_media(op, status) if op is not None else None
+        if media is not None:
+            compiled = self.schemas.compiled(media.pointer, "response")
+            if not compiled.is_valid(body):   # some operations declare the bare `Error` object
+                body = error if compiled.is_valid(error) else self.document_error(media, message, body)
         return Reply(status, json.dumps(body).encode(), "application/json")
 
-
-# --- helpers -------------------------------------------------------------------
-
-
-def _success(op: Operation):
-    statuses = sorted(s for s in op.responses if s.isdigit() and s.startswith("2"))
-    if statuses:
-        return int(statuses[0]), op.responses[statuses[0]]
-    if "2XX" in op.responses:
-        return 200, op.responses["2XX"]
-    return (200, op.responses["default"]) if "default" in op.responses else (204, None)
-
-
-def _multipart(content_type: str, body: bytes) -> list[tuple[str, Any]]:
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    if not message.is_multipart():
-        raise ValueError("the multipart body could not be parsed")
-    fields = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        data = part.get_payload(decode=True) or b""
-        if part.get_filename() is not None:
-            fields.append((name, data))
-        else:
-            fields.append((name, data.decode(part.get_content_charset() or "utf-8", "replace")))
-    return fields
-
-
-def _examples(spec: Spec, media: Any) -> list:
-    """Examples the document gives for a response: on the media type, and OpenAI's x-oaiMeta ones."""
-    found = []
-    node = spec.resolve_pointer(media.pointer.rsplit("/", 1)[0])
-    if isinstance(node, dict):
-        if "example" in node:
-            found.append(node["example"])
-        for example in (node.get("examples") or {}).values():
-            if isinstance(example, dict) and "value" in example:
-                found.append(example["value"])
-    return found
-
-
-def _ends_with_done(spec: Spec, op: Operation) -> bool:
-    """Whether the stream ends with `data: [DONE]`: OpenAI's documents say so in the operation's text."""
-    if op.request_body is None:
-        return False
-    text = json.dumps([media.schema for media in op.request_body.content.values()])
-    refs = re.findall(r'"#(/components/schemas/[^"]+)"', text)
-    for ref in refs[:50]:
-        with contextlib.suppress(Exception):
-            text += json.dumps(spec.resolve_pointer(ref).get("properties", {}).get("stream", {}))
-    return "[DONE]" in text
+    def document_error(self, media: Any, message: str, fallback: dict) -> Any:
+        """A valid instance of the document's error schema, with the message in its first text field."""
+        compiled = self.schemas.compiled(media.pointer, "response")
+        try:
+            instance = synthesize(self.schemas, media.pointer)
+        except SynthesisError:
+            return fallback
+        for holder in (instance, *(v for v in instance.values() if isinstance(v, dict))) \
+                if isinstance(instance, dict) else ():
+            for name in ("message", "detail", "title", "error", "description"):
+                if isinstance(holder.get(name), str):
+                    holder[name] = message
+                    if compiled.is_valid(instance):
+                        return instance
+                    holder[name] = "string"
+        return instance if compiled.is_valid(instance) else fallback
 
 
 # --- the socket side -------------------------------------------------------------
@@ -428,6 +455,10 @@ def _ends_with_done(spec: Spec, op: Operation) -> bool:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "dynclient-mock/0.1"
+    # Headers and body leave in one write, with Nagle off: written apart, Nagle and the peer's
+    # delayed ACK cost 40 ms per response on loopback.
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
 
     def log_message(self, format: str, *args: Any) -> None:   # quiet; the caller's logging decides
         pass

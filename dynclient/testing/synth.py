@@ -13,6 +13,13 @@ from __future__ import annotations
 
 import itertools
 import re
+import struct
+import zlib
+try:   # the regular expression parser (re._parser from 3.11, sre_parse before)
+    from re import _constants as _sre_c, _parser as _sre
+except ImportError:   # pragma: no cover - Python 3.10
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre  # type: ignore[no-redef]
 import time
 from typing import Any, Callable
 
@@ -186,9 +193,25 @@ class Walker:
         while len(out) < count:
             value = self.make(items, depth + 1, name)
             if schema.get("uniqueItems") and value in out:
-                value = f"{value}-{len(out)}" if isinstance(value, str) else value
+                value = self.another(items, out, value)
             out.append(value)
         return out
+
+    def another(self, items: Any, taken: list, value: Any) -> Any:
+        """An item not yet in a uniqueItems array: the next enum value, else a numbered variant."""
+        resolved = items
+        for _ in range(MAX_DEPTH):
+            if not (isinstance(resolved, dict) and set(resolved) == {"$ref"}):
+                break
+            resolved = self.resolve(resolved["$ref"])
+        enum = resolved.get("enum") if isinstance(resolved, dict) else None
+        if enum:
+            return next((v for v in enum if v not in taken), value)
+        if isinstance(value, str):
+            return f"{value}-{len(taken)}"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value + len(taken)
+        return value
 
     @staticmethod
     def string(schema: dict, name: str) -> str:
@@ -199,6 +222,8 @@ class Walker:
             "email": "user@example.com", "uuid": "00000000-0000-4000-8000-000000000000",
             "binary": "", "byte": "", "ipv4": "127.0.0.1", "ipv6": "::1", "hostname": "example.com",
         }.get(fmt)
+        if value is None and isinstance(schema.get("pattern"), str):
+            value = from_pattern(schema["pattern"])
         if value is None:
             if name == "id" or name.endswith("_id"):
                 value = fresh_id(_id_prefix(name))
@@ -226,6 +251,65 @@ class Walker:
         if step:
             value = -(-value // step) * step
         return value
+
+
+def from_pattern(pattern: str) -> str | None:
+    """A short string that `pattern` matches (searched, as JSON Schema does), or None.
+
+    Walks the parsed regular expression taking the first choice and the fewest repeats; good
+    for the id and code patterns documents use, and checked by the caller's validation anyway.
+    """
+    try:
+        parsed = _sre.parse(pattern)
+        value = _from_parsed(parsed)
+    except (re.error, ValueError, RecursionError, KeyError):
+        return None
+    return value if re.search(pattern, value) else None
+
+
+def _from_parsed(items: Any) -> str:
+    return "".join(_from_op(op, av) for op, av in items)
+
+
+def _from_op(op: Any, av: Any) -> str:
+    c = _sre_c
+    if op is c.LITERAL:
+        return chr(av)
+    if op is c.NOT_LITERAL:
+        return "a" if chr(av) != "a" else "b"
+    if op is c.ANY:
+        return "a"
+    if op is c.IN:
+        return _from_set(av)
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+        low, _high, item = av
+        return _from_parsed(item) * low
+    if op is c.SUBPATTERN:
+        return _from_parsed(av[-1])
+    if op is c.BRANCH:
+        return _from_parsed(av[1][0])
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT, c.GROUPREF):
+        return ""
+    if op is c.CATEGORY:
+        return _CATEGORY.get(str(av), "a")
+    raise ValueError(f"unsupported regular expression element {op}")
+
+
+def _from_set(items: list) -> str:
+    c = _sre_c
+    if items and items[0][0] is c.NEGATE:
+        excluded = {chr(av) for op, av in items[1:] if op is c.LITERAL}
+        return next(ch for ch in "aZ0_-" if ch not in excluded)
+    op, av = items[0]
+    if op is c.LITERAL:
+        return chr(av)
+    if op is c.RANGE:
+        return chr(av[0])
+    return _CATEGORY.get(str(av), "a")
+
+
+_CATEGORY = {"CATEGORY_DIGIT": "0", "CATEGORY_NOT_DIGIT": "a", "CATEGORY_WORD": "a", "CATEGORY_NOT_WORD": "-",
+             "CATEGORY_SPACE": " ", "CATEGORY_NOT_SPACE": "a"}
 
 
 def _first_type(schema: dict) -> str | None:
@@ -256,10 +340,33 @@ def _example_id_prefix(schema: dict) -> str | None:
     meta = schema.get("x-oaiMeta")
     text = meta.get("example") if isinstance(meta, dict) else None
     found = re.search(r'"id"\s*:\s*"([A-Za-z]+)_', text) if isinstance(text, str) else None
-    return found.group(1) if found else None
+    if found:
+        return found.group(1)
+    # No example: the object's own kind (`object: enum [file]` -> `file_…`, `thread.run.step` -> `step_…`).
+    kind = ((schema.get("properties") or {}).get("object") or {})
+    values = kind.get("enum") or ([kind["const"]] if "const" in kind else [])
+    return str(values[0]).split(".")[-1] if values and isinstance(values[0], str) else None
 
 
 def _id_prefix(name: str) -> str:
     stem = name[:-3] if name.endswith("_id") else "obj"
     return {"assistant": "asst", "thread": "thread", "message": "msg", "run": "run", "file": "file",
             "vector_store": "vs", "batch": "batch", "step": "step"}.get(stem, stem or "obj")
+
+
+def _png() -> bytes:
+    """A 1x1 transparent PNG, so an image answer opens as one."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00\x00")) + chunk(b"IEND", b""))
+
+
+# Bytes of the declared type where a small valid file is cheap to make; other binary types get text.
+SAMPLES = {
+    "image/png": _png(),
+    "audio/wav": b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00"
+                 b"\x02\x00\x10\x00data\x00\x00\x00\x00",
+    "audio/mpeg": b"\xff\xfb\x90\x00" + bytes(413),   # one silent MPEG-1 layer III frame, 128 kbit/s
+    "application/pdf": b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n",
+}

@@ -1,0 +1,87 @@
+"""pytest plugin: a `dynclient_mock` fixture serving the mock of a document for one test.
+
+Registered through the ``pytest11`` entry point, so installing dynclient is enough::
+
+    def test_assistants(dynclient_mock):
+        asst = dynclient_mock.client.call("createAssistant", {"model": "gpt-4o"})
+        assert asst["id"] in dynclient_mock.store("/assistants")
+
+    @pytest.mark.dynclient_spec("openai@2026-08-21", require_auth=False)
+    def test_on_another_version(dynclient_mock): ...
+
+The document comes from the closest ``dynclient_spec`` marker, else the
+``dynclient_spec`` ini option, else the default named source. Keyword
+arguments of the marker go to ``MockServer`` (``require_auth=False``). Each
+test gets its own server, so state never leaks between tests; the parsed
+document is shared by the whole session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import pytest
+
+from ..client import Client
+from ..sources import default_name
+from ..spec import Spec
+from .mock import MockServer
+
+INI = "dynclient_spec"
+MARKER = "dynclient_spec"
+
+
+@dataclass(frozen=True)
+class DynclientMock:
+    """What the fixture yields: the running server and a Client pointed at it."""
+
+    server: MockServer
+    client: Client
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def spec(self) -> Spec:
+        return self.server.app.spec
+
+    @property
+    def requests(self) -> list:
+        """The exchanges so far, oldest first: `method`, `target`, `status`."""
+        return list(self.server.app.requests)
+
+    def store(self, collection: str) -> dict[str, dict]:
+        """The objects the mock holds for a collection path (without the prefix), by id."""
+        return dict(self.server.app.store.get(collection, {}))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(INI, "document for the dynclient_mock fixture: a name (openai@2025-04-29), a path or a URL",
+                  default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}(source, **options): the document (and MockServer options) "
+                                       "for the dynclient_mock fixture")
+
+
+@pytest.fixture(scope="session")
+def _dynclient_specs() -> dict[str, Spec]:
+    return {}
+
+
+@pytest.fixture
+def dynclient_mock(request: pytest.FixtureRequest, _dynclient_specs: dict[str, Spec]) -> Iterator[DynclientMock]:
+    marker = request.node.get_closest_marker(MARKER)
+    source = (marker.args[0] if marker and marker.args else None) or request.config.getini(INI) or default_name()
+    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    if str(source) not in _dynclient_specs:
+        _dynclient_specs[str(source)] = Spec(source)
+    with MockServer(_dynclient_specs[str(source)], **options) as server:
+        client = Client(server.app.spec, base_url=server.base_url, api_key="sk-dynclient-mock")
+        try:
+            yield DynclientMock(server, client)
+        finally:
+            client.close()
