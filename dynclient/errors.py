@@ -185,14 +185,8 @@ class APIStreamError(DynclientError):
         self.message = error.get("message") or (data if isinstance(data, str) else None)
         self.type = error.get("type")
         self.code = error.get("code")
-        text = f"{operation_id}: the stream reported an error"
-        if self.message:
-            text += f": {self.message}"
-        if self.code:
-            text += f" (code {self.code})"
-        if request_id:
-            text += f" [request id {request_id}]"
-        super().__init__(text)
+        super().__init__(_api_message(f"{operation_id}: the stream reported an error", self.message, self.code,
+                                      request_id))
 
 
 class PaginationError(DynclientError):
@@ -219,14 +213,19 @@ class APIStatusError(DynclientError):
         self.type = error.get("type")
         self.param = error.get("param")
         self.code = error.get("code")
-        text = f"{operation_id}: HTTP {status}"
-        if self.message:
-            text += f": {self.message}"
-        if self.code:
-            text += f" (code {self.code})"
-        if request_id:
-            text += f" [request id {request_id}]"
-        super().__init__(text)
+        super().__init__(_api_message(f"{operation_id}: HTTP {status}", self.message, self.code, request_id))
+
+
+def _api_message(head: str, message: Any, code: Any, request_id: str | None) -> str:
+    """`createX: HTTP 429: Rate limit reached (code rate_limit) [request id req_1]`."""
+    text = head
+    if message:
+        text += f": {message}"
+    if code:
+        text += f" (code {code})"
+    if request_id:
+        text += f" [request id {request_id}]"
+    return text
 
 
 class BadRequestError(APIStatusError): pass

@@ -15,6 +15,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from faultserver import FaultServer  # noqa: E402
 from httpserver import TestServer  # noqa: E402
 
 try:
@@ -38,6 +39,13 @@ def server() -> Iterator[TestServer]:
         yield srv
     finally:
         srv.close()
+
+
+@pytest.fixture
+def srv() -> Iterator[FaultServer]:
+    """A loopback server that misbehaves on purpose, one scripted connection at a time."""
+    with FaultServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

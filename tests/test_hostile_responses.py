@@ -27,12 +27,6 @@ FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 
 
 @pytest.fixture
-def srv():
-    with FaultServer() as server:
-        yield server
-
-
-@pytest.fixture
 def client(srv):
     with dynclient.Client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, max_retries=0,
                           max_response_bytes=1 << 20) as c:

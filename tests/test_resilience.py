@@ -83,12 +83,6 @@ SPEC = {
 
 
 @pytest.fixture
-def srv():
-    with FaultServer() as server:
-        yield server
-
-
-@pytest.fixture
 def client(srv):
     with dynclient.Client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST) as c:
         yield c
