@@ -639,8 +639,9 @@ def run_mock(args: argparse.Namespace) -> int:
         overrides[operation_id] = deep_merge(overrides.get(operation_id, {}), value)
     server = MockServer(args.spec, args.host, args.port, require_auth=not args.no_auth, overrides=overrides)
     spec = server.app.spec
-    print(f"dynclient mock: {spec.title} {spec.version} ({len(spec.operations)} operations) "
-          f"at {server.base_url}" + (f"; overrides for {', '.join(overrides)}" if overrides else ""), flush=True)
+    overridden = f"; answers of {', '.join(overrides)} overridden" if overrides else ""
+    print(f"dynclient mock: {spec.title} {spec.version} ({len(spec.operations)} operations{overridden}) "
+          f"at {server.base_url}", flush=True)   # the URL last: scripts read it from there
     try:
         server.serve_forever()
     except KeyboardInterrupt:
