@@ -125,16 +125,15 @@ class MockApp:
 
     def _creates_an_object(self, op: Operation) -> bool:
         """A POST answers with one object that has an `id` (not a list, not an assignment record)."""
-        response = success(op)[1]
-        media = next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
+        media = _json_answer(op)
         if media is None or media.schema is None:
             return False
         return "id" in schema_properties(*self.schemas.translated(media.pointer, "response"))
 
-    def _answer_schema(self, op: Operation) -> Any:
+    @staticmethod
+    def _answer_schema(op: Operation) -> Any:
         """The schema of the operation's JSON success answer, as written (a `$ref`, usually), or None."""
-        response = success(op)[1]
-        media = next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
+        media = _json_answer(op)
         return media.schema if media is not None else None
 
     def _acts_on_item(self, op: Operation, template: str, items: dict[str, Any]) -> bool:
@@ -367,7 +366,8 @@ class MockApp:
                     items[obj.get("id", fresh_id())] = obj
                 return obj
             if route.role == "list":
-                return self.finish(op, media, self.page(op, media, base, list(items.values()), bound), override, bound)
+                page = self.page(op, media, base, list(items.values()), bound)
+                return self.finish(op, media, page, override, bound)
             if item_id not in items:
                 return self.error(404, f"No object with id {item_id!r} found at {collection_path}",
                                   "invalid_request_error", param=list(path_values)[-1], code="not_found", op=op)
@@ -387,7 +387,8 @@ class MockApp:
         with the path's values in the fields named after them."""
         if override:
             answer = deep_merge(answer, override)
-            problem = self.schemas.compiled(media.pointer, "response").violation(answer)
+            problem = None if media.schema is None else \
+                self.schemas.compiled(media.pointer, "response").violation(answer)
             if problem is not None:
                 return self.error(500, f"{op.operation_id}: the override {json.dumps(override)} makes the answer "
                                        f"invalid at {problem.pointer or '/'}: {problem.message}", "server_error",
@@ -398,7 +399,7 @@ class MockApp:
         """Fields named after a path parameter take its value where the schema allows: a run created
         at /threads/thread_1/runs, and each message listed at /threads/thread_1/messages, belong to
         thread_1. Only the answer's own fields and those of the objects in its `data` are touched."""
-        if not isinstance(answer, dict) or not path_values:
+        if not isinstance(answer, dict) or not path_values or media.schema is None:
             return answer
         compiled = self.schemas.compiled(media.pointer, "response")
         data = answer.get("data")
@@ -520,6 +521,12 @@ class MockApp:
                         return instance
                     holder[name] = "string"
         return instance if compiled.is_valid(instance) else fallback
+
+
+def _json_answer(op: Operation) -> Any:
+    """The JSON media of the operation's success answer, or None."""
+    response = success(op)[1]
+    return next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
 
 
 # --- the socket side -------------------------------------------------------------
