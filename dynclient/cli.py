@@ -618,14 +618,30 @@ def configure_mock(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     parser.add_argument("--no-auth", action="store_true", help="do not require credentials")
+    parser.add_argument("--override", action="append", default=[], type=_override, metavar="OP=JSON",
+                        help="merge this JSON object into every answer of operation OP, e.g. "
+                             "'getRun={\"status\": \"completed\"}' (repeatable)")
+
+
+def _override(text: str) -> tuple[str, dict]:
+    from .testing.overrides import parse_override
+    try:
+        return parse_override(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_mock(args: argparse.Namespace) -> int:
     from .testing.mock import MockServer
-    server = MockServer(args.spec, args.host, args.port, require_auth=not args.no_auth)
+    from .testing.overrides import deep_merge
+    overrides: dict[str, dict] = {}
+    for operation_id, value in args.override:   # a repeated OP merges, the later over the earlier
+        overrides[operation_id] = deep_merge(overrides.get(operation_id, {}), value)
+    server = MockServer(args.spec, args.host, args.port, require_auth=not args.no_auth, overrides=overrides)
     spec = server.app.spec
-    print(f"dynclient mock: {spec.title} {spec.version} ({len(spec.operations)} operations) "
-          f"at {server.base_url}", flush=True)
+    overridden = f"; answers of {', '.join(overrides)} overridden" if overrides else ""
+    print(f"dynclient mock: {spec.title} {spec.version} ({len(spec.operations)} operations{overridden}) "
+          f"at {server.base_url}", flush=True)   # the URL last: scripts read it from there
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -704,7 +720,9 @@ COMMANDS: list[Command] = [
             "dynclient batch build openai@2025-04-29 createChatCompletion bodies.jsonl -o requests.jsonl",
             configure_batch, lambda args: BATCH_COMMANDS[args.batch_command](args)),
     Command("mock", "serve a mock of any OpenAPI 3.x document",
-            "dynclient mock openai@2025-04-29 --port 8080", configure_mock, run_mock),
+            "dynclient mock openai@2025-04-29 --port 8080\n"
+            "dynclient mock openai@2025-04-29 --override 'getRun={\"status\": \"completed\"}'",
+            configure_mock, run_mock),
 ]
 
 

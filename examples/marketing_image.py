@@ -76,8 +76,8 @@ def generate(client: dynclient.Client, description: str, args: argparse.Namespac
     except NoImage as exc:
         print(f"error: no image saved: {exc}", file=sys.stderr)
         if mock:
-            print("(the mock answers with a synthesized ImagesResponse, and the document makes its `data` "
-                  "optional, so it need not carry an image; a real server sends one)", file=sys.stderr)
+            print("(this was the mock's answer, which the document lets omit the image; a real server "
+                  "sends one)", file=sys.stderr)
         return 1
     path = Path(args.out)
     path.write_bytes(data)

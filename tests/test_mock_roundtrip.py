@@ -3,9 +3,11 @@
 For each operation: arguments drawn by ``dynclient.testing.strategies`` go
 through the Client to the mock and come back as a response the Client
 validated strictly (``validate_responses="strict"``), with a declared 2xx
-status. An operation on one item (``GET /assistants/{assistant_id}``) is first
-given an item: the collection's create operation is called with a drawn body
-and the new id replaces the drawn one, so the answer is the object, not a 404.
+status. An operation on one item (``GET /assistants/{assistant_id}``, or an
+action on it such as ``POST /threads/{thread_id}/runs/{run_id}/cancel``) is
+first given an item: the collection's create operation is called with a drawn
+body and the new id replaces the drawn one, so the answer is the object, not a
+404.
 
 Invalid bodies (``strategies.invalid_request_body``) are refused by the Client
 before anything is sent (the mock's request log does not move) and, forced past
@@ -95,7 +97,7 @@ def draw_body(data, client, op) -> tuple:
 def give_it_an_item(data, server: MockServer, client, op, params: dict) -> None:
     """For an operation on one item, create one through its collection and aim at it."""
     route = next(r for r in server.app.routes if r.operation is op)
-    if route.role not in ("retrieve", "modify", "delete"):
+    if route.role not in ("retrieve", "modify", "delete", "action"):
         return
     create = next(r.operation for r in server.app.routes if r.collection == route.collection and r.role == "create")
     # (the mock infers a collection only where a create operation answers with an object that has an id)

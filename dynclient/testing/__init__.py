@@ -4,6 +4,7 @@
 
 - ``serve(spec)``: the mock server in this process on a free loopback port; yields its base URL.
   ``MockServer`` is the same with its state (``server.app.store``) and request log in reach.
+  Both take ``overrides={"getRun": {"status": "completed"}}``: fields fixed in an operation's answers.
 - ``strategies``: Hypothesis strategies for bodies and parameters (imported on first use; it
   needs the ``hypothesis`` package, a test extra).
 - The pytest plugin (``dynclient.testing.pytest_plugin``, registered by entry point) gives the

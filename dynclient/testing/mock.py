@@ -14,7 +14,14 @@ has a GET creates an object; GET on the item returns it, POST/PATCH/PUT on
 the item changes it, DELETE removes it (then 404), and GET on the collection
 lists it with cursor pagination (``limit``, ``after``, ``before``, ``order``;
 ``first_id``, ``last_id``, ``has_more``). Nested collections
-(``/threads/{thread_id}/messages``) are kept per parent.
+(``/threads/{thread_id}/messages``) are kept per parent, and an answer's fields
+named after a path parameter (a run's ``thread_id``) take the path's value. A
+POST on one segment below an item (``/threads/{thread_id}/runs/{run_id}/cancel``)
+that answers with the item's own schema is an action on the item: its answer is
+the stored item, and becomes it.
+
+Overrides (``overrides.py``) fix fields of an operation's answers, for a whole
+server or one request.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .. import codecs
@@ -37,6 +44,7 @@ from ..schema import SchemaSet, from_text, schema_kind, schema_properties
 from ..spec import Operation, Parameter, Spec
 from .reading import (HOP_BY_HOP, admits_array, declared_headers, ends_with_done, error_media, examples,
                       openai_param, parse_multipart, required_names, success)
+from .overrides import checked_overrides, deep_merge, from_prefer
 from .synth import SAMPLES, SynthesisError, fresh_id, synthesize
 
 REQUEST_LOG = 10_000   # exchanges kept in MockApp.requests
@@ -63,16 +71,17 @@ class Route:
     pattern: re.Pattern
     fixed_query: tuple[tuple[str, str], ...]   # e.g. `/responses?beta=true` in a path key
     collection: str | None                     # template of the collection the item belongs to
-    role: str                                  # create | retrieve | modify | delete | list | other
+    role: str                                  # create | retrieve | modify | delete | list | action | other
 
 
 class MockApp:
     """The mock's logic, without sockets: a request in, a Reply out."""
 
-    def __init__(self, spec: Any, *, require_auth: bool = True):
+    def __init__(self, spec: Any, *, require_auth: bool = True, overrides: Mapping[str, Any] | None = None):
         self.spec = spec if isinstance(spec, Spec) else Spec(spec)
         self.schemas = SchemaSet(self.spec)
         self.require_auth = require_auth
+        self.overrides = checked_overrides(self.spec, overrides or {})   # operation id -> JSON object
         server_url = str((self.spec.servers or [{"url": "/"}])[0].get("url", "/"))
         self.prefix = urlsplit(server_url).path.rstrip("/") if "{" not in server_url else ""
         self.routes = self._routes()
@@ -90,6 +99,8 @@ class MockApp:
         collections = {op.path for op in ops if op.method == "POST" and self._creates_an_object(op)
                        and any(m == "GET" and re.fullmatch(re.escape(op.path) + r"/\{[^}/]+\}", p)
                                for m, p in by_path)}
+        items = {op.path: self._answer_schema(op) for op in ops if op.method == "GET"
+                 and re.fullmatch(r"(.+)/\{[^}/]+\}", op.path) and op.path.rsplit("/", 1)[0] in collections}
         routes = []
         for op in ops:
             template, _, fixed = op.path.partition("?")
@@ -103,6 +114,8 @@ class MockApp:
                 role = {"GET": "retrieve", "DELETE": "delete", "POST": "modify", "PATCH": "modify",
                         "PUT": "modify"}.get(op.method, "other")
                 collection = parent
+            elif op.method == "POST" and self._acts_on_item(op, template, items):
+                role, collection = "action", re.sub(r"/\{[^}/]+\}$", "", template.rsplit("/", 1)[0])
             else:
                 role, collection = "other", None
             routes.append(Route(op, re.compile(regex + "$"), tuple(parse_qsl(fixed)), collection, role))
@@ -112,11 +125,23 @@ class MockApp:
 
     def _creates_an_object(self, op: Operation) -> bool:
         """A POST answers with one object that has an `id` (not a list, not an assignment record)."""
-        response = success(op)[1]
-        media = next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
+        media = _json_answer(op)
         if media is None or media.schema is None:
             return False
         return "id" in schema_properties(*self.schemas.translated(media.pointer, "response"))
+
+    @staticmethod
+    def _answer_schema(op: Operation) -> Any:
+        """The schema of the operation's JSON success answer, as written (a `$ref`, usually), or None."""
+        media = _json_answer(op)
+        return media.schema if media is not None else None
+
+    def _acts_on_item(self, op: Operation, template: str, items: dict[str, Any]) -> bool:
+        """`POST /threads/{thread_id}/runs/{run_id}/cancel`: one literal segment below a stored item,
+        answering with the item's own schema."""
+        item, _, last = template.rpartition("/")
+        return (not last.startswith("{") and item in items and items[item] is not None
+                and self._answer_schema(op) == items[item])
 
     def route(self, method: str, path: str, query: list[tuple[str, str]]) -> tuple[Route, dict] | None:
         if self.prefix:   # the server URL's path is part of every operation's URL, as on the real server
@@ -155,15 +180,21 @@ class MockApp:
             bound = self.bind(op, path_values, query, headers)
             media, value = self.parse_body(op, headers.get("content-type", ""), body)
             validate_request(self.schemas, op, bound, media, value)
+            override = self.override_for(op, headers.get("prefer", ""))
         except RequestValidationError as exc:
             return self.error(400, str(exc), "invalid_request_error", param=openai_param(exc.location, exc.pointer), op=op)
         except ValueError as exc:
             return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error", op=op)
         try:
             # State is kept by the path under the prefix: `/assistants`, `/threads/thread_1/messages`.
-            return self.respond(route, bound, path_values, value, split.path[len(self.prefix):])
+            return self.respond(route, bound, path_values, value, split.path[len(self.prefix):], override)
         except SynthesisError as exc:
             return self.error(500, f"the mock cannot make a valid response: {exc}", "server_error")
+
+    def override_for(self, op: Operation, prefer: str) -> dict | None:
+        """The server's override for the operation, with this request's `Prefer` one merged over it."""
+        mine, asked = self.overrides.get(op.operation_id), from_prefer(prefer) if prefer else None
+        return deep_merge(mine, asked) if mine is not None and asked is not None else (asked or mine)
 
     def authorized(self, op: Operation, headers: dict[str, str], query: list) -> bool:
         if not op.security or any(not requirement for requirement in op.security):
@@ -287,7 +318,8 @@ class MockApp:
 
     # --- answering -------------------------------------------------------------
 
-    def respond(self, route: Route, bound: Bound, path_values: dict, body: Any, path: str) -> Reply:
+    def respond(self, route: Route, bound: Bound, path_values: dict, body: Any, path: str,
+                override: dict | None = None) -> Reply:
         op = route.operation
         status, response = success(op)
         if response is None or not response.content:
@@ -306,7 +338,7 @@ class MockApp:
             data = SAMPLES.get(essence) or (b"dynclient mock text\n" if essence.startswith("text/")
                                             else b"dynclient mock body\n")
             return Reply(status, data, key if "*" not in key else "application/octet-stream", headers)
-        value = self.instance(route, media, bound, path_values, body, path)
+        value = self.instance(route, media, bound, path_values, body, path, override)
         if isinstance(value, Reply):
             return value
         problem = self.schemas.compiled(media.pointer, "response").violation(value) if media.schema else None
@@ -314,32 +346,74 @@ class MockApp:
             raise SynthesisError(f"{problem.pointer or '/'}: {problem.message}")
         return Reply(status, json.dumps(value).encode(), key, headers)
 
-    def instance(self, route: Route, media: Any, bound: Bound, path_values: dict, body: Any, path: str) -> Any:
-        """The response body: stored state where the route has some, else an example or a synthesis."""
-        base = self.example(route.operation, media)
+    def instance(self, route: Route, media: Any, bound: Bound, path_values: dict, body: Any, path: str,
+                 override: dict | None = None) -> Any:
+        """The response body: stored state where the route has some, else an example or a synthesis;
+        then the override and the path's values (`finish`). A stored item becomes what was answered."""
+        op, base = route.operation, self.example(route.operation, media)
         if route.collection is None or route.role == "other":
-            return self.merged(media, base, body, fresh=False) if isinstance(base, dict) else base
-        collection_path = path if route.role in ("create", "list") else path.rsplit("/", 1)[0]
+            fresh = self.merged(media, base, body, fresh=False) if isinstance(base, dict) else base
+            return self.finish(op, media, fresh, override, bound)
+        # The collection's path: `/threads/t1/runs` for .../runs, .../runs/r1 and .../runs/r1/cancel.
+        collection_path = path if route.role in ("create", "list") else \
+            path.rsplit("/", 2 if route.role == "action" else 1)[0]
         item_id = list(path_values.values())[-1] if route.role not in ("create", "list") else None
         with self.lock:
             items = self.store.setdefault(collection_path, {})
             if route.role == "create":
-                obj = self.merged(media, base, body, fresh=True)
-                items[obj.get("id", fresh_id())] = obj
+                obj = self.finish(op, media, self.merged(media, base, body, fresh=True), override, bound)
+                if not isinstance(obj, Reply):
+                    items[obj.get("id", fresh_id())] = obj
                 return obj
             if route.role == "list":
-                return self.page(route.operation, media, base, list(items.values()), bound)
+                page = self.page(op, media, base, list(items.values()), bound)
+                return self.finish(op, media, page, override, bound)
             if item_id not in items:
                 return self.error(404, f"No object with id {item_id!r} found at {collection_path}",
-                                  "invalid_request_error", param=list(path_values)[-1], code="not_found",
-                                  op=route.operation)
-            if route.role == "retrieve":
-                return items[item_id]
-            if route.role == "modify":
-                items[item_id] = self.merged(media, items[item_id], body, fresh=False)
-                return items[item_id]
-            del items[item_id]
-            return {**base, **{k: v for k, v in (("id", item_id), ("deleted", True)) if k in base}}
+                                  "invalid_request_error", param=list(path_values)[-1], code="not_found", op=op)
+            if route.role == "delete":
+                del items[item_id]
+                gone = {**base, **{k: v for k, v in (("id", item_id), ("deleted", True)) if k in base}}
+                return self.finish(op, media, gone, override, bound)
+            current = items[item_id] if route.role == "retrieve" else \
+                self.merged(media, items[item_id], body, fresh=False)   # modify, action
+            answer = self.finish(op, media, current, override, bound)
+            if not isinstance(answer, Reply):
+                items[item_id] = answer
+            return answer
+
+    def finish(self, op: Operation, media: Any, answer: Any, override: dict | None, bound: Bound) -> Any:
+        """The answer with the override merged in (a 500 naming the field if that breaks it), and
+        with the path's values in the fields named after them."""
+        if override:
+            answer = deep_merge(answer, override)
+            problem = None if media.schema is None else \
+                self.schemas.compiled(media.pointer, "response").violation(answer)
+            if problem is not None:
+                return self.error(500, f"{op.operation_id}: the override {json.dumps(override)} makes the answer "
+                                       f"invalid at {problem.pointer or '/'}: {problem.message}", "server_error",
+                                  param=openai_param("body", problem.pointer))
+        return self.with_path_values(media, answer, bound.path)
+
+    def with_path_values(self, media: Any, answer: Any, path_values: dict) -> Any:
+        """Fields named after a path parameter take its value where the schema allows: a run created
+        at /threads/thread_1/runs, and each message listed at /threads/thread_1/messages, belong to
+        thread_1. Only the answer's own fields and those of the objects in its `data` are touched."""
+        if not isinstance(answer, dict) or not path_values or media.schema is None:
+            return answer
+        compiled = self.schemas.compiled(media.pointer, "response")
+        data = answer.get("data")
+        for index in (None, *(range(len(data)) if isinstance(data, list) else ())):
+            for name, value in path_values.items():
+                holder = answer if index is None else answer["data"][index]
+                if name == "id" or not isinstance(holder, dict) or name not in holder or holder[name] == value:
+                    continue
+                changed = {**holder, name: value}
+                trial = changed if index is None else \
+                    {**answer, "data": [*answer["data"][:index], changed, *answer["data"][index + 1:]]}
+                if compiled.is_valid(trial):
+                    answer = trial
+        return answer
 
     def example(self, op: Operation, media: Any) -> Any:
         """The document's example where one validates, else a synthesized instance (cached)."""
@@ -449,6 +523,12 @@ class MockApp:
         return instance if compiled.is_valid(instance) else fallback
 
 
+def _json_answer(op: Operation) -> Any:
+    """The JSON media of the operation's success answer, or None."""
+    response = success(op)[1]
+    return next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
+
+
 # --- the socket side -------------------------------------------------------------
 
 
@@ -502,8 +582,9 @@ def _read_chunked(stream) -> bytes:
 class MockServer:
     """The mock on a real socket (127.0.0.1 by default), served from a background thread."""
 
-    def __init__(self, spec: Any, host: str = "127.0.0.1", port: int = 0, *, require_auth: bool = True):
-        self.app = MockApp(spec, require_auth=require_auth)
+    def __init__(self, spec: Any, host: str = "127.0.0.1", port: int = 0, *, require_auth: bool = True,
+                 overrides: Mapping[str, Any] | None = None):
+        self.app = MockApp(spec, require_auth=require_auth, overrides=overrides)
         self.httpd = ThreadingHTTPServer((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.app = self.app   # type: ignore[attr-defined]
@@ -533,6 +614,7 @@ class MockServer:
 
 @contextlib.contextmanager
 def serve(spec: Any, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Iterator[str]:
-    """Run the mock in this process on a free loopback port; yields its base URL (with the `/v1` prefix)."""
+    """Run the mock in this process on a free loopback port; yields its base URL (with the `/v1` prefix).
+    Options go to MockServer: `require_auth=False`, `overrides={"getRun": {"status": "completed"}}`."""
     with MockServer(spec, host, port, **options) as server:
         yield server.base_url

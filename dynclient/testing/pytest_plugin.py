@@ -11,7 +11,8 @@ Registered through the ``pytest11`` entry point, so installing dynclient is enou
 
 The document comes from the closest ``dynclient_spec`` marker, else the
 ``dynclient_spec`` ini option, else the default named source. Keyword
-arguments of the marker go to ``MockServer`` (``require_auth=False``). Each
+arguments of the marker go to ``MockServer`` (``require_auth=False``,
+``overrides={"getRun": {"status": "completed"}}``). Each
 test gets its own server, so state never leaks between tests; the parsed
 document is shared by the whole session.
 """
