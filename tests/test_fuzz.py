@@ -12,7 +12,7 @@ import os
 import socket
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import dynclient
@@ -114,6 +114,8 @@ def raw_exchange(port: int, data: bytes) -> bytes:
                              b"/v1/assistants/%00", b"/nowhere"]) | st.binary(min_size=1, max_size=30),
        body=st.binary(max_size=300), content_type=st.sampled_from([b"application/json", b"multipart/form-data",
                                                                    b"multipart/form-data; boundary=x", b"x/y"]))
+@example(method=b"GET", path=b"\t", body=b"", content_type=b"x/y")       # found by this test: a two-word
+@example(method=b"GET", path=b"\xa0", body=b"", content_type=b"x/y")     # request line was answered as HTTP/0.9
 def test_the_mock_answers_any_bytes_with_http(mock_server, method, path, body, content_type):
     request = (method + b" " + path.replace(b" ", b"%20").replace(b"\r", b"").replace(b"\n", b"")
                + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-x\r\nContent-Type: " + content_type

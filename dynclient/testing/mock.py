@@ -543,6 +543,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:   # quiet; the caller's logging decides
         pass
 
+    def parse_request(self) -> bool:
+        # http.server takes a two-word request line (`GET /x`, or `GET <tab> HTTP/1.1`) for
+        # HTTP/0.9 and answers with a bare body and no status line; the mock speaks HTTP/1.x only.
+        if len(self.raw_requestline.decode("iso-8859-1").split()) != 3:   # split as http.server splits
+            self.command, self.request_version, self.close_connection = None, "HTTP/1.1", True
+            self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
+            self.send_error(400, "malformed request line: expected METHOD TARGET HTTP/1.x")
+            return False
+        return super().parse_request()
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
