@@ -5,7 +5,6 @@
     client.call("createAssistant", {"model": "gpt-4o"})
 """
 
-from . import config
 from .client import Client, PreparedRequest, Result
 from .codecs import Event
 from .errors import (APIConnectionError, APIStatusError, APIStreamError, APITimeoutError, AuthenticationError,
@@ -31,3 +30,10 @@ __all__ = [
     "APIStatusError", "BadRequestError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
     "ConflictError", "UnprocessableEntityError", "RateLimitError", "InternalServerError",
 ]
+
+
+def __getattr__(name: str):
+    if name == "config":   # `dynclient.config.resolve(...)`, imported on first use
+        import importlib
+        return importlib.import_module(".config", __name__)
+    raise AttributeError(f"module 'dynclient' has no attribute {name!r}")

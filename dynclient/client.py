@@ -22,7 +22,6 @@ from typing import Any, Callable, Iterable, Mapping
 import urllib3
 
 from . import codecs, params
-from .evolve.record import Recorder
 from .errors import (ParameterError, RequestValidationError, ResponseDecodeError, ResponseValidationError,
                      UnknownOperationError, status_error)
 from .pagination import Paginator
@@ -163,7 +162,10 @@ class Client:
             _warn_unverified_once()
         self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
                                    strip_on_redirect=self._sensitive)
-        self.recorder = Recorder(record, self.spec) if record else None   # dynclient.evolve.record
+        self.recorder = None
+        if record:
+            from .evolve.record import Recorder   # dynclient.evolve.record
+            self.recorder = Recorder(record, self.spec)
 
     @classmethod
     def from_config(cls, path: Any = None, **overrides: Any) -> "Client":

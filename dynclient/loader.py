@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import importlib.metadata
+import functools
 import json
 import os
 import re
@@ -57,10 +57,13 @@ CACHE_FORMAT = 1  # bump whenever the cached JSON for the same source bytes woul
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024   # OpenAI's largest document is about 3 MB
 MAX_NODES = 10_000_000  # values in the document once every alias is expanded (alias bombs)
 
-try:
-    _VERSION = importlib.metadata.version("dynclient")
-except importlib.metadata.PackageNotFoundError:
-    _VERSION = "dev"
+@functools.lru_cache(maxsize=1)
+def _version() -> str:
+    import importlib.metadata   # 3 ms, and only a cache key needs it
+    try:
+        return importlib.metadata.version("dynclient")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,7 @@ def _cache_path(cache: bool | str | os.PathLike, digest: str) -> Path | None:
             cache = Path(os.environ["XDG_CACHE_HOME"]) / "dynclient"
         else:
             cache = Path(os.path.expanduser("~")) / ".cache" / "dynclient"
-    key = hashlib.sha256(f"{CACHE_FORMAT}\n{_VERSION}\n{digest}".encode()).hexdigest()
+    key = hashlib.sha256(f"{CACHE_FORMAT}\n{_version()}\n{digest}".encode()).hexdigest()
     return Path(cache) / "docs" / f"{key}.json"
 
 

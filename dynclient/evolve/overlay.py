@@ -33,12 +33,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Iterator
 
-import yaml
 
 from ..errors import SpecError
 from ..loader import Document
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml: 10x faster on a 130 KB overlay
 
 __all__ = ["OverlayError", "apply", "compile_path", "select", "with_overlays"]
 
@@ -116,7 +114,7 @@ def _step(m: re.Match, path: str, descend: bool) -> Step:
     value = None
     if f["op"]:
         try:
-            value = yaml.safe_load(f["value"]) if f["value"][0] in "'\"" else json.loads(f["value"])
+            value = _yaml().safe_load(f["value"]) if f["value"][0] in "'\"" else json.loads(f["value"])
         except ValueError:
             raise OverlayError(f"JSONPath {path!r}: cannot read the value {f['value']!r}") from None
     return Step("filter", (keys, f["op"], value), descend)
@@ -201,8 +199,8 @@ def read_overlay(source: Any) -> dict:
         except OSError as exc:
             raise OverlayError(f"overlay {origin}: cannot read it: {exc.strerror or exc}") from None
         try:
-            overlay = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, Loader=_YAML_LOADER)
-        except (ValueError, yaml.YAMLError) as exc:
+            overlay = json.loads(text) if text.lstrip().startswith("{") else _load_yaml(text)
+        except ValueError as exc:
             raise OverlayError(f"overlay {origin}: not YAML or JSON: {exc}") from None
     if not isinstance(overlay, dict) or not str(overlay.get("overlay", "")).startswith("1.") \
             or not isinstance(overlay.get("actions"), list):
@@ -278,3 +276,16 @@ def with_overlays(document: Document, source: Any, overlays: Any) -> Document:
     for overlay in chosen:
         apply(data, overlay)
     return Document(data, document.origin, document.sha256)
+
+
+def _yaml():
+    import yaml   # only for overlays written in YAML: `import dynclient` stays free of PyYAML
+    return yaml
+
+
+def _load_yaml(text: str) -> Any:
+    yaml = _yaml()
+    try:   # libyaml: 10x faster on a 130 KB overlay
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
