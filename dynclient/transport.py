@@ -310,6 +310,16 @@ class Transport:
 
 def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, operation_id: str | None) -> bytes:
     """The whole (decoded) body, refusing more than `max_bytes`; the connection goes back to the pool."""
+    if not response.headers.get("Content-Encoding"):
+        # An honest, uncompressed length within the limit: one read, as preload_content does.
+        length = response.length_remaining
+        if length is not None and (max_bytes is None or length <= max_bytes):
+            try:
+                return response.read()
+            except HTTPError as exc:
+                raise _typed(exc, operation_id) from None
+            finally:
+                release(response)
     chunks, size = [], 0
     try:
         for chunk in response.stream(CHUNK, decode_content=True):
