@@ -272,3 +272,21 @@ def assert_nothing_sent(server: Any, client: Any = None) -> None:
     assert server.connections == 0 and server.bytes_received == 0 and server.requests == []
     if client is not None:
         assert len(client.transport.pool.pools) == 0, "the client opened a connection pool for a refused call"
+
+
+# --- the corpus documents most suites sample, and one client each (shared across modules) ---
+
+import os as _os
+from pathlib import Path as _Path
+
+CORPUS = _Path(_os.environ.get("DYNCLIENT_CORPUS") or _Path(__file__).resolve().parents[2] / "shared" / "specs" / "openai")
+DOCUMENTS = {"2025": CORPUS / "openai-2025-04-29.yaml", "2026": CORPUS / "openai-2026-08-21.yaml"}
+_CLIENTS: dict = {}
+
+
+def client_for(document: str):
+    """A Client for DOCUMENTS[document] that sends nothing anywhere (prepare only)."""
+    import dynclient
+    if document not in _CLIENTS:
+        _CLIENTS[document] = dynclient.Client(DOCUMENTS[document], base_url="http://127.0.0.1:9", api_key="sk-test")
+    return _CLIENTS[document]

@@ -11,11 +11,11 @@ the hypothesis strategies generate, valid and invalid, for a sample of the opera
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
+
+from pathlib import Path
 
 import pytest
 
@@ -28,8 +28,7 @@ from dynclient import codecs  # noqa: E402
 from dynclient.schema import SchemaSet, iter_schema_pointers  # noqa: E402
 from dynclient.testing import strategies as ds  # noqa: E402
 
-CORPUS = Path(os.environ.get("DYNCLIENT_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "specs" / "openai")
-DOCUMENTS = {"2025": CORPUS / "openai-2025-04-29.yaml", "2026": CORPUS / "openai-2026-08-21.yaml"}
+from _specs import CORPUS, DOCUMENTS, client_for  # noqa: E402  (shared corpus documents and clients)
 # The heavy hitters by name, then every 12th operation with a JSON body, for spread.
 NAMED = ("createChatCompletion", "createAssistant", "createRun", "createResponse", "createFineTuningJob",
          "createEmbedding", "modifyAssistant", "createVectorStore")
@@ -121,15 +120,6 @@ def _cases() -> list:
             continue
         cases += [pytest.param(name, op, id=f"{name}-{op}") for op in _sample(path)]
     return cases
-
-
-_CLIENTS: dict[str, dynclient.Client] = {}
-
-
-def client_for(document: str) -> dynclient.Client:
-    if document not in _CLIENTS:
-        _CLIENTS[document] = dynclient.Client(DOCUMENTS[document], base_url="http://127.0.0.1:9", api_key="sk-test")
-    return _CLIENTS[document]
 
 
 def json_media(op):

@@ -8,9 +8,7 @@ bodies that the client rejects, and each schema feature on a small document of o
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +21,7 @@ from dynclient.errors import RequestValidationError  # noqa: E402
 from dynclient.schema import SchemaSet  # noqa: E402
 from dynclient.testing import strategies as ds  # noqa: E402
 
-CORPUS = Path(os.environ.get("DYNCLIENT_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "specs" / "openai")
-DOCUMENTS = {"2025": CORPUS / "openai-2025-04-29.yaml", "2026": CORPUS / "openai-2026-08-21.yaml"}
+from _specs import CORPUS, DOCUMENTS, client_for  # noqa: E402  (shared corpus documents and clients)
 EXAMPLES = 5
 
 
@@ -40,15 +37,6 @@ def _cases(with_body: bool = False) -> list:
                 continue
             cases.append(pytest.param(name, op.operation_id, id=f"{name}-{op.operation_id}"))
     return cases
-
-
-_CLIENTS: dict[str, dynclient.Client] = {}
-
-
-def client_for(document: str) -> dynclient.Client:
-    if document not in _CLIENTS:
-        _CLIENTS[document] = dynclient.Client(DOCUMENTS[document], base_url="http://127.0.0.1:9", api_key="sk-test")
-    return _CLIENTS[document]
 
 
 def success_status(op) -> str:
