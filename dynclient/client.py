@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -309,11 +310,12 @@ class Client:
                  max_bytes: int | None = None, **options: Any) -> Result:
         """Stream a (binary) response into the file `to`, never holding it whole in memory; returns a
         Result whose body is the path written (`max_bytes` caps the size; a failure leaves no file)."""
+        started = time.perf_counter()
         with self.stream(operation_id, body, max_bytes=max_bytes, **options) as stream:
             size = stream.write_to(to)
         log.debug("%s: wrote %d bytes to %s", operation_id, size, to)
-        return Result(stream.operation_id, stream.status, stream.headers, to, stream.request_id, 0.0,
-                      stream.content_type, stream.attempts)
+        return Result(stream.operation_id, stream.status, stream.headers, to, stream.request_id,
+                      time.perf_counter() - started, stream.content_type, stream.attempts)
 
     def paginate(self, operation_id: str, *, params: Mapping[str, Any] | None = None,
                  headers: Mapping[str, str] | None = None, timeout: Any = None, **arguments: Any) -> Paginator:
@@ -369,6 +371,8 @@ class Client:
                 raise ParameterError(op.operation_id, "body", str(exc)) from None
             headers["Content-Type"] = params.check_header_value(op, "Content-Type",
                                                                 produced_type or media.content_type)
+            if isinstance(data, ReplayableBody):   # streamed from disk, so urllib3 cannot count it
+                headers["Content-Length"] = str(data.length)
         for name, value in call_headers.items():
             headers[name] = params.check_header_value(op, name, str(value))
         query_string = params.encode_query(op, list(bound.query))
@@ -442,9 +446,9 @@ class Client:
 
     def _check_stream_media(self, op: Operation, stream: Stream) -> None:
         """A streamed body is not held, so only its status and content type are checked."""
-        problem = response_problem(self.schemas, op, stream.status, b"", stream.content_type, True)
-        if problem is not None:
-            stream.close()
+        _, problem = response_media(op, stream.status, stream.content_type, binary=True)
+        if problem is not None and self.options.validate_responses == "strict":
+            stream.close()   # about to raise: nobody will read it (in warn mode the caller still does)
         self._report(op, stream.status, problem, None, stream.request_id)
 
     def _check_event(self, op: Operation, raw: RawResponse, event: codecs.Event) -> None:
@@ -543,26 +547,33 @@ def choose_request_media(op: Operation, body: Any, content_type: str | None):
     return request_body.content[key]
 
 
+def response_media(op: Operation, status: int, content_type: str, *, binary: bool,
+                   has_body: bool = True) -> tuple[Any, tuple[str, str] | None]:
+    """(the declared media type of an answer or None, the problem with its status, presence or content
+    type or None). Checked for every answer, whether its body is read whole or streamed."""
+    response = op.response_for(status)
+    if response is None:
+        return None, ("", f"status {status} is not declared (declared: {', '.join(op.responses)})")
+    if not response.content:
+        return None, None
+    if not has_body:
+        return None, ("", f"empty body, but the document declares {', '.join(response.content)}")
+    key = codecs.match_media(response.content, content_type)
+    if key is None and binary and "application/octet-stream" in response.content:
+        return None, None   # octet-stream is the generic binary type (createSpeech answers audio/mpeg)
+    if key is None:
+        return None, ("", f"content type {content_type or 'none'!r} is not declared; "
+                          f"expected {', '.join(response.content)}")
+    return response.content[key], None
+
+
 def response_problem(schemas: SchemaSet, op: Operation, status: int, body: Any, content_type: str,
                      has_body: bool) -> tuple[str, str] | None:
     """None when the response matches the document; else (JSON pointer, what is wrong)."""
-    response = op.response_for(status)
-    if response is None:
-        return "", f"status {status} is not declared (declared: {', '.join(op.responses)})"
-    if not response.content:
-        return None
-    if not has_body:
-        return "", f"empty body, but the document declares {', '.join(response.content)}"
-    key = codecs.match_media(response.content, content_type)
-    if key is None and isinstance(body, bytes) and "application/octet-stream" in response.content:
-        return None   # octet-stream is the generic binary type (createSpeech answers audio/mpeg)
-    if key is None:
-        return "", (f"content type {content_type or 'none'!r} is not declared; "
-                    f"expected {', '.join(response.content)}")
-    media = response.content[key]
-    if media.schema is None or not isinstance(body, (dict, list, str, int, float, bool)) \
-            or codecs.media_essence(key) == "text/event-stream":
-        return None   # bytes, and events (validated one by one when streamed), have no JSON schema to meet
+    media, problem = response_media(op, status, content_type, binary=isinstance(body, bytes), has_body=has_body)
+    if media is None or media.schema is None or not isinstance(body, (dict, list, str, int, float, bool)) \
+            or codecs.media_essence(media.content_type) == "text/event-stream":
+        return problem   # bytes, and events (validated one by one when streamed), have no JSON schema to meet
     violation = schemas.compiled(media.pointer, "response").violation(body)
     if violation is None:
         return None
@@ -594,8 +605,7 @@ def ask_to_stream(spec: Spec, op: Operation, body: Any, content_type: str | None
     media = choose_request_media(op, body, content_type)
     if media is None or codecs.media_essence(media.content_type) != "application/json":
         return body
-    resolve = lambda ref: spec.resolve_pointer(ref[1:]) if ref.startswith("#") else {}   # noqa: E731
-    return {**body, "stream": True} if "stream" in schema_properties(media.schema, resolve) else body
+    return {**body, "stream": True} if "stream" in schema_properties(media.schema, spec.resolve_ref) else body
 
 
 def _retry_policy(policy: RetryPolicy, max_retries: int | None) -> RetryPolicy:

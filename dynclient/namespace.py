@@ -21,7 +21,7 @@ from .describe import describe, render_text
 from .schema import schema_kind
 
 # Keywords every call takes besides the operation's own parameters (see Client.call).
-CALL_OPTIONS = ("params", "headers", "timeout", "content_type")
+CALL_OPTIONS = ("stream", "progress", "params", "headers", "timeout", "content_type")   # Client.call's own
 PYTHON_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list, "object": dict}
 DOC_WIDTH = 78
 

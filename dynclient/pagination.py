@@ -61,16 +61,12 @@ def _success_properties(spec: Spec, op: Operation) -> dict:
         if status.startswith("2"):
             key = codecs.match_media(response.content, "application/json")
             if key and response.content[key].schema is not None:
-                return schema_properties(response.content[key].schema, _resolver(spec))
+                return schema_properties(response.content[key].schema, spec.resolve_ref)
     return {}
 
 
-def _resolver(spec: Spec):
-    return lambda ref: spec.resolve_pointer(ref[1:]) if ref.startswith("#") else {}
-
-
 def _is_array(spec: Spec, schema: Any) -> bool:
-    return schema_kind(schema, _resolver(spec))[0] == "array"
+    return schema_kind(schema, spec.resolve_ref)[0] == "array"
 
 
 class Paginator:

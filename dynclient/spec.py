@@ -176,6 +176,11 @@ class Spec:
                 raise SpecError(f"{self.document.origin}: reference #{pointer} does not resolve") from None
         return node
 
+    def resolve_ref(self, ref: str) -> Any:
+        """What a local `$ref` ("#/components/...") points at; {} for a reference outside the document
+        (never followed), so schema readers see an empty schema there."""
+        return self.resolve_pointer(ref[1:]) if ref.startswith("#") else {}
+
     def deref(self, node: Any, pointer: str) -> tuple[Any, str]:
         """Follow `$ref` chains of a non-schema object (parameter, body, response)."""
         seen = set()

@@ -239,7 +239,6 @@ class Transport:
             raise_on_redirect=False,
             remove_headers_on_redirect=set(urllib3.Retry.DEFAULT_REMOVE_HEADERS_ON_REDIRECT) | set(strip_on_redirect),
         )
-        self.sleep = time.sleep
 
     def send(self, request: Outgoing, timeout: urllib3.Timeout, policy: RetryPolicy, *,
              stream: bool = False, max_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
@@ -277,13 +276,10 @@ class Transport:
     def _attempt(self, request: Outgoing, timeout: urllib3.Timeout,
                  on_progress: Callable[[int, int], None] | None) -> urllib3.BaseHTTPResponse:
         body = request.body
-        headers = request.headers
-        if isinstance(body, ReplayableBody):
-            headers = Headers(headers)
-            headers["Content-Length"] = str(body.length)
+        if isinstance(body, ReplayableBody):   # its Content-Length was set when it was encoded
             body = body.chunks(on_progress)
         try:
-            return self.pool.request(request.method, request.url, body=body, headers=headers, timeout=timeout,
+            return self.pool.request(request.method, request.url, body=body, headers=request.headers, timeout=timeout,
                                      retries=self.redirects, preload_content=False, decode_content=True)
         except MaxRetryError as exc:
             raise _typed(exc.reason or exc, request.operation_id) from None
@@ -293,7 +289,7 @@ class Transport:
     def _wait(self, request: Outgoing, retry: int, seconds: float, why: Any) -> None:
         log.info("%s: retrying %s %s in %.2f s (retry %d) after %s", request.operation_id, request.method,
                  _path(request.url), seconds, retry, why)
-        self.sleep(seconds)
+        time.sleep(seconds)
 
     @staticmethod
     def _log_attempt(request: Outgoing, retry: int, status: int | None, started: float,
@@ -354,11 +350,9 @@ def iter_body(response: urllib3.BaseHTTPResponse, operation_id: str | None, chun
 def release(response: urllib3.BaseHTTPResponse) -> None:
     """Give the connection back when the body was read to its end; otherwise close it (an unread
     remainder would poison the next request on that connection)."""
-    if response.isclosed() or getattr(response, "_fp", None) is None:
-        response.release_conn()
-    else:
+    if not response.isclosed():
         response.close()
-        response.release_conn()
+    response.release_conn()
 
 
 def _path(url: str) -> str:

@@ -499,3 +499,13 @@ def test_dynclient_log_environment_variable(srv, tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "getThing GET /things/t1 -> 200" in out.stderr and CANARY not in out.stderr + out.stdout
+
+
+def test_an_undeclared_streamed_content_type_warns_and_stays_readable(client, srv, caplog):
+    srv.queue(chunks([b"<xml/>"], "application/xml"), chunks([b"<xml/>"], "application/xml"))
+    with caplog.at_level(logging.WARNING, logger="dynclient"):
+        with client.with_options(validate_responses="warn").stream("chat", {"prompt": "hi"}) as body:
+            assert body.read() == b"<xml/>"
+    assert "is not declared" in caplog.text
+    with pytest.raises(ResponseValidationError):
+        client.stream("chat", {"prompt": "hi"})

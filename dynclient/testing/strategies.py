@@ -1003,14 +1003,7 @@ def _nodes(value: Any) -> list[tuple[tuple, Any]]:
 
 
 def _replace(value: Any, path: tuple, new: Any) -> Any:
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        return {**value, head: _replace(value[head], rest, new)}
-    copy = list(value)
-    copy[head] = _replace(copy[head], rest, new)
-    return copy
+    return _edit(value, path, lambda _: new)
 
 
 def _edit(value: Any, path: tuple, edit: Callable[[Any], Any]) -> Any:
