@@ -54,6 +54,7 @@ class Settings:
     slow_reps: int       # repetitions of the slow in-process rows (YAML parse, pure jsonschema on 10k)
 
 
+STEPS = ("per-call", "list", "parse", "processes", "memory")
 QUICK = Settings(rounds=4, batch=10, processes=3, slow_reps=2)
 FULL = Settings(rounds=20, batch=50, processes=10, slow_reps=5)
 
@@ -155,6 +156,14 @@ def per_call_rows(report: Report, settings: Settings, base_url: str, path: Path)
         def floor(url=url, body=body):
             return json.loads(pool.request("POST", url, body=json.dumps(body).encode(), headers=HEADERS).data)
 
+        origin_pool = pool.connection_from_url(url)
+        target = urllib3.util.parse_url(url).request_uri
+
+        def floor_pool(target=target, body=body, origin_pool=origin_pool):
+            """The same request on the origin's connection pool, as dynclient's transport sends it: the
+            floor without PoolManager's per-request URL parsing and pool lookup."""
+            return json.loads(origin_pool.urlopen("POST", target, body=json.dumps(body).encode(), headers=HEADERS).data)
+
         def pure_jsonschema(url=url, body=body, request_schema=request_schema, response_schema=response_schema):
             if request_schema.violation(body) is not None:
                 raise AssertionError("jsonschema rejects the benchmark's request")
@@ -164,6 +173,7 @@ def per_call_rows(report: Report, settings: Settings, base_url: str, path: Path)
             return value
 
         variants: dict[str, Callable] = {
+            f"raw urllib3 on the origin's HTTPConnectionPool + json.loads: {operation}": floor_pool,
             f"dynclient, validation on: {operation}": lambda operation=operation, body=body: client.call(operation, body),
             f"dynclient, validation off: {operation}": lambda operation=operation, body=body: unvalidated.call(operation, body),
             f"urllib3 + pure jsonschema (request + response): {operation}": pure_jsonschema,
@@ -449,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few hundred calls, about a minute (CI)")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--only", choices=STEPS, action="append",
+                        help="run only these parts (repeatable); the targets table then lists what was run")
     options = parser.parse_args(argv)
     settings = QUICK if options.quick else FULL
     primary, latest = sources.find_file(PRIMARY), sources.find_file(LATEST)
@@ -460,11 +472,13 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     yaml_label = f"PyYAML CSafeLoader parse of {latest.name} ({latest.stat().st_size / 1e6:.1f} MB)"
     with LoopbackServer() as base_url:
-        for step, work in [("per call", lambda: per_call_rows(report, settings, base_url, primary)),
-                           ("10,000-item list", lambda: list_rows(report, settings, primary)),
-                           ("YAML and JSON parse", lambda: parse_rows(report, settings, latest)),
-                           ("fresh processes", lambda: process_rows(report, settings, base_url, latest, yaml_label)),
-                           ("peak memory", lambda: memory_rows(report, settings, base_url, latest))]:
+        for step, work in [("per-call", lambda: per_call_rows(report, settings, base_url, primary)),
+                           ("list", lambda: list_rows(report, settings, primary)),
+                           ("parse", lambda: parse_rows(report, settings, latest)),
+                           ("processes", lambda: process_rows(report, settings, base_url, latest, yaml_label)),
+                           ("memory", lambda: memory_rows(report, settings, base_url, latest))]:
+            if options.only and step not in options.only:
+                continue
             print(f"benchmarks: {step} ...", file=sys.stderr, flush=True)
             work()
             gc.collect()

@@ -29,7 +29,7 @@ from .pagination import Paginator
 from .schema import SchemaSet, schema_properties, short_repr
 from .spec import Operation, Parameter, Spec
 from .streaming import Stream
-from .transport import (DEFAULT_MAX_RESPONSE_BYTES, REDACTOR, Headers, Outgoing, RawResponse, ReplayableBody,
+from .transport import (DEFAULT_MAX_RESPONSE_BYTES, REDACTOR, Headers, RawResponse, ReplayableBody,
                         RetryPolicy, Transport, make_timeout)
 
 log = logging.getLogger("dynclient")
@@ -102,12 +102,16 @@ class Result:
     attempts: int = 1     # 1 + the number of retries it took
 
 
-@dataclass
 class Bound:
-    path: dict[str, Any] = field(default_factory=dict)
-    query: list[tuple[Parameter, Any]] = field(default_factory=list)
-    header: list[tuple[Parameter, Any]] = field(default_factory=list)
-    cookie: list[tuple[Parameter, Any]] = field(default_factory=list)
+    """The bound parameter values of one call, by location."""
+
+    __slots__ = ("path", "query", "header", "cookie")
+
+    def __init__(self) -> None:
+        self.path: dict[str, Any] = {}
+        self.query: list[tuple[Parameter, Any]] = []
+        self.header: list[tuple[Parameter, Any]] = []
+        self.cookie: list[tuple[Parameter, Any]] = []
 
 
 class Client:
@@ -327,8 +331,7 @@ class Client:
 
     def _send(self, prepared: PreparedRequest, timeout: Any, progress: ProgressCallback | None,
               stream: bool = False) -> RawResponse:
-        request = Outgoing(prepared.method, prepared.url, prepared.headers, prepared.body, prepared.operation_id)
-        return self.transport.send(request, make_timeout(timeout) if timeout is not None else self.options.timeout,
+        return self.transport.send(prepared, make_timeout(timeout) if timeout is not None else self.options.timeout,
                                    self.options.retry, stream=stream, max_bytes=self.options.max_response_bytes,
                                    on_progress=progress)
 
@@ -357,7 +360,6 @@ class Client:
         url = base_url.rstrip("/") + params.expand_path(op, bound.path)
         template, extra_query, auth_cookies = self._header_template(op)
         headers = template.copy()
-        headers.sensitive = template.sensitive
         cookies = [*bound.cookie, *auth_cookies]
         for p, value in bound.header:
             headers[p.name] = params.encode_header(op, p, value)
@@ -505,8 +507,9 @@ def bind_arguments(op: Operation, arguments: Iterable[tuple[str, Any]]) -> Bound
 
 def validate_request(schemas: SchemaSet, op: Operation, bound: Bound, media: Any, body: Any) -> None:
     """Every bound parameter and the body against their schemas; the first failure is raised."""
-    for p, value in [*((p, bound.path[p.name]) for p in op.parameters if p.name in bound.path),
-                     *bound.query, *bound.header, *bound.cookie]:
+    given = [*((p, bound.path[p.name]) for p in op.parameters if p.name in bound.path),
+             *bound.query, *bound.header, *bound.cookie] if op.parameters else ()
+    for p, value in given:
         if p.schema is None:
             continue
         violation = schemas.compiled(p.pointer, "request").violation(value)

@@ -8,6 +8,7 @@ client. Lookup goes from the exact type to its structured-syntax suffix
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import os
 import re
@@ -28,6 +29,7 @@ class EncodeError(ValueError):
     """A body value that cannot be put into the chosen media type; the client names the operation."""
 
 
+@functools.lru_cache(maxsize=512)   # a call asks two or three times, for a handful of distinct types
 def media_essence(content_type: str | None) -> str:
     """`application/json; charset=utf-8` -> `application/json`."""
     return (content_type or "").split(";", 1)[0].strip().lower()
@@ -153,9 +155,12 @@ def replayable(pieces: list[bytes | FileSource]) -> bytes | ReplayableBody:
 # --- encoders: (body, encoding map) -> (bytes, content type) ------------------
 
 
+JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_json(body: Any, encoding: dict) -> tuple[bytes, str]:
     try:
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        data = JSON_ENCODER.encode(body)
     except (TypeError, ValueError) as exc:
         raise EncodeError(f"the body is not JSON-serializable: {exc}") from None
     return data.encode(), "application/json"
@@ -243,7 +248,7 @@ def charset(content_type: str) -> str:
 
 
 def decode_json(data: bytes, content_type: str) -> Any:
-    if not data.strip():
+    if not data or data.isspace():   # (isspace, unlike strip, copies nothing)
         return None
     try:
         return json.loads(data)

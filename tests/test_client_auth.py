@@ -382,3 +382,72 @@ def test_redirect_to_the_same_host_keeps_authorization(client, server):
     assert client.call("getAssistant", assistant_id="asst_1")["id"] == "asst_2"
     assert [r.path for r in server.requests] == ["/v1/assistants/asst_1", "/v1/assistants/asst_2"]
     assert server.last.headers["Authorization"] == f"Bearer {CANARY}"
+
+
+def test_303_after_post_is_a_bodiless_get_that_keeps_authorization(client, server):
+    server.reply(Reply(status=303, headers={"Location": "/v1/assistants/asst_2"}), Reply(body=assistant(id="asst_2")))
+    result = client.call_raw("createAssistant", {"model": "gpt-4o"})
+    assert result.body["id"] == "asst_2"
+    first, second = server.requests
+    assert (first.method, second.method) == ("POST", "GET")
+    assert second.body == b"" and "Content-Type" not in second.headers and "Content-Length" not in second.headers
+    assert second.headers["Authorization"] == f"Bearer {CANARY}"
+
+
+def test_second_hop_to_another_host_drops_authorization(client, server, other_server):
+    server.reply(Reply(status=307, headers={"Location": "/v1/assistants/hop"}),
+                 Reply(status=307, headers={"Location": other_server.url + "/v1/assistants"}))
+    other_server.reply(Reply(body=assistant()))
+    client.call("createAssistant", {"model": "gpt-4o"})
+    assert [r.headers["Authorization"] for r in server.requests] == [f"Bearer {CANARY}"] * 2
+    assert other_server.last.json() == {"model": "gpt-4o"} and "Authorization" not in other_server.last.headers
+
+
+def test_redirect_budget_spent_makes_the_redirect_the_answer(openai_spec, server):
+    server.reply(*[Reply(status=307, headers={"Location": "/v1/assistants/asst_1"}) for _ in range(10)])
+    client = dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY, validate_responses="off")
+    result = client.call_raw("getAssistant", assistant_id="asst_1")
+    assert result.status == 307 and len(server.requests) == 6   # the first request and 5 redirects
+
+
+def test_close_closes_the_kept_alive_connection_and_a_later_call_opens_another(client, server):
+    server.reply(Reply(body=assistant()), Reply(body=assistant()))
+    client.call("getAssistant", assistant_id="asst_1")
+    pool = next(iter(client.transport._pools.values()))
+    client.close()
+    assert pool.pool is None   # closed, not only forgotten
+    assert client.call("getAssistant", assistant_id="asst_1")["id"] == assistant()["id"]
+    assert server.connections == 2
+
+
+def test_calls_to_one_origin_share_a_kept_alive_connection(client, server):
+    server.reply(*[Reply(body=assistant()) for _ in range(5)])
+    for _ in range(5):
+        client.call("getAssistant", assistant_id="asst_1")
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("url, origin, target", [
+    ("http://127.0.0.1:8080/v1/x?a=1", "http://127.0.0.1:8080", "/v1/x?a=1"),
+    ("https://api.example.com", "https://api.example.com", "/"),
+    ("https://api.example.com?a=1#frag", "https://api.example.com", "/?a=1"),
+    ("http://[::1]:8080/v1#frag", "http://[::1]:8080", "/v1"),
+    ("/relative/path", "", "/relative/path"),
+])
+def test_split_origin(url, origin, target):
+    from dynclient.transport import split_origin
+    assert split_origin(url) == (origin, target)
+
+
+def test_request_headers_match_names_without_regard_to_case():
+    from dynclient.transport import Headers
+    headers = Headers({"OpenAI-Beta": "assistants=v1", "Authorization": f"Bearer {CANARY}"})
+    headers["openai-beta"] = "assistants=v2"
+    assert dict(headers) == {"Authorization": f"Bearer {CANARY}", "openai-beta": "assistants=v2"}
+    assert headers["OPENAI-BETA"] == "assistants=v2" and "authorization" in headers
+    assert headers.get("x-missing") is None and headers.pop("AUTHORIZATION") == f"Bearer {CANARY}"
+    copy = headers.copy()
+    copy["X-Other"] = "1"
+    assert "X-Other" not in headers and copy == {"OPENAI-beta": "assistants=v2", "x-other": "1"}
+    with pytest.raises(KeyError):
+        del headers["authorization"]
