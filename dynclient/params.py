@@ -9,7 +9,9 @@ with CR, LF or NUL are refused.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -30,8 +32,14 @@ def text(value: Any) -> str:
     return str(value)
 
 
+# What percent-encoding never changes: most ids, numbers and enum values go out as they are,
+# without a trip through quote() (a third of the time of binding a list call's query).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
 def _encode(value: Any, safe: str = "") -> str:
-    return quote(text(value), safe=safe)
+    value = text(value)
+    return value if _UNRESERVED(value) else quote(value, safe=safe)
 
 
 def _pairs(value: dict) -> list[tuple[str, Any]]:
@@ -76,6 +84,7 @@ def _path_matrix(p: Parameter, value: Any) -> str:
 # --- query and cookie ---------------------------------------------------------
 # Each returns a list of already-encoded `key=value` strings.
 
+@functools.lru_cache(maxsize=1024)   # the same few names, call after call
 def _query_key(name: str) -> str:
     return quote(name, safe="[]")
 

@@ -13,13 +13,14 @@ import io
 import json
 import math
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 from httpserver import Reply
+from hypothesis import given, settings, strategies as st
 
 import dynclient
-from dynclient import ParameterError, RequestError
+from dynclient import ParameterError, RequestError, params
 
 from _specs import CANARY, assert_nothing_sent, openai_file, spec_30
 
@@ -499,3 +500,12 @@ def test_prepare_builds_the_same_request_without_sending(tiny, server):
     assert_nothing_sent(server, tiny)
     tiny.call("search", q="a&b", X_Trace_Ids=["1", "2"])
     assert server.url + server.last.target == prepared.url
+
+
+@given(value=st.one_of(st.text(), st.text(alphabet="abcXYZ019_.-~/ %&=é"), st.integers(), st.floats(allow_nan=False),
+                       st.booleans()),
+       safe=st.sampled_from(["", "[]", params.RESERVED]))
+@settings(max_examples=300, deadline=None)
+def test_unreserved_shortcut_encodes_exactly_as_quote(value, safe):
+    """params._encode skips quote() for text quote would leave alone; it must never differ from it."""
+    assert params._encode(value, safe) == quote(params.text(value), safe=safe)
