@@ -19,6 +19,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlsplit
 
 import urllib3
 
@@ -137,7 +138,7 @@ class Client:
                             f"is already loaded, so no loading options apply)")
         self.spec = spec if isinstance(spec, Spec) else Spec(spec, **load_options)
         self.schemas = SchemaSet(self.spec)
-        is_openai = any("openai.com" in str(s.get("url", "")) for s in self.spec.servers)
+        is_openai = serves_openai(self.spec)
         if api_key is None and is_openai:
             api_key = os.environ.get("OPENAI_API_KEY")
         self._credentials = self._collect_credentials(api_key, credentials or {})
@@ -609,6 +610,17 @@ def ask_to_stream(spec: Spec, op: Operation, body: Any, content_type: str | None
     if media is None or codecs.media_essence(media.content_type) != "application/json":
         return body
     return {**body, "stream": True} if "stream" in schema_properties(media.schema, spec.resolve_ref) else body
+
+
+def serves_openai(spec: Spec) -> bool:
+    """Whether a server of the document is OpenAI's (openai.com or a host under it). Only then are
+    the OPENAI_* variables read, so an OpenAI key never goes to a server another document names
+    (a host is compared, not a substring: `openai.com.example.net` is not OpenAI's)."""
+    for server in spec.servers:
+        host = (urlsplit(str(server.get("url", ""))).hostname or "") if isinstance(server, dict) else ""
+        if host == "openai.com" or host.endswith(".openai.com"):
+            return True
+    return False
 
 
 def _retry_policy(policy: RetryPolicy, max_retries: int | None) -> RetryPolicy:

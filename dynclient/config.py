@@ -382,11 +382,12 @@ def client_from_config(client_class: type, path: str | os.PathLike | None = None
     OpenAI's (the rule Client.__init__ follows), so an OpenAI key is never
     sent to another API's server.
     """
+    from .client import serves_openai
     from .sources import default_name
     from .spec import Spec
     passed = {name: overrides.pop(name) for name in list(overrides) if name in PASS_THROUGH}
     settings = resolve(path, **overrides)
     spec = settings.spec if isinstance(settings.spec, Spec) else Spec(settings.spec or default_name())
-    if not any("openai.com" in str(server.get("url", "")) for server in spec.servers):
+    if not serves_openai(spec):
         settings = resolve(path, openai_environment=False, **overrides)
     return client_class(spec, **settings.client_arguments(), **passed)

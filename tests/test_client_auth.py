@@ -94,6 +94,23 @@ def test_env_is_not_used_for_other_documents(server, monkeypatch):
     assert "OpenAI-Organization" not in headers and "OpenAI-Project" not in headers
 
 
+@pytest.mark.parametrize("url", ["https://openai.com.example.net/v1", "https://example.net/openai.com/v1",
+                                 "https://notopenai.com/v1"])
+def test_env_is_not_used_for_a_document_whose_server_only_looks_like_openai(server, monkeypatch, url):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    document = spec_30()
+    document["servers"] = [{"url": url}]
+    dynclient.Client(document, base_url=server.url + "/v1").call("ping")
+    assert "Authorization" not in server.last.headers
+
+
+@pytest.mark.parametrize("url", ["https://api.openai.com/v1", "https://eu.api.openai.com/v1", "https://openai.com"])
+def test_openai_hosts_are_openai(url):
+    document = spec_30()
+    document["servers"] = [{"url": url}]
+    assert dynclient.client.serves_openai(dynclient.Spec(document))
+
+
 def test_no_key_sends_no_authorization(openai_spec, server):
     client = dynclient.Client(openai_spec, base_url=server.url + "/v1")
     server.reply(Reply(body=LIST))
