@@ -235,8 +235,11 @@ class Client:
     @property
     def ops(self) -> Any:
         """Every operation as a callable: `client.ops.createAssistant(body, **params)`; see dynclient.namespace."""
-        from .namespace import Operations
-        return Operations(self)
+        ops = self.__dict__.get("_ops")
+        if ops is None or ops._client is not self:   # a with_options copy gets its own
+            from .namespace import Operations
+            ops = self._ops = Operations(self)
+        return ops
 
     def describe(self, operation_id: str, **options: Any) -> dict:
         """What an operation takes and returns, as data (see dynclient.describe)."""

@@ -42,9 +42,12 @@ class Operations:
         if operation_id.startswith("__"):
             raise AttributeError(operation_id)
         try:
-            return self[operation_id]
+            call = self[operation_id]
         except UnknownOperationError as exc:   # hasattr() and getattr(..., default) expect this
             raise AttributeError(str(exc)) from None
+        if not operation_id.startswith("_"):   # (never over one of ours)
+            setattr(self, operation_id, call)   # the next lookup is a plain attribute
+        return call
 
     def __getitem__(self, operation_id: str) -> Callable[..., Any]:
         """Any operation, also one whose id is not a Python identifier: `client.ops["get-thing"]`."""

@@ -193,6 +193,7 @@ def test_ops_for_ids_that_are_not_identifiers_and_for_copies(spec_2025):
     assert "admin-api-keys-list" in dir(client.ops)
     listing = client.ops["admin-api-keys-list"]
     assert listing.__name__ == "admin-api-keys-list" and "GET /organization/admin_api_keys" in listing.__doc__
+    assert client.ops.createAssistant is client.ops.createAssistant   # looked up once, then kept
     with serve(str(spec_2025)) as base_url:
         moved = client.with_options(base_url=base_url).ops   # bound to the copy, not to the original
         created = moved.createAssistant({"model": "gpt-4o"}, headers={"X-Trace": "1"})
