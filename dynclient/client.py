@@ -130,7 +130,8 @@ class Client:
                  max_retries: int | None = None, retry: RetryPolicy | None = None,
                  max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
                  verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
-                 record: str | os.PathLike | None = None, **load_options: Any):
+                 proxy: str | bool | None = None, record: str | os.PathLike | None = None,
+                 **load_options: Any):
         if validate_responses not in VALIDATION_MODES:
             raise ValueError(f"validate_responses must be one of {VALIDATION_MODES}, not {validate_responses!r}")
         if isinstance(spec, Spec) and load_options:
@@ -167,7 +168,7 @@ class Client:
         if not verify:
             _warn_unverified_once()
         self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
-                                   strip_on_redirect=self._sensitive)
+                                   strip_on_redirect=self._sensitive, proxy=proxy)
         self.recorder = None
         if record:
             from .evolve.record import Recorder   # dynclient.evolve.record

@@ -48,7 +48,7 @@ ENVIRONMENT = {
 # (the same rule Client.__init__ follows for OPENAI_API_KEY and friends).
 OPENAI_ONLY = frozenset({DEFAULT_KEY_ENV, "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"})
 # Client keyword arguments that from_config passes through untouched (not settings).
-PASS_THROUGH = frozenset({"credentials", "verify", "ca_certs", "pool_maxsize"})
+PASS_THROUGH = frozenset({"credentials", "verify", "ca_certs", "pool_maxsize", "proxy"})
 
 
 class ConfigError(DynclientError, ValueError):

@@ -25,6 +25,7 @@ from urllib3.exceptions import (ConnectTimeoutError, DecodeError, HTTPError, Max
                                 ReadTimeoutError, TimeoutError as Urllib3Timeout)
 
 from .errors import APIConnectionError, APITimeoutError, ResponseDecodeError, ResponseTooLargeError
+from .proxies import Proxy, proxy_for, split_credentials, with_scheme
 
 log = logging.getLogger("dynclient")
 
@@ -299,12 +300,15 @@ class Transport:
     """Sends requests, retries what may be retried, returns bytes or an open stream; owns the pool."""
 
     def __init__(self, *, verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
-                 max_redirects: int = 5, strip_on_redirect: Iterable[str] = ()):
-        self.pool = urllib3.PoolManager(
-            maxsize=pool_maxsize,
-            cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
-            ca_certs=ca_certs,
-        )
+                 max_redirects: int = 5, strip_on_redirect: Iterable[str] = (), proxy: Proxy = None):
+        self._pool_options = {"maxsize": pool_maxsize, "cert_reqs": "CERT_REQUIRED" if verify else "CERT_NONE",
+                              "ca_certs": ca_certs}
+        self.pool = urllib3.PoolManager(**self._pool_options)
+        self._proxy_managers: dict[str, urllib3.ProxyManager] = {}   # by proxy URL without credentials
+        if isinstance(proxy, str) and proxy:   # built now: a bad proxy fails here, and its credentials
+            self._proxy_manager(with_scheme(proxy))   # live only in its ProxyManager's headers
+            proxy = split_credentials(with_scheme(proxy))[0]
+        self.proxy = proxy
         # Follow redirects, but never carry credentials to another host.
         self.redirects = urllib3.Retry(
             total=None, connect=0, read=0, status=0, other=0, redirect=max_redirects,
@@ -312,6 +316,7 @@ class Transport:
             remove_headers_on_redirect=set(urllib3.Retry.DEFAULT_REMOVE_HEADERS_ON_REDIRECT) | set(strip_on_redirect),
         )
         self._pools: dict[str, Any] = {}   # origin -> its urllib3 connection pool (see _urlopen)
+        self._routes: dict[str, urllib3.PoolManager] = {}   # origin -> self.pool, or the ProxyManager to use
 
     def send(self, request: Outgoing, timeout: urllib3.Timeout, policy: RetryPolicy, *,
              stream: bool = False, max_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
@@ -366,8 +371,9 @@ class Transport:
         origin, target = split_origin(url)
         pool = self._pools.get(origin) if origin else None
         if pool is None or pool.pool is None:   # .pool is None: the pool was closed
-            if not origin:
-                return self.pool.urlopen(method, url, **self._options(body, headers, timeout))
+            manager = self._manager_for(origin)
+            if manager is not self.pool or not origin:   # through a proxy: urllib3's ProxyManager does it all
+                return manager.urlopen(method, url, **self._options(body, headers, timeout))
             pool = self._pools[origin] = self.pool.connection_from_url(origin)
         options = self._options(body, headers, timeout)
         response = pool.urlopen(method, target, redirect=False, assert_same_host=False, **options)
@@ -397,7 +403,29 @@ class Transport:
             return response
         response.drain_conn()
         log.debug("redirected %s -> %s", _path(url), _path(location))
-        return self.pool.urlopen(method, location, **options)
+        return self._manager_for(split_origin(location)[0]).urlopen(method, location, **options)
+
+    def _manager_for(self, origin: str) -> urllib3.PoolManager:
+        """The direct PoolManager, or the ProxyManager of the proxy that carries requests to `origin`
+        (decided once per origin, see dynclient/proxies.py)."""
+        manager = self._routes.get(origin)
+        if manager is None:
+            proxy = proxy_for(self.proxy, origin) if origin else None
+            manager = self._routes[origin] = self.pool if proxy is None else self._proxy_manager(proxy)
+        return manager
+
+    def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
+        """The ProxyManager of a proxy URL; user info in it becomes a Proxy-Authorization header."""
+        url, credentials = split_credentials(proxy)
+        manager = self._proxy_managers.get(url)
+        if manager is None:
+            headers = None
+            if credentials:
+                REDACTOR.add(credentials[1])
+                headers = urllib3.make_headers(proxy_basic_auth=":".join(credentials))
+            manager = self._proxy_managers[url] = urllib3.ProxyManager(url, proxy_headers=headers,
+                                                                       **self._pool_options)
+        return manager
 
     def _wait(self, request: Outgoing, retry: int, seconds: float, why: Any) -> None:
         log.info("%s: retrying %s %s in %.2f s (retry %d) after %s", request.operation_id, request.method,
@@ -415,10 +443,11 @@ class Transport:
 
     def close(self) -> None:
         """Close every kept-alive connection (urllib3's PoolManager.clear only forgets its pools)."""
-        pools, self._pools = list(self._pools.values()), {}
+        pools, self._pools, self._routes = list(self._pools.values()), {}, {}
         for pool in pools:
             pool.close()
-        self.pool.clear()
+        for manager in (self.pool, *self._proxy_managers.values()):
+            manager.clear()
 
 
 def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, operation_id: str | None) -> bytes:
