@@ -15,6 +15,11 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+# The tests talk to loopback servers only. A proxy named by the environment (a CI runner's, for the
+# package registries) must not change what they see: tests of proxies set their own variables.
+for _name in [name for name in os.environ if name.lower().endswith("_proxy")]:
+    del os.environ[_name]
+
 from faultserver import FaultServer  # noqa: E402
 from httpserver import TestServer  # noqa: E402
 
