@@ -80,3 +80,10 @@ def spec_2025(corpus_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def spec_2026(corpus_dir: Path) -> Path:
     return _spec(corpus_dir, "openai-2026-08-21.yaml")
+
+
+@pytest.fixture(scope="module")
+def openai_spec(spec_2025: Path):
+    """The primary document, loaded without the cache (one per test module, as each had its own)."""
+    import dynclient
+    return dynclient.Spec(spec_2025, cache=False)

@@ -31,11 +31,6 @@ def _no_openai_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="module")
-def openai_spec(spec_2025):
-    return dynclient.Spec(spec_2025, cache=False)
-
-
 @pytest.fixture
 def client(openai_spec, server):
     with dynclient.Client(openai_spec, base_url=server.url + "/v1", api_key=CANARY,

@@ -30,11 +30,6 @@ def _no_proxy_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="module")
-def openai_spec(spec_2025):
-    return dynclient.Spec(spec_2025, cache=False)
-
-
 def test_proxy_from_the_environment_gets_the_absolute_url(openai_spec, server, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", server.url)
     server.reply(Reply(body=assistant()))
