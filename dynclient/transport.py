@@ -278,6 +278,8 @@ class ReplayableBody:
 
 @dataclass(frozen=True)
 class RawResponse:
+    """An answer as the transport got it: status, headers, the body's bytes (or the open stream)."""
+
     status: int
     headers: urllib3.HTTPHeaderDict
     data: bytes
