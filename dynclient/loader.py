@@ -37,12 +37,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import functools
 import json
 import marshal
 import os
-import sys
 import re
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,13 +59,11 @@ CACHE_FORMAT = 2  # bump whenever the cache file for the same source bytes would
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024   # OpenAI's largest document is about 3 MB
 MAX_NODES = 10_000_000  # values in the document once every alias is expanded (alias bombs)
 
-@functools.lru_cache(maxsize=1)
 def _version() -> str:
-    import importlib.metadata   # 3 ms, and only a cache key needs it
-    try:
-        return importlib.metadata.version("dynclient")
-    except importlib.metadata.PackageNotFoundError:
-        return "dev"
+    # The package's own attribute: asking importlib.metadata costs ~1.5 ms of path scanning at
+    # every start (tests/test_loader.py checks that the two agree).
+    from . import __version__
+    return __version__
 
 
 @dataclass(frozen=True)

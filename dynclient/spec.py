@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Iterator, NamedTuple
 
+from . import sources
 from .errors import SpecError
-from .evolve.overlay import with_overlays
 from .loader import Document, load
 
 log = logging.getLogger("dynclient")
@@ -220,7 +220,10 @@ class Spec:
 
     def __init__(self, source: Any, overlays: Any = None, **load_options: Any):
         self.document: Document = source if isinstance(source, Document) else load(source, **load_options)
-        self.document = with_overlays(self.document, source, overlays)   # see dynclient/evolve/overlay.py
+        if overlays is not False and (overlays or sources.is_name(source)):
+            # Only then can there be overlays to apply; otherwise their module is not even imported.
+            from .evolve.overlay import with_overlays
+            self.document = with_overlays(self.document, source, overlays)
         data = self.document.data
         self.data = data
         self.openapi: str = str(data["openapi"])

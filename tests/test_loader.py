@@ -400,6 +400,11 @@ def test_cache_key_follows_bytes_and_format(tmp_path, monkeypatch):
     assert len(cache_files(cache)) == 3
 
 
+def test_cache_key_version_is_the_installed_distributions():
+    import importlib.metadata
+    assert loader._version() == importlib.metadata.version("dynclient")   # a release invalidates the cache
+
+
 def test_cache_directory_choice(tmp_path, monkeypatch):
     path = write(tmp_path / "m.yaml", MINIMAL)
     for var in ("DYNCLIENT_CACHE_DIR", "XDG_CACHE_HOME"):
