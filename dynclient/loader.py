@@ -46,14 +46,14 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import urllib3
 
 from . import sources
 from .errors import IntegrityError, NotOpenAPIError, SpecLoadError
 
-__all__ = ["CACHE_FORMAT", "Document", "load", "parse_bytes"]
+__all__ = ["CACHE_FORMAT", "Document", "Mend", "load", "parse_bytes"]
 
 CACHE_FORMAT = 2  # bump whenever the cache file for the same source bytes would change (2: marshal)
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024   # OpenAI's largest document is about 3 MB
@@ -71,6 +71,16 @@ class Document:
     data: dict = field(repr=False)  # the parsed document: JSON-compatible plain data
     origin: str                     # path, URL or "<dict>"
     sha256: str | None              # sha256 hex of the source bytes (None for a dict source)
+
+
+@dataclass(frozen=True)
+class Mend:
+    """A change made in place to a document just loaded from bytes (the overlays of
+    dynclient.evolve.overlay), cached with it: a second start reads the mended document and
+    applies nothing. `key` names the change by its content; None when it has no stable name,
+    and then it is applied at every load."""
+    key: str | None
+    apply: Callable[[dict], None]
 
 
 def __getattr__(name: str) -> Any:
@@ -226,12 +236,14 @@ def _check_openapi(data: Any, origin: str) -> None:
 
 def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathLike = True,
          pool: urllib3.PoolManager | None = None, timeout: float = 30.0,
-         max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
+         max_bytes: int = MAX_DOCUMENT_BYTES, mend: Mend | None = None) -> Document:
     """Load an OpenAPI 3.x document from a dict, a Document, a file path or an http(s) URL.
 
     ``sha256`` pins the source bytes (IntegrityError on a mismatch).  ``cache`` is True for
     the default cache directory, a directory, or False.  ``pool`` and ``timeout`` serve URLs.
     ``max_bytes`` refuses larger sources before reading them (OpenAI's largest is about 3 MB).
+    ``mend`` changes a document read from a file or URL, and is cached with it (not for dicts
+    and Documents, which are the caller's data).
     """
     if isinstance(source, Document):
         if sha256 is not None and sha256.lower() != source.sha256:
@@ -259,14 +271,27 @@ def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathL
     digest = hashlib.sha256(raw).hexdigest()
     if sha256 is not None and sha256.lower() != digest:
         raise IntegrityError(origin, sha256, digest)
-    path = _cache_path(cache, digest)
+    mended = hashlib.sha256(f"{digest}\n{mend.key}".encode()).hexdigest() if mend and mend.key else None
+    mended_path = _cache_path(cache, mended) if mended else None
+    data = _read_cache(mended_path, mended) if mended_path else None
+    if data is None:
+        data = _parsed(raw, origin, _cache_path(cache, digest), digest)
+        if mend:
+            mend.apply(data)
+            if mended_path:
+                _write_cache(mended_path, mended, data)
+    return Document(data, origin, digest)
+
+
+def _parsed(raw: bytes, origin: str, path: Path | None, digest: str) -> dict:
+    """The document from its cache entry, or parsed from its bytes (and then cached)."""
     data = _read_cache(path, digest) if path else None
     if data is None:
         data = _parse(raw, origin)
         _check_openapi(data, origin)
         if path:
             _write_cache(path, digest, data)
-    return Document(data, origin, digest)
+    return data
 
 
 def _too_large(origin: str, max_bytes: int) -> SpecLoadError:

@@ -138,6 +138,14 @@ class Operation:
                 or responses.get(f"{status // 100}xx") or responses.get("default"))
 
 
+def _overlays(source: Any, overlays: Any) -> Any:
+    """The loader's Mend for the shipped overlays of a named source and the caller's, or None."""
+    if overlays is False or not (overlays or sources.is_name(source)):
+        return None   # nothing can apply: the overlay module is not even imported
+    from .evolve.overlay import mend_for
+    return mend_for(source, overlays)
+
+
 class Site(NamedTuple):
     """Where one operation object sits: its path template, its method, and its path item."""
     path: str
@@ -219,11 +227,13 @@ class Spec:
     """An indexed OpenAPI 3.x document."""
 
     def __init__(self, source: Any, overlays: Any = None, **load_options: Any):
-        self.document: Document = source if isinstance(source, Document) else load(source, **load_options)
-        if overlays is not False and (overlays or sources.is_name(source)):
-            # Only then can there be overlays to apply; otherwise their module is not even imported.
-            from .evolve.overlay import with_overlays
-            self.document = with_overlays(self.document, source, overlays)
+        if isinstance(source, (dict, Document)):   # the caller's data: overlays go on a copy
+            self.document: Document = source if isinstance(source, Document) else load(source, **load_options)
+            if overlays:
+                from .evolve.overlay import with_overlays
+                self.document = with_overlays(self.document, source, overlays)
+        else:   # the loader applies the overlays and caches the mended document
+            self.document = load(source, mend=_overlays(source, overlays), **load_options)
         data = self.document.data
         self.data = data
         self.openapi: str = str(data["openapi"])
