@@ -146,122 +146,12 @@ def _overlays(source: Any, overlays: Any) -> Any:
     return mend_for(source, overlays)
 
 
-class Site(NamedTuple):
-    """Where one operation object sits: its path template, its method, and its path item."""
-    path: str
-    method: str                # lower case, a key of `item`
-    item: dict                 # the path item, `$ref` followed
-    item_pointer: str
+class DocumentReader:
+    """Reads one document's objects: local references, and the Operations the index builds."""
 
-
-class OperationIndex(Mapping):
-    """operationId -> Operation, a read-only mapping whose Operations are built when first read.
-
-    The keys, their order and the handling of duplicated ids are settled when it is made, as an
-    eager walk would settle them (the dict-like behaviour `ops`, `diff`, `describe` and the mock
-    rely on); only building each Operation (parameters, bodies, responses) waits until it is
-    read, once, under a lock so that threads sharing a client build it once too.
-    """
-
-    def __init__(self, spec: Spec):
-        self._spec = spec
-        self._sites = list(spec._sites())
-        self._ids: dict[str, int] = {}                 # operationId -> index of its site
-        self._duplicates: dict[int, list[str]] = {}    # site index -> its duplicated-id problem
-        for index, (path, method, item, _) in enumerate(self._sites):
-            operation_id = str(item[method].get("operationId") or derived_operation_id(method, path))
-            if operation_id in self._ids:
-                first = self._sites[self._ids[operation_id]]
-                derived = derived_operation_id(method, path)
-                spec._problem(self._duplicates.setdefault(index, []),
-                              f"duplicate operationId {operation_id!r} at {operation_pointer(path, method)} "
-                              f"(first at {operation_pointer(first.path, first.method)}); indexed as {derived!r}")
-                operation_id = derived
-            self._ids[operation_id] = index
-        self._built: dict[str, Operation] = {}
-        self._mended: dict[int, list[str]] = {}        # site index -> problems found building it
-        self._lock = threading.Lock()
-
-    def __getitem__(self, operation_id: str) -> Operation:
-        operation = self._built.get(operation_id)
-        if operation is None:
-            index = self._ids[operation_id]   # KeyError for an unknown id, as from a dict
-            with self._lock:
-                operation = self._built.get(operation_id)
-                if operation is None:
-                    operation = self._built[operation_id] = self._build(index, operation_id)
-        return operation
-
-    def __contains__(self, operation_id: object) -> bool:
-        return operation_id in self._ids   # without building it
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __repr__(self) -> str:
-        return f"<OperationIndex: {len(self._ids)} operations, {len(self._built)} built>"
-
-    def problems(self) -> list[str]:
-        """Every problem of the document, in document order; builds every operation to find them."""
-        indexed = {index: operation_id for operation_id, index in self._ids.items()}
-        for index, site in enumerate(self._sites):
-            if index in indexed:
-                self[indexed[index]]
-            elif index not in self._mended:   # a site whose id a later duplicate took over
-                with self._lock:
-                    self._build(index, derived_operation_id(site.method, site.path))
-        return [text for index in range(len(self._sites))
-                for text in (*self._mended[index], *self._duplicates.get(index, ()))]
-
-    def _build(self, index: int, operation_id: str) -> Operation:
-        found: list[str] = []
-        operation = self._spec._build(self._sites[index], operation_id, found)
-        self._mended[index] = found
-        return operation
-
-
-class Spec:
-    """An indexed OpenAPI 3.x document."""
-
-    def __init__(self, source: Any, overlays: Any = None, **load_options: Any):
-        if isinstance(source, (dict, Document)):   # the caller's data: overlays go on a copy
-            self.document: Document = source if isinstance(source, Document) else load(source, **load_options)
-            if overlays:
-                from .evolve.overlay import with_overlays
-                self.document = with_overlays(self.document, source, overlays)
-        else:   # the loader applies the overlays and caches the mended document
-            self.document = load(source, mend=_overlays(source, overlays), **load_options)
-        data = self.document.data
-        self.data = data
-        self.openapi: str = str(data["openapi"])
-        self.dialect = "3.1" if self.openapi.startswith("3.1") else "3.0"
-        info = data.get("info") or {}
-        self.title: str = info.get("title", "")
-        self.version: str = str(info.get("version", ""))
-        self.servers: list = data.get("servers") or [{"url": "/"}]
-        self.security_schemes: dict = (data.get("components") or {}).get("securitySchemes") or {}
-        self.operations: Mapping[str, Operation] = OperationIndex(self)
-
-    @property
-    def problems(self) -> list[str]:
-        """Defects found and mended while indexing, in document order (builds every operation)."""
-        return self.operations.problems()
-
-    def __repr__(self) -> str:
-        return (f"<Spec {self.title!r} {self.version} (OpenAPI {self.openapi}), "
-                f"{len(self.operations)} operations, from {self.document.origin}>")
-
-    def __iter__(self) -> Iterator[Operation]:
-        return iter(self.operations.values())
-
-    def __len__(self) -> int:
-        return len(self.operations)
-
-    def __getitem__(self, operation_id: str) -> Operation:
-        return self.operations[operation_id]
+    def __init__(self, document: Document):
+        self.document = document
+        self.data = document.data
 
     # --- references -----------------------------------------------------------
 
@@ -430,3 +320,122 @@ class Spec:
             )
         return responses
 
+
+class Site(NamedTuple):
+    """Where one operation object sits: its path template, its method, and its path item."""
+    path: str
+    method: str                # lower case, a key of `item`
+    item: dict                 # the path item, `$ref` followed
+    item_pointer: str
+
+
+class OperationIndex(Mapping):
+    """operationId -> Operation, a read-only mapping whose Operations are built when first read.
+
+    The keys, their order and the handling of duplicated ids are settled when it is made, as an
+    eager walk would settle them (the dict-like behaviour `ops`, `diff`, `describe` and the mock
+    rely on); only building each Operation (parameters, bodies, responses) waits until it is
+    read, once, under a lock so that threads sharing a client build it once too.
+    """
+
+    def __init__(self, reader: DocumentReader):
+        self._reader = reader
+        self._sites = list(reader._sites())
+        self._ids: dict[str, int] = {}                 # operationId -> index of its site
+        self._duplicates: dict[int, list[str]] = {}    # site index -> its duplicated-id problem
+        for index, (path, method, item, _) in enumerate(self._sites):
+            operation_id = str(item[method].get("operationId") or derived_operation_id(method, path))
+            if operation_id in self._ids:
+                first = self._sites[self._ids[operation_id]]
+                derived = derived_operation_id(method, path)
+                reader._problem(self._duplicates.setdefault(index, []),
+                                f"duplicate operationId {operation_id!r} at {operation_pointer(path, method)} "
+                                f"(first at {operation_pointer(first.path, first.method)}); indexed as {derived!r}")
+                operation_id = derived
+            self._ids[operation_id] = index
+        self._built: dict[str, Operation] = {}
+        self._mended: dict[int, list[str]] = {}        # site index -> problems found building it
+        self._lock = threading.Lock()
+
+    def __getitem__(self, operation_id: str) -> Operation:
+        operation = self._built.get(operation_id)
+        if operation is None:
+            index = self._ids[operation_id]   # KeyError for an unknown id, as from a dict
+            with self._lock:
+                operation = self._built.get(operation_id)
+                if operation is None:
+                    operation = self._built[operation_id] = self._build(index, operation_id)
+        return operation
+
+    def __contains__(self, operation_id: object) -> bool:
+        return operation_id in self._ids   # without building it
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"<OperationIndex: {len(self._ids)} operations, {len(self._built)} built>"
+
+    def problems(self) -> list[str]:
+        """Every problem of the document, in document order; builds every operation to find them."""
+        indexed = {index: operation_id for operation_id, index in self._ids.items()}
+        for index, site in enumerate(self._sites):
+            if index in indexed:
+                self[indexed[index]]
+            elif index not in self._mended:   # a site whose id a later duplicate took over
+                with self._lock:
+                    self._build(index, derived_operation_id(site.method, site.path))
+        return [text for index in range(len(self._sites))
+                for text in (*self._mended[index], *self._duplicates.get(index, ()))]
+
+    def _build(self, index: int, operation_id: str) -> Operation:
+        found: list[str] = []
+        operation = self._reader._build(self._sites[index], operation_id, found)
+        self._mended[index] = found
+        return operation
+
+
+class Spec(DocumentReader):
+    """An indexed OpenAPI 3.x document."""
+
+    def __init__(self, source: Any, overlays: Any = None, **load_options: Any):
+        if isinstance(source, (dict, Document)):   # the caller's data: overlays go on a copy
+            document = source if isinstance(source, Document) else load(source, **load_options)
+            if overlays:
+                from .evolve.overlay import with_overlays
+                document = with_overlays(document, source, overlays)
+        else:   # the loader applies the overlays and caches the mended document
+            document = load(source, mend=_overlays(source, overlays), **load_options)
+        super().__init__(document)
+        data = self.data
+        self.openapi: str = str(data["openapi"])
+        self.dialect = "3.1" if self.openapi.startswith("3.1") else "3.0"
+        info = data.get("info") or {}
+        self.title: str = info.get("title", "")
+        self.version: str = str(info.get("version", ""))
+        self.servers: list = data.get("servers") or [{"url": "/"}]
+        self.security_schemes: dict = (data.get("components") or {}).get("securitySchemes") or {}
+        # The index reads through a reader of its own, so it holds no reference back to this Spec:
+        # a Spec nobody uses is freed at once, with its document, as plain data is, not by the GC.
+        self.operations: Mapping[str, Operation] = OperationIndex(DocumentReader(self.document))
+
+    @property
+    def problems(self) -> list[str]:
+        """Defects found and mended while indexing, in document order (builds every operation)."""
+        return self.operations.problems()
+
+    def __repr__(self) -> str:
+        return (f"<Spec {self.title!r} {self.version} (OpenAPI {self.openapi}), "
+                f"{len(self.operations)} operations, from {self.document.origin}>")
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self.operations.values())
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+    def __getitem__(self, operation_id: str) -> Operation:
+        return self.operations[operation_id]

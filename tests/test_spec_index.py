@@ -116,3 +116,17 @@ def test_threads_reading_one_operation_share_one_build():
     for thread in threads:
         thread.join()
     assert len(seen) == 8 and all(op is seen[0] for op in seen)
+
+
+def test_a_spec_nobody_holds_is_freed_at_once_not_by_the_garbage_collector():
+    import gc
+    import weakref
+    spec = dynclient.Spec(DUPLICATES)
+    spec["same"], spec.problems   # built operations, and the index, hold no reference back to it
+    gone = weakref.ref(spec)
+    gc.disable()
+    try:
+        del spec
+        assert gone() is None
+    finally:
+        gc.enable()
