@@ -68,6 +68,8 @@ def _version() -> str:
 
 @dataclass(frozen=True)
 class Document:
+    """A loaded document, where it came from, and the sha256 of its source bytes."""
+
     data: dict = field(repr=False)  # the parsed document: JSON-compatible plain data
     origin: str                     # path, URL or "<dict>"
     sha256: str | None              # sha256 hex of the source bytes (None for a dict source)

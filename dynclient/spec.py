@@ -61,6 +61,8 @@ def operation_pointer(path: str, method: str) -> str:
 
 @dataclass(frozen=True)
 class Parameter:
+    """One parameter of an operation, its serialization style settled."""
+
     name: str
     location: str              # path | query | header | cookie
     required: bool
@@ -81,6 +83,8 @@ class Parameter:
 
 @dataclass(frozen=True)
 class MediaType:
+    """One media type of a body: its schema node and where that node is."""
+
     content_type: str
     schema: Any                # raw schema node or None
     pointer: str               # JSON pointer of the schema node
@@ -89,12 +93,16 @@ class MediaType:
 
 @dataclass(frozen=True)
 class RequestBody:
+    """An operation's request body: whether it is required, and its media types."""
+
     required: bool
     content: Mapping[str, MediaType]
 
 
 @dataclass(frozen=True)
 class Response:
+    """One declared response: its status key, media types and headers."""
+
     status: str                # "200", "4XX" or "default"
     description: str
     content: Mapping[str, MediaType]
@@ -103,6 +111,8 @@ class Response:
 
 @dataclass(frozen=True)
 class Operation:
+    """One indexed operation: everything a call needs to bind, validate and send it."""
+
     operation_id: str
     method: str                # upper case
     path: str                  # the template, e.g. /assistants/{assistant_id}
