@@ -31,7 +31,7 @@ from typing import Any, Iterator, NamedTuple
 
 from . import sources
 from .errors import SpecError
-from .loader import Document, load
+from .loader import Document, Mend, load
 
 log = logging.getLogger("dynclient")
 
@@ -148,7 +148,7 @@ class Operation:
                 or responses.get(f"{status // 100}xx") or responses.get("default"))
 
 
-def _overlays(source: Any, overlays: Any) -> Any:
+def _overlays(source: Any, overlays: Any) -> Mend | None:
     """The loader's Mend for the shipped overlays of a named source and the caller's, or None."""
     if overlays is False or not (overlays or sources.is_name(source)):
         return None   # nothing can apply: the overlay module is not even imported
