@@ -32,6 +32,8 @@ MORE_FIELDS = ("has_more", "has_next_page")
 
 @dataclass(frozen=True)
 class PageRule:
+    """How one operation pages: where the cursor goes and where a page keeps its items."""
+
     cursor: str          # the query parameter that takes the cursor
     items: str           # the array property holding the page's items
     more: str | None     # the boolean property saying whether another page follows

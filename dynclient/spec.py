@@ -1,28 +1,37 @@
 """The document model: Spec, Operation, Parameter, and the operationId index.
 
-The index is built once per document, when the Spec is made; it holds
-references into the loaded document (schemas are not copied or compiled here,
-see ``dynclient.schema`` for that).
+The index is built once per document, lazily: making a Spec only lists the
+operationIds (a cheap pass over paths and methods, which also settles
+duplicates), and each Operation is built the first time it is asked for, then
+kept. A first call on the 288 operations of 2026-08-21 builds one of them, not
+all. Operations hold references into the loaded document (schemas are not
+copied or compiled here, see ``dynclient.schema`` for that).
 
 Operations without an ``operationId`` get a derived one: the lower-case
 method, then each path segment with braces removed and every character
 outside ``[A-Za-z0-9]`` turned into ``_``, joined by ``_``.
 ``GET /assistants/{assistant_id}`` becomes ``get_assistants_assistant_id``.
 A duplicated operationId keeps its first operation; later ones are indexed
-under their derived id and listed in ``Spec.problems``.
+under their derived id and listed in ``Spec.problems``. Reading ``problems``
+builds every operation, since mending path parameters (see
+``_mend_path_parameters``) finds the rest; a structural defect in one
+operation (a parameter without ``in``, a ``$ref`` that does not resolve) is a
+SpecError when that operation is first built.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, NamedTuple
 
+from . import sources
 from .errors import SpecError
-from .evolve.overlay import with_overlays
-from .loader import Document, load
+from .loader import Document, Mend, load
 
 log = logging.getLogger("dynclient")
 
@@ -46,8 +55,14 @@ def derived_operation_id(method: str, path: str) -> str:
     return "_".join([method.lower(), *segments])
 
 
+def operation_pointer(path: str, method: str) -> str:
+    return f"/paths/{escape_pointer(path)}/{method.lower()}"
+
+
 @dataclass(frozen=True)
 class Parameter:
+    """One parameter of an operation, its serialization style settled."""
+
     name: str
     location: str              # path | query | header | cookie
     required: bool
@@ -68,6 +83,8 @@ class Parameter:
 
 @dataclass(frozen=True)
 class MediaType:
+    """One media type of a body: its schema node and where that node is."""
+
     content_type: str
     schema: Any                # raw schema node or None
     pointer: str               # JSON pointer of the schema node
@@ -76,12 +93,16 @@ class MediaType:
 
 @dataclass(frozen=True)
 class RequestBody:
+    """An operation's request body: whether it is required, and its media types."""
+
     required: bool
     content: Mapping[str, MediaType]
 
 
 @dataclass(frozen=True)
 class Response:
+    """One declared response: its status key, media types and headers."""
+
     status: str                # "200", "4XX" or "default"
     description: str
     content: Mapping[str, MediaType]
@@ -90,6 +111,8 @@ class Response:
 
 @dataclass(frozen=True)
 class Operation:
+    """One indexed operation: everything a call needs to bind, validate and send it."""
+
     operation_id: str
     method: str                # upper case
     path: str                  # the template, e.g. /assistants/{assistant_id}
@@ -105,7 +128,7 @@ class Operation:
 
     @cached_property
     def pointer(self) -> str:
-        return f"/paths/{escape_pointer(self.path)}/{self.method.lower()}"
+        return operation_pointer(self.path, self.method)
 
     @cached_property
     def parameters_by_name(self) -> dict[str, Parameter]:
@@ -125,44 +148,20 @@ class Operation:
                 or responses.get(f"{status // 100}xx") or responses.get("default"))
 
 
-class Spec:
-    """An indexed OpenAPI 3.x document."""
+def _overlays(source: Any, overlays: Any) -> Mend | None:
+    """The loader's Mend for the shipped overlays of a named source and the caller's, or None."""
+    if overlays is False or not (overlays or sources.is_name(source)):
+        return None   # nothing can apply: the overlay module is not even imported
+    from .evolve.overlay import mend_for
+    return mend_for(source, overlays)
 
-    def __init__(self, source: Any, overlays: Any = None, **load_options: Any):
-        self.document: Document = source if isinstance(source, Document) else load(source, **load_options)
-        self.document = with_overlays(self.document, source, overlays)   # see dynclient/evolve/overlay.py
-        data = self.document.data
-        self.data = data
-        self.openapi: str = str(data["openapi"])
-        self.dialect = "3.1" if self.openapi.startswith("3.1") else "3.0"
-        info = data.get("info") or {}
-        self.title: str = info.get("title", "")
-        self.version: str = str(info.get("version", ""))
-        self.servers: list = data.get("servers") or [{"url": "/"}]
-        self.security_schemes: dict = (data.get("components") or {}).get("securitySchemes") or {}
-        self.problems: list[str] = []    # defects found and mended while indexing
-        self.operations: dict[str, Operation] = {}
-        for operation in self._walk_operations():
-            if operation.operation_id in self.operations:
-                first = self.operations[operation.operation_id]
-                derived = derived_operation_id(operation.method, operation.path)
-                self._problem(f"duplicate operationId {operation.operation_id!r} at {operation.pointer} "
-                              f"(first at {first.pointer}); indexed as {derived!r}")
-                operation = replace(operation, operation_id=derived)
-            self.operations[operation.operation_id] = operation
 
-    def __repr__(self) -> str:
-        return (f"<Spec {self.title!r} {self.version} (OpenAPI {self.openapi}), "
-                f"{len(self.operations)} operations, from {self.document.origin}>")
+class DocumentReader:
+    """Reads one document's objects: local references, and the Operations the index builds."""
 
-    def __iter__(self) -> Iterator[Operation]:
-        return iter(self.operations.values())
-
-    def __len__(self) -> int:
-        return len(self.operations)
-
-    def __getitem__(self, operation_id: str) -> Operation:
-        return self.operations[operation_id]
+    def __init__(self, document: Document):
+        self.document = document
+        self.data = document.data
 
     # --- references -----------------------------------------------------------
 
@@ -198,41 +197,46 @@ class Spec:
 
     # --- the index ------------------------------------------------------------
 
-    def _walk_operations(self) -> Iterator[Operation]:
-        root_security = tuple(self.data.get("security") or ())
+    def _sites(self) -> Iterator[Site]:
+        """Every operation object of the document, in document order, without reading into it."""
         for path, item in (self.data.get("paths") or {}).items():
             item_pointer = f"/paths/{escape_pointer(path)}"
             item, item_pointer = self.deref(item, item_pointer)
             if not isinstance(item, dict):
                 raise SpecError(f"{self.document.origin}: {item_pointer} is not a path item")
-            shared = self._parameters(item.get("parameters") or [], f"{item_pointer}/parameters")
             for method in HTTP_METHODS:
-                op = item.get(method)
-                if not isinstance(op, dict):
-                    continue
-                op_pointer = f"{item_pointer}/{method}"
-                own = self._parameters(op.get("parameters") or [], f"{op_pointer}/parameters")
-                # An operation's parameter overrides the path item's one of the same name and location.
-                merged = {(p.name, p.location): p for p in shared}
-                merged.update({(p.name, p.location): p for p in own})
-                parameters = self._mend_path_parameters(path, list(merged.values()), op_pointer)
-                security = op.get("security")
-                yield Operation(
-                    operation_id=str(op.get("operationId") or derived_operation_id(method, path)),
-                    method=method.upper(),
-                    path=path,
-                    parameters=tuple(parameters),
-                    request_body=self._request_body(op.get("requestBody"), f"{op_pointer}/requestBody"),
-                    responses=self._responses(op.get("responses") or {}, f"{op_pointer}/responses"),
-                    security=root_security if security is None else tuple(security),
-                    summary=op.get("summary") or "",
-                    description=op.get("description") or "",
-                    tags=tuple(op.get("tags") or ()),
-                    deprecated=bool(op.get("deprecated")),
-                    servers=tuple(op.get("servers") or item.get("servers") or ()),
-                )
+                if isinstance(item.get(method), dict):
+                    yield Site(path, method, item, item_pointer)
 
-    def _mend_path_parameters(self, path: str, parameters: list[Parameter], pointer: str) -> list[Parameter]:
+    def _build(self, site: Site, operation_id: str, problems: list[str]) -> Operation:
+        """The Operation at `site`; defects it mends are appended to `problems`."""
+        path, method, item, item_pointer = site
+        op = item[method]
+        op_pointer = f"{item_pointer}/{method}"
+        shared = self._parameters(item.get("parameters") or [], f"{item_pointer}/parameters")
+        own = self._parameters(op.get("parameters") or [], f"{op_pointer}/parameters")
+        # An operation's parameter overrides the path item's one of the same name and location.
+        merged = {(p.name, p.location): p for p in shared}
+        merged.update({(p.name, p.location): p for p in own})
+        parameters = self._mend_path_parameters(path, list(merged.values()), op_pointer, problems)
+        security = op.get("security")
+        return Operation(
+            operation_id=operation_id,
+            method=method.upper(),
+            path=path,
+            parameters=tuple(parameters),
+            request_body=self._request_body(op.get("requestBody"), f"{op_pointer}/requestBody"),
+            responses=self._responses(op.get("responses") or {}, f"{op_pointer}/responses"),
+            security=tuple(self.data.get("security") or ()) if security is None else tuple(security),
+            summary=op.get("summary") or "",
+            description=op.get("description") or "",
+            tags=tuple(op.get("tags") or ()),
+            deprecated=bool(op.get("deprecated")),
+            servers=tuple(op.get("servers") or item.get("servers") or ()),
+        )
+
+    def _mend_path_parameters(self, path: str, parameters: list[Parameter], pointer: str,
+                              problems: list[str]) -> list[Parameter]:
         """Make the path parameters agree with the template, as published documents need.
 
         OpenAI's documents have templates whose variables are not declared
@@ -251,21 +255,21 @@ class Spec:
             return parameters
         if len(unmatched_vars) == 1 and len(stray) == 1:
             old = stray[0]
-            self._problem(f"{pointer}: path parameter {old.name!r} is declared for template variable "
+            self._problem(problems, f"{pointer}: path parameter {old.name!r} is declared for template variable "
                           f"{{{unmatched_vars[0]}}}; accepted under both names")
             mended = replace(old, name=unmatched_vars[0], aliases=(old.name, python_name(old.name)))
             return [mended if p is old else p for p in parameters]
         for p in stray:
-            self._problem(f"{pointer}: path parameter {p.name!r} is not in the template {path}; ignored")
+            self._problem(problems, f"{pointer}: path parameter {p.name!r} is not in the template {path}; ignored")
         for v in unmatched_vars:
-            self._problem(f"{pointer}: template variable {{{v}}} has no declared parameter; "
+            self._problem(problems, f"{pointer}: template variable {{{v}}} has no declared parameter; "
                           f"taken as a required string")
         kept = [p for p in parameters if not (p.location == "path" and p.name not in variables)]
         return kept + [Parameter(name=v, location="path", required=True, schema=None, pointer="",
                                  style="simple", explode=False) for v in unmatched_vars]
 
-    def _problem(self, text: str) -> None:
-        self.problems.append(text)
+    def _problem(self, problems: list[str], text: str) -> None:
+        problems.append(text)
         log.info("%s: %s", self.document.origin, text)
 
     def _parameters(self, nodes: list, pointer: str) -> list[Parameter]:
@@ -326,3 +330,122 @@ class Spec:
             )
         return responses
 
+
+class Site(NamedTuple):
+    """Where one operation object sits: its path template, its method, and its path item."""
+    path: str
+    method: str                # lower case, a key of `item`
+    item: dict                 # the path item, `$ref` followed
+    item_pointer: str
+
+
+class OperationIndex(Mapping):
+    """operationId -> Operation, a read-only mapping whose Operations are built when first read.
+
+    The keys, their order and the handling of duplicated ids are settled when it is made, as an
+    eager walk would settle them (the dict-like behaviour `ops`, `diff`, `describe` and the mock
+    rely on); only building each Operation (parameters, bodies, responses) waits until it is
+    read, once, under a lock so that threads sharing a client build it once too.
+    """
+
+    def __init__(self, reader: DocumentReader):
+        self._reader = reader
+        self._sites = list(reader._sites())
+        self._ids: dict[str, int] = {}                 # operationId -> index of its site
+        self._duplicates: dict[int, list[str]] = {}    # site index -> its duplicated-id problem
+        for index, (path, method, item, _) in enumerate(self._sites):
+            operation_id = str(item[method].get("operationId") or derived_operation_id(method, path))
+            if operation_id in self._ids:
+                first = self._sites[self._ids[operation_id]]
+                derived = derived_operation_id(method, path)
+                reader._problem(self._duplicates.setdefault(index, []),
+                                f"duplicate operationId {operation_id!r} at {operation_pointer(path, method)} "
+                                f"(first at {operation_pointer(first.path, first.method)}); indexed as {derived!r}")
+                operation_id = derived
+            self._ids[operation_id] = index
+        self._built: dict[str, Operation] = {}
+        self._mended: dict[int, list[str]] = {}        # site index -> problems found building it
+        self._lock = threading.Lock()
+
+    def __getitem__(self, operation_id: str) -> Operation:
+        operation = self._built.get(operation_id)
+        if operation is None:
+            index = self._ids[operation_id]   # KeyError for an unknown id, as from a dict
+            with self._lock:
+                operation = self._built.get(operation_id)
+                if operation is None:
+                    operation = self._built[operation_id] = self._build(index, operation_id)
+        return operation
+
+    def __contains__(self, operation_id: object) -> bool:
+        return operation_id in self._ids   # without building it
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"<OperationIndex: {len(self._ids)} operations, {len(self._built)} built>"
+
+    def problems(self) -> list[str]:
+        """Every problem of the document, in document order; builds every operation to find them."""
+        indexed = {index: operation_id for operation_id, index in self._ids.items()}
+        for index, site in enumerate(self._sites):
+            if index in indexed:
+                self[indexed[index]]
+            elif index not in self._mended:   # a site whose id a later duplicate took over
+                with self._lock:
+                    self._build(index, derived_operation_id(site.method, site.path))
+        return [text for index in range(len(self._sites))
+                for text in (*self._mended[index], *self._duplicates.get(index, ()))]
+
+    def _build(self, index: int, operation_id: str) -> Operation:
+        found: list[str] = []
+        operation = self._reader._build(self._sites[index], operation_id, found)
+        self._mended[index] = found
+        return operation
+
+
+class Spec(DocumentReader):
+    """An indexed OpenAPI 3.x document."""
+
+    def __init__(self, source: Any, overlays: Any = None, **load_options: Any):
+        if isinstance(source, (dict, Document)):   # the caller's data: overlays go on a copy
+            document = source if isinstance(source, Document) else load(source, **load_options)
+            if overlays:
+                from .evolve.overlay import with_overlays
+                document = with_overlays(document, source, overlays)
+        else:   # the loader applies the overlays and caches the mended document
+            document = load(source, mend=_overlays(source, overlays), **load_options)
+        super().__init__(document)
+        data = self.data
+        self.openapi: str = str(data["openapi"])
+        self.dialect = "3.1" if self.openapi.startswith("3.1") else "3.0"
+        info = data.get("info") or {}
+        self.title: str = info.get("title", "")
+        self.version: str = str(info.get("version", ""))
+        self.servers: list = data.get("servers") or [{"url": "/"}]
+        self.security_schemes: dict = (data.get("components") or {}).get("securitySchemes") or {}
+        # The index reads through a reader of its own, so it holds no reference back to this Spec:
+        # a Spec nobody uses is freed at once, with its document, as plain data is, not by the GC.
+        self.operations: Mapping[str, Operation] = OperationIndex(DocumentReader(self.document))
+
+    @property
+    def problems(self) -> list[str]:
+        """Defects found and mended while indexing, in document order (builds every operation)."""
+        return self.operations.problems()
+
+    def __repr__(self) -> str:
+        return (f"<Spec {self.title!r} {self.version} (OpenAPI {self.openapi}), "
+                f"{len(self.operations)} operations, from {self.document.origin}>")
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self.operations.values())
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+    def __getitem__(self, operation_id: str) -> Operation:
+        return self.operations[operation_id]

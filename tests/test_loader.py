@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import marshal
 import math
 import os
 import socket
@@ -80,8 +81,9 @@ def test_corpus_file_loads(entry, tmp_path):
     if "operations" in entry:
         operations = sum(method in METHODS for item in data["paths"].values() for method in item)
         assert operations == entry["operations"]
-    # The second load comes from the JSON cache: equal data proves the document is plain JSON
-    # data (a non-string key or a date would not survive the round trip).
+    # The document is plain JSON data (a non-string key or a date would not survive the round
+    # trip), and the second load, from the cache, gives the same data.
+    assert json.loads(json.dumps(data)) == data
     cached = load(path, cache=tmp_path)
     assert len(list((tmp_path / "docs").iterdir())) == 1
     assert cached.data == data and cached.sha256 == doc.sha256
@@ -331,11 +333,23 @@ def cache_files(cache: Path) -> list[Path]:
     return sorted((cache / "docs").iterdir()) if (cache / "docs").is_dir() else []
 
 
+def cached_entry(entry: Path) -> dict:
+    """A cache file: the sha256 of its payload, then the payload, marshal's dump of the entry."""
+    blob = entry.read_bytes()
+    assert hashlib.sha256(blob[32:]).digest() == blob[:32]
+    return marshal.loads(blob[32:])
+
+
+def checksummed(payload: bytes) -> bytes:
+    return hashlib.sha256(payload).digest() + payload
+
+
 def test_cache_hit_and_corrupt_entry(tmp_path, monkeypatch):
     path, cache = write(tmp_path / "m.yaml", MINIMAL), tmp_path / "cache"
     first = load(path, cache=cache)
     [entry] = cache_files(cache)
-    assert json.loads(entry.read_text())["data"] == first.data
+    assert cached_entry(entry)["data"] == first.data and cached_entry(entry)["sha256"] == first.sha256
+    good = entry.read_bytes()
 
     real_parse = loader._parse
     parsed = []
@@ -343,12 +357,36 @@ def test_cache_hit_and_corrupt_entry(tmp_path, monkeypatch):
     hit = load(path, cache=cache)
     assert parsed == [] and hit.data == first.data and hit.sha256 == first.sha256 and hit.origin == str(path)
 
-    for junk in (b'{"data": {"openapi": "3.0', b"", b"\x00\xff", b'{"sha256": "x", "data": {}}', b"[]"):
-        entry.write_bytes(junk)
+    flipped = bytearray(good)
+    flipped[good.index(b"paths")] ^= 0x20   # "Paths": still a loadable marshal dump, of the wrong data
+    junk = [good[:-7], good[:32], b"", b"\x00\xff", bytes(flipped), good[:32] + good[32:-1],
+            checksummed(b"\xff\x00garbage"),                                       # not marshal data
+            checksummed(marshal.dumps([])),                                          # not an entry
+            checksummed(marshal.dumps({"sha256": "x", "data": first.data})),         # another document's
+            checksummed(marshal.dumps({"sha256": first.sha256, "data": "text"})),    # data not a mapping
+            b'{"format": 1, "sha256": "%s", "data": {}}' % first.sha256.encode()]    # the old JSON format
+    for bad in junk:
+        entry.write_bytes(bad)
         assert load(path, cache=cache).data == first.data  # ignored, parsed again
-        assert json.loads(entry.read_text())["data"] == first.data  # and rewritten
-    assert len(parsed) == 5
+        assert entry.read_bytes() == good  # and rewritten
+    assert len(parsed) == len(junk)
     assert [p.name for p in (cache / "docs").iterdir()] == [entry.name]  # no temporary files left
+
+
+def test_cache_hit_shares_equal_strings_and_aliased_nodes(tmp_path, monkeypatch):
+    text = (b"openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n"
+            b"x-a: &node {kind: [string, string]}\nx-b: *node\nx-c: {kind: [string]}\n"
+            b"x-deep: " + b"[" * 900 + b"]" * 900 + b"\n")   # as deep as the YAML parser allows
+    path, cache = write(tmp_path / "s.yaml", text), tmp_path / "cache"
+    first = load(path, cache=cache)
+    parsed = []
+    real_parse = loader._parse
+    monkeypatch.setattr(loader, "_parse", lambda *a: parsed.append(a) or real_parse(*a))
+    data = load(path, cache=cache).data
+    assert parsed == [] and data == first.data   # a cache hit, deep as it is
+    one, two, three = data["x-a"]["kind"][0], data["x-a"]["kind"][1], data["x-c"]["kind"][0]
+    assert one == "string" and one is two is three   # made once by the load
+    assert data["x-a"] is data["x-b"]                # an alias stays one node, as when parsed
 
 
 def test_cache_key_follows_bytes_and_format(tmp_path, monkeypatch):
@@ -360,6 +398,11 @@ def test_cache_key_follows_bytes_and_format(tmp_path, monkeypatch):
     monkeypatch.setattr(loader, "CACHE_FORMAT", loader.CACHE_FORMAT + 1)
     load(path, cache=cache)
     assert len(cache_files(cache)) == 3
+
+
+def test_cache_key_version_is_the_installed_distributions():
+    import importlib.metadata
+    assert loader._version() == importlib.metadata.version("dynclient")   # a release invalidates the cache
 
 
 def test_cache_directory_choice(tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ number, true, false or null.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -35,10 +36,10 @@ from typing import Any, Iterator
 
 
 from ..errors import SpecError
-from ..loader import Document
+from ..loader import Document, Mend
 
 
-__all__ = ["OverlayError", "apply", "compile_path", "select", "with_overlays"]
+__all__ = ["OverlayError", "apply", "compile_path", "mend_for", "select", "with_overlays"]
 
 
 class OverlayError(SpecError):
@@ -191,13 +192,7 @@ def read_overlay(source: Any) -> dict:
     if isinstance(source, dict):
         overlay, origin = source, "<dict>"
     else:
-        origin = os.fspath(source)
-        path = origin if os.path.exists(origin) else None
-        try:
-            text = open(path, encoding="utf-8").read() if path else \
-                resources.files("dynclient._spec").joinpath("overlays", origin).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise OverlayError(f"overlay {origin}: cannot read it: {exc.strerror or exc}") from None
+        origin, text = _overlay_text(source)
         try:
             overlay = json.loads(text) if text.lstrip().startswith("{") else _load_yaml(text)
         except ValueError as exc:
@@ -211,6 +206,18 @@ def read_overlay(source: Any) -> dict:
             raise OverlayError(f"overlay {origin}: actions[{i}] needs a `target` and either `update` or "
                                f"`remove: true`")
     return overlay
+
+
+def _overlay_text(source: Any) -> tuple[str, str]:
+    """(origin, text) of an overlay file, or of a shipped one named by its file name."""
+    origin = os.fspath(source)
+    path = origin if os.path.exists(origin) else None
+    try:
+        text = open(path, encoding="utf-8").read() if path else \
+            resources.files("dynclient._spec").joinpath("overlays", origin).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise OverlayError(f"overlay {origin}: cannot read it: {exc.strerror or exc}") from None
+    return origin, text
 
 
 def apply(document: dict, overlay: Any) -> list[int]:
@@ -276,6 +283,28 @@ def with_overlays(document: Document, source: Any, overlays: Any) -> Document:
     for overlay in chosen:
         apply(data, overlay)
     return Document(data, document.origin, document.sha256)
+
+
+def mend_for(source: Any, overlays: Any) -> Mend | None:
+    """What `with_overlays` would apply to the document loaded from `source`, as the loader's Mend,
+    so that the mended document is cached: its key is the overlays' content (files read, dicts
+    as canonical JSON), so editing an overlay applies it afresh. None when nothing applies."""
+    if overlays is False:
+        return None
+    chosen = [*shipped_overlays(source), *(overlays or [])]
+    if not chosen:
+        return None
+    try:
+        texts = [json.dumps(o, sort_keys=True) if isinstance(o, dict) else _overlay_text(o)[1] for o in chosen]
+        key: str | None = hashlib.sha256("\0".join(texts).encode()).hexdigest()
+    except (TypeError, ValueError):   # a dict that is not JSON data: applied at every load, never cached
+        key = None
+
+    def apply_all(data: dict) -> None:
+        for overlay in chosen:
+            apply(data, overlay)
+
+    return Mend(key, apply_all)
 
 
 def _yaml():
