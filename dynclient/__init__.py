@@ -13,7 +13,6 @@ from .errors import (APIConnectionError, APIStatusError, APIStreamError, APITime
                      RateLimitError, RequestError, RequestValidationError, ResponseDecodeError,
                      ResponseTooLargeError, ResponseValidationError, SchemaCompileError, SpecError, SpecLoadError,
                      UnknownOperationError, UnprocessableEntityError)
-from .pagination import Paginator
 from .streaming import Stream
 from .transport import RetryPolicy
 from .loader import Document, load
@@ -33,7 +32,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    import importlib
     if name == "config":   # `dynclient.config.resolve(...)`, imported on first use
-        import importlib
         return importlib.import_module(".config", __name__)
+    if name == "Paginator":   # imported on first use: a first call never pages
+        return importlib.import_module(".pagination", __name__).Paginator
     raise AttributeError(f"module 'dynclient' has no attribute {name!r}")

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import difflib
 import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import urllib3
@@ -26,12 +25,14 @@ import urllib3
 from . import codecs, params
 from .errors import (ParameterError, RequestValidationError, ResponseDecodeError, ResponseValidationError,
                      UnknownOperationError, status_error)
-from .pagination import Paginator
 from .schema import SchemaSet, schema_properties, short_repr
 from .spec import Operation, Parameter, Spec
 from .streaming import Stream
 from .transport import (DEFAULT_MAX_RESPONSE_BYTES, REDACTOR, Headers, RawResponse, ReplayableBody,
                         RetryPolicy, Transport, make_timeout)
+
+if TYPE_CHECKING:
+    from .pagination import Paginator   # imported when first used: a first call never pages
 
 log = logging.getLogger("dynclient")
 
@@ -262,6 +263,7 @@ class Client:
         try:
             return self.spec.operations[operation_id]
         except KeyError:
+            import difflib   # only for the suggestions of an error
             close = difflib.get_close_matches(operation_id, self.spec.operations, n=3, cutoff=0.6)
             raise UnknownOperationError(operation_id, close) from None
 
@@ -332,6 +334,7 @@ class Client:
         rule is inferred from the document (see pagination.py). Raises PaginationError at once for an
         operation that does not page."""
         options = {"headers": headers, "timeout": timeout}
+        from .pagination import Paginator
         return Paginator(self, operation_id, options, {**(params or {}), **arguments})
 
     def _send(self, prepared: PreparedRequest, timeout: Any, progress: ProgressCallback | None,
@@ -487,6 +490,7 @@ def bind_arguments(op: Operation, arguments: Iterable[tuple[str, Any]]) -> Bound
         p = by_name.get(given_name)
         if p is None:
             valid = sorted({q.name for q in op.parameters})
+            import difflib   # only for the suggestions of an error
             close = difflib.get_close_matches(given_name, list(by_name), n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             listing = f"valid parameters: {', '.join(valid)}" if valid else "it takes no parameters"
