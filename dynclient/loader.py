@@ -320,8 +320,8 @@ def _read(path: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
 def _fetch(url: str, origin: str, pool: urllib3.PoolManager | None, timeout: float,
            max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
     own = pool is None
-    if own:
-        pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED")  # TLS verified (urllib3's default too)
+    if own:   # TLS verified (urllib3's default too); through the environment's proxy, as the client goes
+        pool = _pool_for(url)
     try:
         response = pool.request("GET", url, timeout=timeout, preload_content=False,
                                 headers={"Accept": "application/yaml, application/json;q=0.9, */*;q=0.5"})
@@ -339,6 +339,18 @@ def _fetch(url: str, origin: str, pool: urllib3.PoolManager | None, timeout: flo
     finally:
         if own:
             pool.clear()
+
+
+def _pool_for(url: str) -> urllib3.PoolManager:
+    """A pool for one download: direct, or through the proxy the environment names for the URL's
+    origin (HTTPS_PROXY, NO_PROXY, ...; see dynclient/proxies.py), so that a named document can be
+    fetched behind the same corporate proxy the client's calls go through."""
+    from .proxies import proxy_for, proxy_manager
+    from .transport import REDACTOR, split_origin
+    proxy = proxy_for(None, split_origin(url)[0])
+    if proxy is None:
+        return urllib3.PoolManager(cert_reqs="CERT_REQUIRED")
+    return proxy_manager(proxy, REDACTOR.add, cert_reqs="CERT_REQUIRED")
 
 
 def _cache_path(cache: bool | str | os.PathLike, digest: str) -> Path | None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
+
+import urllib3
 
 Proxy = str | bool | None   # a URL, False (never), or None (from the environment)
 
@@ -60,3 +63,14 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
         return url, None
     netloc = parts.netloc.rsplit("@", 1)[1]
     return parts._replace(netloc=netloc).geturl(), (unquote(parts.username), unquote(parts.password or ""))
+
+
+def proxy_manager(proxy: str, hide: Callable[[str], None], **pool_options: Any) -> urllib3.ProxyManager:
+    """urllib3's ProxyManager for a proxy URL; user info in it becomes a Proxy-Authorization header
+    (the password handed to `hide`, the log redactor), and the URL it keeps has none."""
+    url, credentials = split_credentials(proxy)
+    headers = None
+    if credentials:
+        hide(credentials[1])
+        headers = urllib3.make_headers(proxy_basic_auth=":".join(credentials))
+    return urllib3.ProxyManager(url, proxy_headers=headers, **pool_options)

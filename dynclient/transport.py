@@ -25,7 +25,7 @@ from urllib3.exceptions import (ConnectTimeoutError, DecodeError, HTTPError, Max
                                 ReadTimeoutError, TimeoutError as Urllib3Timeout)
 
 from .errors import APIConnectionError, APITimeoutError, ResponseDecodeError, ResponseTooLargeError
-from .proxies import Proxy, proxy_for, split_credentials, with_scheme
+from .proxies import Proxy, proxy_for, proxy_manager, split_credentials, with_scheme
 
 log = logging.getLogger("dynclient")
 
@@ -418,15 +418,10 @@ class Transport:
 
     def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
         """The ProxyManager of a proxy URL; user info in it becomes a Proxy-Authorization header."""
-        url, credentials = split_credentials(proxy)
+        url = split_credentials(proxy)[0]
         manager = self._proxy_managers.get(url)
         if manager is None:
-            headers = None
-            if credentials:
-                REDACTOR.add(credentials[1])
-                headers = urllib3.make_headers(proxy_basic_auth=":".join(credentials))
-            manager = self._proxy_managers[url] = urllib3.ProxyManager(url, proxy_headers=headers,
-                                                                       **self._pool_options)
+            manager = self._proxy_managers[url] = proxy_manager(proxy, REDACTOR.add, **self._pool_options)
         return manager
 
     def _wait(self, request: Outgoing, retry: int, seconds: float, why: Any) -> None:

@@ -126,3 +126,13 @@ def test_socks_and_credentials_parsing():
     assert with_scheme("proxy:3128") == "http://proxy:3128"
     assert split_credentials("http://a%40b:p%3Ass@proxy:3128") == ("http://proxy:3128", ("a@b", "p:ss"))
     assert split_credentials("http://proxy:3128") == ("http://proxy:3128", None)
+
+
+def test_a_document_is_downloaded_through_the_environment_proxy(server, monkeypatch, tmp_path):
+    document = {"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": {}}
+    monkeypatch.setenv("HTTP_PROXY", f"http://bob:proxy-secret-9@127.0.0.1:{server.port}")
+    server.reply(Reply(body=document))
+    loaded = dynclient.load("http://specs.example.test/openapi.json", cache=False)
+    assert loaded.data == document
+    assert server.last.target == "http://specs.example.test/openapi.json"
+    assert server.last.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"bob:proxy-secret-9").decode()
