@@ -8,6 +8,7 @@
 from .client import Client, PreparedRequest, Result
 from .codecs import Event
 from .errors import (APIConnectionError, APIStatusError, APIStreamError, APITimeoutError, AuthenticationError,
+                     CertificateVerifyError,
                      BadRequestError, ConflictError, DynclientError, IntegrityError, InternalServerError,
                      NotFoundError, NotOpenAPIError, PaginationError, ParameterError, PermissionDeniedError,
                      RateLimitError, RequestError, RequestValidationError, ResponseDecodeError,
@@ -24,7 +25,7 @@ __all__ = [
     "Client", "PreparedRequest", "Result", "Stream", "Paginator", "Event", "RetryPolicy", "Spec", "Operation", "Parameter", "Document", "load",
     "DynclientError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
     "RequestError", "UnknownOperationError", "ParameterError", "RequestValidationError",
-    "ResponseValidationError", "APIConnectionError", "APITimeoutError", "ResponseDecodeError",
+    "ResponseValidationError", "APIConnectionError", "APITimeoutError", "CertificateVerifyError", "ResponseDecodeError",
     "ResponseTooLargeError", "APIStreamError", "PaginationError",
     "APIStatusError", "BadRequestError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
     "ConflictError", "UnprocessableEntityError", "RateLimitError", "InternalServerError",

@@ -157,6 +157,11 @@ class APITimeoutError(APIConnectionError):
     pass
 
 
+class CertificateVerifyError(APIConnectionError):
+    """The server's TLS certificate failed verification (an unknown CA, another host's name, expired).
+    Never retried: the same certificate fails again. `ca_certs=` trusts a private CA."""
+
+
 class ResponseDecodeError(APIConnectionError):
     def __init__(self, message: str, operation_id: str | None = None, status: int | None = None,
                  content_type: str | None = None):

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
@@ -22,9 +23,10 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import (ConnectTimeoutError, DecodeError, HTTPError, MaxRetryError, NewConnectionError,
-                                ReadTimeoutError, TimeoutError as Urllib3Timeout)
+                                ReadTimeoutError, SSLError, TimeoutError as Urllib3Timeout)
 
-from .errors import APIConnectionError, APITimeoutError, ResponseDecodeError, ResponseTooLargeError
+from .errors import (APIConnectionError, APITimeoutError, CertificateVerifyError, ResponseDecodeError,
+                     ResponseTooLargeError)
 from .proxies import Proxy, proxy_for, proxy_manager, split_credentials, with_scheme
 
 log = logging.getLogger("dynclient")
@@ -33,6 +35,8 @@ DEFAULT_TIMEOUT = urllib3.Timeout(connect=5.0, read=600.0)
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "api-key", "x-api-key"})
 CHUNK = 64 * 1024
+# Connection failures that another attempt would only repeat.
+FINAL_ERRORS = (ResponseDecodeError, ResponseTooLargeError, CertificateVerifyError)
 # What a 303 drops with the body (RFC 9110, 15.4), as urllib3 does.
 BODY_HEADERS = frozenset({"content-encoding", "content-language", "content-location", "content-type",
                           "content-length", "digest", "last-modified", "transfer-encoding"})
@@ -337,7 +341,7 @@ class Transport:
                     data = read_body(response, max_bytes, request.operation_id)
             except (APIConnectionError, OSError) as exc:
                 error = exc if isinstance(exc, APIConnectionError) else _typed(exc, request.operation_id)
-                if isinstance(error, (ResponseDecodeError, ResponseTooLargeError)) or retry >= policy.max_retries:
+                if isinstance(error, FINAL_ERRORS) or retry >= policy.max_retries:
                     self._log_attempt(request, retry, None, attempt_started, None, error)
                     raise error from None
                 retry += 1
@@ -517,6 +521,8 @@ def _path(url: str) -> str:
 
 
 def _typed(exc: BaseException, operation_id: str | None) -> Exception:
+    if isinstance(exc, SSLError) and any(isinstance(arg, ssl.SSLCertVerificationError) for arg in exc.args):
+        return CertificateVerifyError(f"TLS certificate verification failed: {exc.args[0]}", operation_id)
     # urllib3 makes NewConnectionError (refused, DNS failure) a subclass of ConnectTimeoutError.
     if isinstance(exc, NewConnectionError):
         return APIConnectionError(f"connection failed: {exc}", operation_id)
