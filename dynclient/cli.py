@@ -64,6 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> int:
+    """The `dynclient` command: `main()`, then everything it made is moved out of the collector's
+    reach, so the collection at interpreter exit does not walk a loaded document once more (a
+    `describe` on 2026-08-21: 0.44 -> 0.35 s, median of 9 processes). Only here: a library, or
+    `main()` called in a longer-lived process, must not freeze the heap."""
+    status = main()
+    import gc
+    gc.freeze()
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynclient", description="A spec-driven client for OpenAPI 3.x documents: nothing generated, "
