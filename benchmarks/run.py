@@ -438,21 +438,24 @@ ISSUE_REFERENCE = {
 }
 
 
+def machine_ratios(report: Report) -> dict[str, float]:
+    """This run's median over the issue's figure, for each baseline both have."""
+    return {label: report.median(label) / reference for start, reference in ISSUE_REFERENCE.items()
+            for label in report.rows if label.startswith(start)}
+
+
 def machine_factor(report: Report) -> float | None:
-    """The median of (this run's median / the issue's figure) over the baselines both have."""
-    ratios = [report.median(label) / reference for start, reference in ISSUE_REFERENCE.items()
-              for label in report.rows if label.startswith(start)]
-    return statistics.median(ratios) if ratios else None
+    ratios = machine_ratios(report)
+    return statistics.median(ratios.values()) if ratios else None
 
 
 def factor_note(report: Report) -> list[str]:
-    factor = machine_factor(report)
-    if factor is None:
+    ratios = machine_ratios(report)
+    if not ratios:
         return []
-    parts = [f"{label.split(' (')[0]}: {report.median(label) / reference:.2f}×"
-             for start, reference in ISSUE_REFERENCE.items() for label in report.rows if label.startswith(start)]
+    parts = [f"{label.split(' (')[0]}: {ratio:.2f}×" for label, ratio in ratios.items()]
     return [f"This machine against the issue's (this run's median over the issue's figure): {'; '.join(parts)}. "
-            f"Median: {factor:.2f}×, the factor applied to the target given in seconds.", ""]
+            f"Median: {statistics.median(ratios.values()):.2f}×, the factor applied to the target given in seconds.", ""]
 
 
 def machine() -> list[str]:

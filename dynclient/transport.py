@@ -312,8 +312,9 @@ class Transport:
         self.pool = urllib3.PoolManager(**self._pool_options)
         self._proxy_managers: dict[str, urllib3.ProxyManager] = {}   # by proxy URL without credentials
         if isinstance(proxy, str) and proxy:   # built now: a bad proxy fails here, and its credentials
-            self._proxy_manager(with_scheme(proxy))   # live only in its ProxyManager's headers
-            proxy = split_credentials(with_scheme(proxy))[0]
+            proxy = with_scheme(proxy)   # live only in its ProxyManager
+            self._proxy_manager(proxy)
+            proxy = split_credentials(proxy)[0]
         self.proxy = proxy
         # Follow redirects, but never carry credentials to another host.
         self.redirects = urllib3.Retry(
@@ -321,8 +322,8 @@ class Transport:
             raise_on_redirect=False,
             remove_headers_on_redirect=set(urllib3.Retry.DEFAULT_REMOVE_HEADERS_ON_REDIRECT) | set(strip_on_redirect),
         )
-        self._pools: dict[str, Any] = {}   # origin -> its urllib3 connection pool (see _urlopen)
-        self._routes: dict[str, urllib3.PoolManager] = {}   # origin -> self.pool, or the ProxyManager to use
+        # origin -> its HTTPConnectionPool (direct), or the ProxyManager that carries it (see _urlopen)
+        self._routes: dict[str, Any] = {}
 
     def send(self, request: Outgoing, timeout: urllib3.Timeout, policy: RetryPolicy, *,
              stream: bool = False, max_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
@@ -373,18 +374,15 @@ class Transport:
                  timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
         """What `PoolManager.urlopen` does, without its cost per request: the connection pool of an
         origin is looked up once, not found again by parsing the URL and normalising a pool key
-        (~15 µs a call, measured). A redirect goes back to the PoolManager's own handling."""
+        (~15 µs a call, measured). Proxied origins and redirects are urllib3's managers' work."""
         origin, target = split_origin(url)
-        pool = self._pools.get(origin) if origin else None
-        if pool is None or pool.pool is None:   # .pool is None: the pool was closed
-            manager = self._manager_for(origin)
-            if manager is not self.pool or not origin:   # through a proxy: urllib3's ProxyManager does it all
-                return manager.urlopen(method, url, **self._options(body, headers, timeout))
-            pool = self._pools[origin] = self.pool.connection_from_url(origin)
+        route = self._route(origin) if origin else self.pool
         options = self._options(body, headers, timeout)
-        response = pool.urlopen(method, target, redirect=False, assert_same_host=False, **options)
+        if isinstance(route, urllib3.PoolManager):   # no scheme, or through a proxy
+            return route.urlopen(method, url, **options)
+        response = route.urlopen(method, target, redirect=False, assert_same_host=False, **options)
         location = response.get_redirect_location()
-        return self._follow(pool, method, url, response, location, options) if location else response
+        return self._follow(route, method, url, response, location, options) if location else response
 
     def _options(self, body: Any, headers: Mapping[str, str], timeout: urllib3.Timeout) -> dict[str, Any]:
         return {"body": body, "headers": headers, "timeout": timeout, "retries": self.redirects,
@@ -409,16 +407,18 @@ class Transport:
             return response
         response.drain_conn()
         log.debug("redirected %s -> %s", _path(url), _path(location))
-        return self._manager_for(split_origin(location)[0]).urlopen(method, location, **options)
+        route = self._route(split_origin(location)[0])
+        return (route if isinstance(route, urllib3.PoolManager) else self.pool).urlopen(method, location, **options)
 
-    def _manager_for(self, origin: str) -> urllib3.PoolManager:
-        """The direct PoolManager, or the ProxyManager of the proxy that carries requests to `origin`
-        (decided once per origin, see dynclient/proxies.py)."""
-        manager = self._routes.get(origin)
-        if manager is None:
-            proxy = proxy_for(self.proxy, origin) if origin else None
-            manager = self._routes[origin] = self.pool if proxy is None else self._proxy_manager(proxy)
-        return manager
+    def _route(self, origin: str) -> Any:
+        """The origin's HTTPConnectionPool, or the ProxyManager of the proxy that carries requests
+        to it (decided once per origin, see dynclient/proxies.py)."""
+        route = self._routes.get(origin)
+        if route is None:
+            proxy = proxy_for(self.proxy, origin)
+            route = self._routes[origin] = (self.pool.connection_from_url(origin) if proxy is None
+                                            else self._proxy_manager(proxy))
+        return route
 
     def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
         """The ProxyManager of a proxy URL; user info in it becomes a Proxy-Authorization header."""
@@ -444,9 +444,10 @@ class Transport:
 
     def close(self) -> None:
         """Close every kept-alive connection (urllib3's PoolManager.clear only forgets its pools)."""
-        pools, self._pools, self._routes = list(self._pools.values()), {}, {}
-        for pool in pools:
-            pool.close()
+        routes, self._routes = list(self._routes.values()), {}
+        for route in routes:
+            if not isinstance(route, urllib3.PoolManager):
+                route.close()
         for manager in (self.pool, *self._proxy_managers.values()):
             manager.clear()
 

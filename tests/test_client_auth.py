@@ -425,7 +425,7 @@ def test_redirect_budget_spent_makes_the_redirect_the_answer(openai_spec, server
 def test_close_closes_the_kept_alive_connection_and_a_later_call_opens_another(client, server):
     server.reply(Reply(body=assistant()), Reply(body=assistant()))
     client.call("getAssistant", assistant_id="asst_1")
-    pool = next(iter(client.transport._pools.values()))
+    pool = next(iter(client.transport._routes.values()))
     client.close()
     assert pool.pool is None   # closed, not only forgotten
     assert client.call("getAssistant", assistant_id="asst_1")["id"] == assistant()["id"]
