@@ -7,7 +7,7 @@
 
 from .client import Client, PreparedRequest, Result
 from .codecs import Event
-from .errors import (APIConnectionError, APIStatusError, APIStreamError, APITimeoutError, AuthenticationError,
+from .errors import (APIConnectionError, ConfigError, APIStatusError, APIStreamError, APITimeoutError, AuthenticationError,
                      CertificateVerifyError,
                      BadRequestError, ConflictError, DynclientError, IntegrityError, InternalServerError,
                      NotFoundError, NotOpenAPIError, PaginationError, ParameterError, PermissionDeniedError,
@@ -15,15 +15,15 @@ from .errors import (APIConnectionError, APIStatusError, APIStreamError, APITime
                      ResponseTooLargeError, ResponseValidationError, SchemaCompileError, SpecError, SpecLoadError,
                      UnknownOperationError, UnprocessableEntityError)
 from .streaming import Stream
-from .transport import RetryPolicy
+from .core.policy import RetryPolicy, Timeout
 from .loader import Document, load
 from .spec import Operation, Parameter, Spec
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Client", "PreparedRequest", "Result", "Stream", "Paginator", "Event", "RetryPolicy", "Spec", "Operation", "Parameter", "Document", "load",
-    "DynclientError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
+    "Client", "PreparedRequest", "Result", "Stream", "Paginator", "Event", "RetryPolicy", "Timeout", "Spec", "Operation", "Parameter", "Document", "load",
+    "DynclientError", "ConfigError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
     "RequestError", "UnknownOperationError", "ParameterError", "RequestValidationError",
     "ResponseValidationError", "APIConnectionError", "APITimeoutError", "CertificateVerifyError", "ResponseDecodeError",
     "ResponseTooLargeError", "APIStreamError", "PaginationError",

@@ -386,7 +386,8 @@ REDACTED_RESPONSE_HEADERS = frozenset({"set-cookie", "authorization", "proxy-aut
 
 
 def _print_head(client: Any, status: int, headers: Any) -> None:
-    from .transport import REDACTOR, SENSITIVE_HEADERS
+    from .core.redact import REDACTOR
+    from .transport import SENSITIVE_HEADERS
     hidden = REDACTED_RESPONSE_HEADERS | SENSITIVE_HEADERS | client._sensitive
     print(f"HTTP {status}")
     for name, value in headers.items():

@@ -23,13 +23,15 @@ from urllib.parse import urlsplit
 import urllib3
 
 from . import codecs, params
-from .errors import (ParameterError, RequestValidationError, ResponseDecodeError, ResponseValidationError,
-                     UnknownOperationError, status_error)
+from .core.policy import IDEMPOTENCY_HEADER, RetryPolicy, Timeout
+from .core.redact import REDACTOR, Secret
+from .core.sse import DEFAULT_MAX_EVENT_BYTES
+from .errors import (ConfigError, ParameterError, RequestValidationError, ResponseDecodeError,
+                     ResponseValidationError, UnknownOperationError, status_error)
 from .schema import SchemaSet, schema_properties, short_repr
 from .spec import Operation, Parameter, Spec
 from .streaming import Stream
-from .transport import (DEFAULT_MAX_RESPONSE_BYTES, REDACTOR, Headers, RawResponse, ReplayableBody,
-                        RetryPolicy, Transport, make_timeout)
+from .transport import DEFAULT_MAX_RESPONSE_BYTES, Headers, RawResponse, ReplayableBody, Transport
 
 if TYPE_CHECKING:
     from .pagination import Paginator   # imported when first used: a first call never pages
@@ -42,36 +44,18 @@ ProgressCallback = Callable[[int, int], None]
 USER_AGENT = "dynclient/0.1"
 
 
-class Secret:
-    """A credential: usable by the client, invisible in repr, str, logs and tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: Any):
-        self._value = value
-        for part in value[1:] if isinstance(value, tuple) else (value,):   # (user, password): the password
-            REDACTOR.add(str(part))   # masked in every log record from here on
-
-    def reveal(self) -> Any:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('<redacted>')"
-
-    __str__ = __repr__
-
-
 @dataclass(frozen=True)
 class Options:
     """Per-client settings; `Client.with_options` makes a changed copy, never a mutation."""
 
     base_url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    timeout: urllib3.Timeout = field(default_factory=lambda: make_timeout(None))
+    timeout: Timeout = field(default_factory=Timeout)
     validate_requests: bool = True
     validate_responses: str = "strict"
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES   # for bodies read whole; None: no limit
+    max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES         # for one event of a stream; None: no limit
 
 
 @dataclass(frozen=True)
@@ -130,11 +114,11 @@ class Client:
                  timeout: Any = None, validate_requests: bool = True, validate_responses: str = "strict",
                  max_retries: int | None = None, retry: RetryPolicy | None = None,
                  max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
-                 verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
+                 max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES, verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
                  proxy: str | bool | None = None, record: str | os.PathLike | None = None,
                  **load_options: Any):
         if validate_responses not in VALIDATION_MODES:
-            raise ValueError(f"validate_responses must be one of {VALIDATION_MODES}, not {validate_responses!r}")
+            raise ConfigError(f"validate_responses must be one of {VALIDATION_MODES}, not {validate_responses!r}")
         if isinstance(spec, Spec) and load_options:
             raise TypeError(f"Client() got unexpected keyword arguments {sorted(load_options)} (the document "
                             f"is already loaded, so no loading options apply)")
@@ -155,11 +139,12 @@ class Client:
         self.options = Options(
             base_url=(base_url or self._default_base_url()),
             headers=default_headers,
-            timeout=make_timeout(timeout),
+            timeout=Timeout.of(timeout),
             validate_requests=validate_requests,
             validate_responses=validate_responses,
             retry=_retry_policy(retry or RetryPolicy(), max_retries),
             max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
         )
         self._sensitive = frozenset(
             s["name"].lower() for s in self.spec.security_schemes.values()
@@ -168,8 +153,7 @@ class Client:
         self._templates: dict[str, tuple[Headers, str, list]] = {}   # see _header_template
         if not verify:
             _warn_unverified_once()
-        self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
-                                   strip_on_redirect=self._sensitive, proxy=proxy)
+        self.transport = Transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize, proxy=proxy)
         self.recorder = None
         if record:
             from .evolve.record import Recorder   # dynclient.evolve.record
@@ -214,16 +198,16 @@ class Client:
 
         Accepts base_url, headers (merged over the current ones), timeout,
         validate_requests, validate_responses, max_retries, retry (a RetryPolicy),
-        max_response_bytes.
+        max_response_bytes, max_event_bytes.
         """
         if "timeout" in changes:
-            changes["timeout"] = make_timeout(changes["timeout"])
+            changes["timeout"] = Timeout.of(changes["timeout"])
         if "max_retries" in changes:
             changes["retry"] = _retry_policy(changes.get("retry") or self.options.retry, changes.pop("max_retries"))
         if "headers" in changes:
             changes["headers"] = {**self.options.headers, **changes["headers"]}
         if changes.get("validate_responses", "strict") not in VALIDATION_MODES:
-            raise ValueError(f"validate_responses must be one of {VALIDATION_MODES}")
+            raise ConfigError(f"validate_responses must be one of {VALIDATION_MODES}")
         clone = object.__new__(Client)
         clone.__dict__.update(self.__dict__)
         clone.options = dataclasses.replace(self.options, **changes)
@@ -312,7 +296,8 @@ class Client:
         raw = self._send(prepared, timeout, progress, stream=True)
         if raw.stream is None:   # an error answer, read whole
             self._handle_response(op, raw)
-        stream = Stream(op.operation_id, raw, lambda event: self._check_event(op, raw, event), max_bytes)
+        stream = Stream(op.operation_id, raw, lambda event: self._check_event(op, raw, event), max_bytes,
+                        self.options.max_event_bytes)
         if self.options.validate_responses != "off" and not stream.is_event_stream:
             self._check_stream_media(op, stream)
         return stream
@@ -339,7 +324,7 @@ class Client:
 
     def _send(self, prepared: PreparedRequest, timeout: Any, progress: ProgressCallback | None,
               stream: bool = False) -> RawResponse:
-        return self.transport.send(prepared, make_timeout(timeout) if timeout is not None else self.options.timeout,
+        return self.transport.send(prepared, Timeout.of(timeout) if timeout is not None else self.options.timeout,
                                    self.options.retry, stream=stream, max_bytes=self.options.max_response_bytes,
                                    on_progress=progress)
 
@@ -385,6 +370,9 @@ class Client:
                 headers["Content-Length"] = str(data.length)
         for name, value in call_headers.items():
             headers[name] = params.check_header_value(op, name, str(value))
+        key = self.options.retry.idempotency_key(op.method) if IDEMPOTENCY_HEADER not in headers else None
+        if key is not None:   # one per logical call, the same on every attempt: the server does it once
+            headers[IDEMPOTENCY_HEADER] = key
         query_string = params.encode_query(op, list(bound.query))
         if extra_query:
             query_string = "&".join(filter(None, [query_string, extra_query]))
@@ -635,7 +623,7 @@ def _retry_policy(policy: RetryPolicy, max_retries: int | None) -> RetryPolicy:
     if max_retries is None:
         return policy
     if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-        raise ValueError(f"max_retries must be a whole number >= 0, not {max_retries!r}")
+        raise ConfigError(f"max_retries must be a whole number >= 0, not {max_retries!r}")
     return dataclasses.replace(policy, max_retries=max_retries)
 
 

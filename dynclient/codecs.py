@@ -7,18 +7,17 @@ client. Lookup goes from the exact type to its structured-syntax suffix
 
 from __future__ import annotations
 
-import codecs
 import functools
 import json
 import os
-import re
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote
 
 from urllib3.fields import RequestField
 from urllib3.filepost import choose_boundary
 
+from .core.sse import Event, EventParser
+from .errors import ResponseDecodeError
 from .params import text
 from .transport import ReplayableBody
 
@@ -230,15 +229,6 @@ class DecodeError(ValueError):
     """The response body does not decode as its content type says; the client makes it typed."""
 
 
-@dataclass(frozen=True)
-class Event:
-    """One server-sent event; `data` is parsed JSON when it is JSON, else the text."""
-
-    event: str | None
-    data: Any
-    id: str | None = None
-
-
 def charset(content_type: str) -> str:
     for param in content_type.split(";")[1:]:
         key, _, value = param.strip().partition("=")
@@ -254,6 +244,8 @@ def decode_json(data: bytes, content_type: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeError(f"malformed JSON body: {exc}") from None
+    except RecursionError:   # json's C decoder recurses once per level: a hostile body goes deeper than Python
+        raise DecodeError("the JSON body is nested too deeply to decode") from None
 
 
 def decode_text(data: bytes, content_type: str) -> str:
@@ -263,60 +255,13 @@ def decode_text(data: bytes, content_type: str) -> str:
         raise DecodeError(f"text body does not decode as {charset(content_type)}: {exc}") from None
 
 
-def parse_sse(lines: Iterable[str]) -> Iterator[Event]:
-    """Events from the lines of a text/event-stream; stops at OpenAI's `[DONE]` marker."""
-    name, data, event_id = None, [], None
-    for line in lines:
-        line = line.rstrip("\r\n")
-        if not line:
-            if data:
-                payload = "\n".join(data)
-                if payload == "[DONE]":
-                    return
-                try:
-                    value = json.loads(payload)
-                except ValueError:
-                    value = payload
-                yield Event(name, value, event_id)
-            name, data = None, []
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "data":
-            data.append(value)
-        elif field == "event":
-            name = value
-        elif field == "id":
-            event_id = value
-    if data and "\n".join(data) != "[DONE]":
-        payload = "\n".join(data)
-        try:
-            yield Event(name, json.loads(payload), event_id)
-        except ValueError:
-            yield Event(name, payload, event_id)
-
-
 def decode_sse(data: bytes, content_type: str) -> list[Event]:
-    # Only CR, LF and CRLF end a line in an event stream (str.splitlines would also split on U+2028).
-    return list(parse_sse(re.split(r"\r\n|\r|\n", decode_text(data, content_type))))
-
-
-def iter_lines(chunks: Iterable[bytes], content_type: str = "") -> Iterator[str]:
-    """Lines of a byte stream as they arrive, split on CR, LF or CRLF only, even when a CRLF or a
-    UTF-8 sequence straddles two chunks."""
-    decoder = codecs.getincrementaldecoder(charset(content_type))(errors="strict")
-    pending = ""
+    """A whole event stream read at once (a stream's body read whole, or a recorded one)."""
+    parser = EventParser(max_event_bytes=None)   # the body's own size limit already applied
     try:
-        for chunk in chunks:
-            pending += decoder.decode(chunk)
-            *lines, pending = re.split(r"\r\n|\r(?!\Z)|\n", pending)
-            yield from lines
-        pending += decoder.decode(b"", final=True)
-    except UnicodeDecodeError as exc:
-        raise DecodeError(f"event stream is not valid {charset(content_type)}: {exc}") from None
-    yield from re.split(r"\r\n|\r|\n", pending) if pending else ()
+        return [*parser.feed(data), *parser.close()]
+    except ResponseDecodeError as exc:
+        raise DecodeError(str(exc)) from None
 
 
 def decode_bytes(data: bytes, content_type: str) -> bytes:

@@ -31,7 +31,8 @@ from typing import Any, Callable, Mapping
 
 import urllib3
 
-from .errors import DynclientError
+from .core.policy import DEFAULT_TIMEOUT, Timeout
+from .errors import ConfigError
 
 FILE_NAME = "dynclient.toml"
 CONFIG_ENV = "DYNCLIENT_CONFIG"
@@ -49,10 +50,6 @@ ENVIRONMENT = {
 OPENAI_ONLY = frozenset({DEFAULT_KEY_ENV, "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"})
 # Client keyword arguments that from_config passes through untouched (not settings).
 PASS_THROUGH = frozenset({"credentials", "verify", "ca_certs", "pool_maxsize", "proxy"})
-
-
-class ConfigError(DynclientError, ValueError):
-    """A configuration file or setting that cannot be used; the message names the key and the file."""
 
 
 class InlineKeyWarning(UserWarning):
@@ -103,25 +100,25 @@ def _seconds(value: Any) -> float:
 
 
 def _timeout(value: Any) -> Any:
-    """A number (connect and read alike) or {connect, read}; a missing part keeps the Client's default."""
-    from .transport import DEFAULT_TIMEOUT
-    if isinstance(value, urllib3.Timeout):   # as an argument, whatever the Client takes
+    """A number (connect and read alike) or {connect, read, total}; a missing part keeps the Client's
+    default."""
+    if isinstance(value, (Timeout, urllib3.Timeout)):   # as an argument, whatever the Client takes
         return value
-    if isinstance(value, tuple) and len(value) == 2:
-        value = {"connect": value[0], "read": value[1]}
+    if isinstance(value, tuple) and len(value) in (2, 3):
+        value = dict(zip(("connect", "read", "total"), value))
     if isinstance(value, Mapping):
-        unknown = set(value) - {"connect", "read"}
+        unknown = set(value) - {"connect", "read", "total"}
         if unknown:
-            raise ValueError(f"a table with only 'connect' and 'read' (not {sorted(unknown)})")
+            raise ValueError(f"a table with only 'connect', 'read' and 'total' (not {sorted(unknown)})")
         try:
-            return (_seconds(value.get("connect", DEFAULT_TIMEOUT.connect_timeout)),
-                    _seconds(value.get("read", DEFAULT_TIMEOUT.read_timeout)))
+            return Timeout(*(_seconds(value[part]) if part in value else getattr(DEFAULT_TIMEOUT, part)
+                             for part in ("connect", "read", "total")))
         except ValueError:
-            raise ValueError("connect and read as numbers of seconds > 0") from None
+            raise ValueError("connect, read and total as numbers of seconds > 0") from None
     try:
         return _seconds(value)
     except ValueError:
-        raise ValueError("a number of seconds > 0, or a table {connect = ..., read = ...}") from None
+        raise ValueError("a number of seconds > 0, or a table {connect = ..., read = ..., total = ...}") from None
 
 
 def _headers(value: Any) -> Mapping[str, str]:
@@ -303,7 +300,7 @@ def resolve(path: str | os.PathLike | None = None, *, environ: Mapping[str, str]
     variables are not consulted (for a document of another API); a variable
     the caller names with api_key_env still is.
     """
-    from .client import Secret
+    from .core.redact import Secret
     environ = os.environ if environ is None else environ
     given = _checked_arguments(arguments)
     config_file = find_file(path, environ, Path(cwd) if cwd is not None else Path.cwd())

@@ -1,6 +1,7 @@
 """Every exception dynclient raises, in one place.
 
     DynclientError
+    ├── ConfigError                  a setting that cannot be used (also a ValueError)
     ├── SpecError                    the document itself is unusable
     │   ├── SpecLoadError            cannot read or parse it (origin, line, column)
     │   ├── NotOpenAPIError          parsed, but not an OpenAPI 3.x document
@@ -42,6 +43,10 @@ from urllib3 import HTTPHeaderDict
 
 class DynclientError(Exception):
     """Base class of everything dynclient raises."""
+
+
+class ConfigError(DynclientError, ValueError):
+    """A configuration file or setting that cannot be used; the message names the key and the file."""
 
 
 # --- the document -----------------------------------------------------------
@@ -171,10 +176,18 @@ class ResponseDecodeError(APIConnectionError):
 
 
 class ResponseTooLargeError(APIConnectionError):
-    def __init__(self, limit: int, operation_id: str | None = None):
+    def __init__(self, limit: int, operation_id: str | None = None, *, what: str = "the response body",
+                 setting: str = "max_response_bytes"):
         self.limit = limit
-        super().__init__(f"the response body exceeds the limit of {limit:,} bytes (raise max_response_bytes, "
-                         f"or use client.stream() / client.download() for large bodies)", operation_id)
+        self.what = what
+        self.setting = setting
+        hint = " (raise max_response_bytes, or use client.stream() / client.download() for large bodies)" \
+            if setting == "max_response_bytes" else f" (raise {setting})"
+        super().__init__(f"{what} exceeds the limit of {limit:,} bytes{hint}", operation_id)
+
+    def for_operation(self, operation_id: str) -> "ResponseTooLargeError":
+        """The same error, naming the operation (the core raises it before it knows which)."""
+        return ResponseTooLargeError(self.limit, operation_id, what=self.what, setting=self.setting)
 
 
 class APIStreamError(DynclientError):

@@ -346,7 +346,8 @@ def _pool_for(url: str) -> urllib3.PoolManager:
     origin (HTTPS_PROXY, NO_PROXY, ...; see dynclient/proxies.py), so that a named document can be
     fetched behind the same corporate proxy the client's calls go through."""
     from .proxies import proxy_for, proxy_manager
-    from .transport import REDACTOR, split_origin
+    from .core.redact import REDACTOR
+    from .transport import split_origin
     proxy = proxy_for(None, split_origin(url)[0])
     if proxy is None:
         return urllib3.PoolManager(cert_reqs="CERT_REQUIRED")

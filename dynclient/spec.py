@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Iterator, NamedTuple
+from urllib.parse import quote, unquote
 
 from . import sources
 from .errors import SpecError
@@ -53,6 +54,36 @@ def python_name(name: str) -> str:
 def derived_operation_id(method: str, path: str) -> str:
     segments = [re.sub(r"[^A-Za-z0-9]", "_", s.strip("{}")) for s in path.split("/") if s]
     return "_".join([method.lower(), *segments])
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+OUTSIDE_URL = re.compile(r"[^\x21-\x7e]")   # a space and anything not printable ASCII
+
+
+def route_template(path: str, where: str) -> str:
+    """A path template that can only name a route under the base URL, or a SpecError.
+
+    The client sends `base_url + template`, so a template must begin with `/`: `@host:port/x` would
+    make the base URL's host the user name of another host's URL. It may not hold a fragment (the query
+    the client appends would vanish into it), a `.` or `..` segment, percent-encoded or not (the server
+    would resolve it above the base path), or a control character (request smuggling). A fixed query
+    (`/responses?beta=true`, as in OpenAI's documents) is kept; spaces and non-ASCII letters are
+    percent-encoded, as the template's author meant them.
+    """
+    if not path.startswith("/"):
+        raise SpecError(f"{where}: the path {path!r} must begin with '/' (it is appended to the server URL)")
+    if CONTROL.search(path):
+        raise SpecError(f"{where}: the path {path!r} contains a control character")
+    if "#" in path:
+        raise SpecError(f"{where}: the path {path!r} contains a fragment ('#'), which would swallow the query")
+    route = path.split("?", 1)[0]
+    for segment in route.split("/"):
+        if unquote(segment) in (".", ".."):
+            raise SpecError(f"{where}: the path {path!r} has a {segment!r} segment, which would leave the "
+                            f"base URL's path")
+    if OUTSIDE_URL.search(path):
+        path = quote(path, safe="/?&=;:@!$'()*+,{}%[]~-._")
+    return path
 
 
 def operation_pointer(path: str, method: str) -> str:
@@ -213,6 +244,7 @@ class DocumentReader:
         path, method, item, item_pointer = site
         op = item[method]
         op_pointer = f"{item_pointer}/{method}"
+        path = route_template(path, f"{self.document.origin}: {item_pointer}")
         shared = self._parameters(item.get("parameters") or [], f"{item_pointer}/parameters")
         own = self._parameters(op.get("parameters") or [], f"{op_pointer}/parameters")
         # An operation's parameter overrides the path item's one of the same name and location.

@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterator
 import urllib3
 
 from . import codecs
-from .errors import APIStreamError, ResponseDecodeError
+from .core.sse import DEFAULT_MAX_EVENT_BYTES, EventParser
+from .errors import APIStreamError, ResponseDecodeError, ResponseTooLargeError
 from .transport import CHUNK, RawResponse, iter_body, release
 
 
@@ -27,7 +28,7 @@ class Stream:
     """An open response: iterating gives events for `text/event-stream`, byte chunks otherwise."""
 
     def __init__(self, operation_id: str, raw: RawResponse, check_event: Callable[[codecs.Event], None],
-                 max_bytes: int | None = None):
+                 max_bytes: int | None = None, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES):
         self.operation_id = operation_id
         self.status = raw.status
         self.headers: urllib3.HTTPHeaderDict = raw.headers
@@ -38,6 +39,7 @@ class Stream:
         self._response = raw.stream
         self._check_event = check_event
         self._max_bytes = max_bytes
+        self._max_event_bytes = max_event_bytes
         self._started = False
 
     def __repr__(self) -> str:
@@ -89,21 +91,34 @@ class Stream:
 
     def events(self) -> Iterator[codecs.Event]:
         """Decoded events, each checked against the document's event schema; an error event raises
-        APIStreamError; OpenAI's `data: [DONE]` ends the stream."""
+        APIStreamError; OpenAI's `data: [DONE]` ends the stream. An event (or a line) larger than
+        `max_event_bytes` raises ResponseTooLargeError."""
+        parser = EventParser(self._max_event_bytes)
         try:
-            lines = codecs.iter_lines(self.iter_bytes(), self.content_type)
-            for event in codecs.parse_sse(lines):
-                if is_error_event(event):
-                    raise APIStreamError(self.operation_id, event.event, event.data, self.request_id)
-                if isinstance(event.data, str) and event.data[:1] in ("{", "["):
-                    raise ResponseDecodeError(f"malformed JSON in an event's data: {event.data[:80]!r}",
-                                              self.operation_id, self.status, self.content_type)
-                self._check_event(event)
-                yield event
-        except codecs.DecodeError as exc:
+            for chunk in self.iter_bytes():
+                for event in parser.feed(chunk):
+                    yield self._checked(event)
+                if parser.done:
+                    return
+            for event in parser.close():
+                yield self._checked(event)
+        except ResponseTooLargeError as exc:
+            raise exc if exc.operation_id else exc.for_operation(self.operation_id) from None
+        except ResponseDecodeError as exc:
+            if exc.operation_id:
+                raise
             raise ResponseDecodeError(str(exc), self.operation_id, self.status, self.content_type) from None
         finally:
             self.close()
+
+    def _checked(self, event: codecs.Event) -> codecs.Event:
+        if is_error_event(event):
+            raise APIStreamError(self.operation_id, event.event, event.data, self.request_id)
+        if isinstance(event.data, str) and event.data[:1] in ("{", "["):
+            raise ResponseDecodeError(f"malformed JSON in an event's data: {event.data[:80]!r}",
+                                      self.operation_id, self.status, self.content_type)
+        self._check_event(event)
+        return event
 
 
 def is_error_event(event: codecs.Event) -> bool:

@@ -1,57 +1,44 @@
-"""urllib3 underneath: one PoolManager per client, TLS verified, retries, typed faults.
+"""urllib3 underneath: the sync shell's bytes. One PoolManager per client, TLS verified, typed faults.
 
 Every urllib3 failure becomes a dynclient error: a timeout is an
 APITimeoutError, anything else that prevents an HTTP exchange an
-APIConnectionError. Retries follow the official ``openai`` package: connection
-errors, timeouts, 408, 409, 429 and 5xx, with exponential backoff and jitter,
-``Retry-After``/``retry-after-ms`` honoured up to a cap, ``x-should-retry``
-obeyed, and a 429 for an exhausted quota final. Nothing here knows about OpenAPI.
+APIConnectionError. What to retry and how long to wait is the core's decision
+(``core/policy.py``), where a redirect goes and which headers follow it too
+(``core/redirects.py``); this module sends, reads, sleeps, and keeps the
+total deadline of a call (``deadline.py``). Nothing here knows about OpenAPI.
 """
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
 import os
-import random
 import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import urllib3
-from urllib3.exceptions import (ConnectTimeoutError, DecodeError, HTTPError, MaxRetryError, NewConnectionError,
-                                ReadTimeoutError, SSLError, TimeoutError as Urllib3Timeout)
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (ConnectTimeoutError, DecodeError, HTTPError, NewConnectionError, ReadTimeoutError,
+                                SSLError, TimeoutError as Urllib3Timeout)
 
+from . import deadline as deadlines
+from .core import redirects
+from .core.policy import DEFAULT_TIMEOUT, RetryPolicy, Timeout
+from .core.redact import REDACTOR, guard_loggers
 from .errors import (APIConnectionError, APITimeoutError, CertificateVerifyError, ResponseDecodeError,
                      ResponseTooLargeError)
 from .proxies import Proxy, proxy_for, proxy_manager, split_credentials, with_scheme
 
 log = logging.getLogger("dynclient")
 
-DEFAULT_TIMEOUT = urllib3.Timeout(connect=5.0, read=600.0)
 DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "api-key", "x-api-key"})
 CHUNK = 64 * 1024
 # Connection failures that another attempt would only repeat.
 FINAL_ERRORS = (ResponseDecodeError, ResponseTooLargeError, CertificateVerifyError)
-# What a 303 drops with the body (RFC 9110, 15.4), as urllib3 does.
-BODY_HEADERS = frozenset({"content-encoding", "content-language", "content-location", "content-type",
-                          "content-length", "digest", "last-modified", "transfer-encoding"})
-
-
-def make_timeout(value: Any) -> urllib3.Timeout:
-    """A float (both connect and read), a (connect, read) pair, or a urllib3.Timeout."""
-    if value is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, urllib3.Timeout):
-        return value
-    if isinstance(value, tuple):
-        connect, read = value
-        return urllib3.Timeout(connect=connect, read=read)
-    return urllib3.Timeout(connect=float(value), read=float(value))
 
 
 class Headers(dict):
@@ -134,39 +121,6 @@ class Headers(dict):
         return repr({k: ("<redacted>" if k.lower() in self.sensitive else v) for k, v in self.items()})
 
 
-class Redactor(logging.Filter):
-    """Masks credential values in log records, ours and urllib3's (which logs request URLs, where
-    an apiKey-in-query credential travels)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    MIN_LENGTH = 6   # a shorter "secret" (a test's "p") would mask every such letter in every log line
-
-    def add(self, secret: str) -> None:
-        if len(secret) >= self.MIN_LENGTH:
-            self.secrets.add(secret)
-            self.secrets.add(quote(secret, safe=""))
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, "<redacted>")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = self.redact(record.getMessage())
-            record.msg, record.args = message, None
-        return True
-
-
-REDACTOR = Redactor()
-for _name in ("dynclient", "urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
-    logging.getLogger(_name).addFilter(REDACTOR)
-
-
 def log_from_environment(value: str | None = None) -> None:
     """`DYNCLIENT_LOG=debug` (or info) logs every attempt to stderr, as `OPENAI_LOG` does for openai."""
     level = (value if value is not None else os.environ.get("DYNCLIENT_LOG", "")).strip().upper()
@@ -181,70 +135,6 @@ def log_from_environment(value: str | None = None) -> None:
 
 
 log_from_environment()
-
-
-# --- retry policy -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When and how long to wait before trying again; immutable, like urllib3's Retry."""
-
-    max_retries: int = 2
-    initial_delay: float = 0.5
-    max_delay: float = 8.0
-    max_retry_after: float = 60.0       # a Retry-After longer than this is cut to it
-    statuses: frozenset[int] = frozenset({408, 409, 429})   # and every 5xx
-    final_codes: frozenset[str] = frozenset({"insufficient_quota"})
-
-    def retries_status(self, status: int, headers: Mapping[str, str], data: bytes) -> bool:
-        should = str(headers.get("x-should-retry", "")).strip().lower()
-        if should in ("true", "false"):
-            return should == "true"
-        if status not in self.statuses and status < 500:
-            return False
-        return error_code(data) not in self.final_codes
-
-    def delay(self, retry_number: int, headers: Mapping[str, str] | None = None) -> float:
-        """Seconds to wait before retry `retry_number` (1 for the first retry)."""
-        asked = retry_after(headers or {})
-        if asked is not None:
-            return min(max(asked, 0.0), self.max_retry_after)
-        backoff = min(self.initial_delay * 2 ** (retry_number - 1), self.max_delay)
-        return backoff * (1 - 0.25 * random.random())
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """`retry-after-ms`, else `Retry-After` in seconds or as an HTTP date; None when absent or unreadable."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return float(millis) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when.timestamp() - time.time() if when else None
-
-
-def error_code(data: bytes) -> str | None:
-    """OpenAI's `error.code` (or `error.type`) of an error body, if it has one."""
-    if not data or len(data) > 65536:
-        return None
-    try:
-        error = json.loads(data).get("error")
-    except (ValueError, AttributeError, UnicodeDecodeError):
-        return None
-    return (error.get("code") or error.get("type")) if isinstance(error, dict) else None
 
 
 # --- request bodies that can be sent again ------------------------------------------
@@ -302,113 +192,166 @@ class Outgoing(Protocol):
     operation_id: str | None
 
 
+class DeadlineConnection(HTTPConnection):
+    """A connection that registers its socket with the running call's total deadline (deadline.py), so
+    the watchdog can end a read or write that outlasts it."""
+
+    def connect(self) -> None:
+        super().connect()
+        running = deadlines.current()
+        if running is not None:
+            running.watch(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        running = deadlines.current()
+        if running is not None and self.sock is not None:   # a kept-alive connection, reused
+            running.watch(self.sock)
+        super().request(*args, **kwargs)
+
+
+class DeadlineHTTPSConnection(DeadlineConnection, HTTPSConnection):
+    pass
+
+
+class DeadlinePool(HTTPConnectionPool):
+    ConnectionCls = DeadlineConnection
+
+
+class DeadlineHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = DeadlineHTTPSConnection
+
+
+POOL_CLASSES = {"http": DeadlinePool, "https": DeadlineHTTPSPool}
+
+
+class Fault(Exception):
+    """A failed attempt: the typed error, and whether the request may have reached the server."""
+
+    def __init__(self, error: APIConnectionError, sent: bool):
+        self.error, self.sent = error, sent
+
+
 class Transport:
-    """Sends requests, retries what may be retried, returns bytes or an open stream; owns the pool."""
+    """Sends requests, retries what the policy retries, returns bytes or an open stream; owns the pool."""
 
     def __init__(self, *, verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
-                 max_redirects: int = 5, strip_on_redirect: Iterable[str] = (), proxy: Proxy = None):
+                 max_redirects: int = 5, proxy: Proxy = None):
         self._pool_options = {"maxsize": pool_maxsize, "cert_reqs": "CERT_REQUIRED" if verify else "CERT_NONE",
                               "ca_certs": ca_certs}
-        self.pool = urllib3.PoolManager(**self._pool_options)
+        self.pool = self._with_deadlines(urllib3.PoolManager(**self._pool_options))
         self._proxy_managers: dict[str, urllib3.ProxyManager] = {}   # by proxy URL without credentials
         if isinstance(proxy, str) and proxy:   # built now: a bad proxy fails here, and its credentials
             proxy = with_scheme(proxy)   # live only in its ProxyManager
             self._proxy_manager(proxy)
             proxy = split_credentials(proxy)[0]
         self.proxy = proxy
-        # Follow redirects, but never carry credentials to another host.
-        self.redirects = urllib3.Retry(
-            total=None, connect=0, read=0, status=0, other=0, redirect=max_redirects,
-            raise_on_redirect=False,
-            remove_headers_on_redirect=set(urllib3.Retry.DEFAULT_REMOVE_HEADERS_ON_REDIRECT) | set(strip_on_redirect),
-        )
-        # origin -> its HTTPConnectionPool (direct), or the ProxyManager that carries it (see _urlopen)
+        self.max_redirects = max_redirects
+        # origin -> its HTTPConnectionPool (direct), or the ProxyManager that carries it (see _route)
         self._routes: dict[str, Any] = {}
+        self._timeouts: dict[tuple, urllib3.Timeout] = {}
+        guard_loggers()   # urllib3 has made the loggers it logs to by now
 
-    def send(self, request: Outgoing, timeout: urllib3.Timeout, policy: RetryPolicy, *,
+    @staticmethod
+    def _with_deadlines(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+        manager.pool_classes_by_scheme = POOL_CLASSES
+        return manager
+
+    def send(self, request: Outgoing, timeout: Timeout, policy: RetryPolicy, *,
              stream: bool = False, max_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
              on_progress: Callable[[int, int], None] | None = None) -> RawResponse:
-        """Send with retries. A streamed success comes back unread (`RawResponse.stream`); everything
-        else, error answers included, comes back read whole (at most `max_bytes`)."""
+        """Send with retries, within `timeout.total`. A streamed success comes back unread
+        (`RawResponse.stream`); everything else, error answers included, comes back read whole (at most
+        `max_bytes`)."""
+        if timeout.total is None:
+            return self._send(request, timeout, policy, None, stream, max_bytes, on_progress)
+        with deadlines.Deadline(timeout.total) as deadline:
+            return self._send(request, timeout, policy, deadline, stream, max_bytes, on_progress)
+
+    def _send(self, request: Outgoing, timeout: Timeout, policy: RetryPolicy, deadline: deadlines.Deadline | None,
+              stream: bool, max_bytes: int | None, on_progress: Callable[[int, int], None] | None) -> RawResponse:
         started = time.perf_counter()
         retry = 0
         while True:
             attempt_started = time.perf_counter()
             try:
-                response = self._attempt(request, timeout, on_progress)
-                if stream and response.status < 400:
-                    data = b""
-                else:
-                    data = read_body(response, max_bytes, request.operation_id)
-            except (APIConnectionError, OSError) as exc:
-                error = exc if isinstance(exc, APIConnectionError) else _typed(exc, request.operation_id)
-                if isinstance(error, FINAL_ERRORS) or retry >= policy.max_retries:
-                    self._log_attempt(request, retry, None, attempt_started, None, error)
+                response = self._attempt(request, timeout, deadline, on_progress)
+                try:
+                    data = b"" if stream and response.status < 400 else \
+                        read_body(response, max_bytes, request.operation_id)
+                except APIConnectionError as exc:
+                    raise Fault(exc, True) from None
+            except Fault as fault:
+                error = self._expired(deadline, request) or fault.error
+                self._log_attempt(request, retry, None, attempt_started, None, error)
+                if isinstance(error, FINAL_ERRORS) or retry >= policy.max_retries \
+                        or not policy.retries_fault(request.method, fault.sent) \
+                        or not self._wait(request, retry + 1, policy.delay(retry + 1), error, deadline):
                     raise error from None
                 retry += 1
-                self._wait(request, retry, policy.delay(retry), error)
                 continue
             self._log_attempt(request, retry, response.status, attempt_started,
                               response.headers.get("x-request-id"), None)
             if response.status >= 400 and retry < policy.max_retries \
-                    and policy.retries_status(response.status, response.headers, data):
+                    and policy.retries_status(response.status, response.headers, data) \
+                    and self._wait(request, retry + 1, policy.delay(retry + 1, response.headers),
+                                   f"HTTP {response.status}", deadline):
                 retry += 1
-                self._wait(request, retry, policy.delay(retry, response.headers), f"HTTP {response.status}")
                 continue
             return RawResponse(response.status, response.headers, data, time.perf_counter() - started,
                                retry + 1, response if stream and response.status < 400 else None)
 
-    def _attempt(self, request: Outgoing, timeout: urllib3.Timeout,
-                 on_progress: Callable[[int, int], None] | None) -> urllib3.BaseHTTPResponse:
-        body = request.body
-        if isinstance(body, ReplayableBody):   # its Content-Length was set when it was encoded
-            body = body.chunks(on_progress)
-        try:
-            return self._urlopen(request.method, request.url, body, request.headers, timeout)
-        except MaxRetryError as exc:
-            raise _typed(exc.reason or exc, request.operation_id) from None
-        except HTTPError as exc:
-            raise _typed(exc, request.operation_id) from None
+    @staticmethod
+    def _expired(deadline: deadlines.Deadline | None, request: Outgoing) -> APITimeoutError | None:
+        if deadline is None or not (deadline.expired or deadline.left() <= 0):
+            return None
+        return APITimeoutError(f"total timeout: the call took longer than its {deadline.seconds:g} s",
+                               request.operation_id)
 
-    def _urlopen(self, method: str, url: str, body: Any, headers: Mapping[str, str],
-                 timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
-        """What `PoolManager.urlopen` does, without its cost per request: the connection pool of an
-        origin is looked up once, not found again by parsing the URL and normalising a pool key
-        (~15 µs a call, measured). Proxied origins and redirects are urllib3's managers' work."""
+    def _attempt(self, request: Outgoing, timeout: Timeout, deadline: deadlines.Deadline | None,
+                 on_progress: Callable[[int, int], None] | None) -> urllib3.BaseHTTPResponse:
+        """One attempt, following redirects (core/redirects.py decides where, and with which headers)."""
+        method, url, headers, body = request.method, request.url, request.headers, request.body
+        for hop in range(self.max_redirects + 1):
+            response = self._open(method, url, body, headers, self._urllib3_timeout(timeout, deadline), on_progress,
+                                  request.operation_id)
+            location = response.get_redirect_location() if hop < self.max_redirects else None
+            following = redirects.follow(method, url, headers, body, response.status, location or None)
+            if following is None:
+                return response   # the answer, or a redirect past the budget: then it is the answer
+            discard(response)
+            log.debug("redirected %s -> %s%s", _path(url), _path(following.url),
+                      " (another origin: credentials dropped)" if following.cross_origin else "")
+            method, url, headers, body = following.method, following.url, following.headers, following.body
+        raise AssertionError("unreachable")   # the last hop never follows
+
+    def _open(self, method: str, url: str, body: Any, headers: Mapping[str, str], timeout: urllib3.Timeout,
+              on_progress: Callable[[int, int], None] | None, operation_id: str | None) -> urllib3.BaseHTTPResponse:
+        """One request, one response, no redirect followed. The origin's connection pool is looked up
+        once, not found again by parsing the URL and normalising a pool key (~15 µs a call, measured)."""
+        if isinstance(body, ReplayableBody):   # each hop and attempt sends it from its start
+            body = body.chunks(on_progress)
+        options = {"body": body, "headers": headers, "timeout": timeout, "retries": False, "redirect": False,
+                   "preload_content": False, "decode_content": True}
         origin, target = split_origin(url)
         route = self._route(origin) if origin else self.pool
-        options = self._options(body, headers, timeout)
-        if isinstance(route, urllib3.PoolManager):   # no scheme, or through a proxy
-            return route.urlopen(method, url, **options)
-        response = route.urlopen(method, target, redirect=False, assert_same_host=False, **options)
-        location = response.get_redirect_location()
-        return self._follow(route, method, url, response, location, options) if location else response
-
-    def _options(self, body: Any, headers: Mapping[str, str], timeout: urllib3.Timeout) -> dict[str, Any]:
-        return {"body": body, "headers": headers, "timeout": timeout, "retries": self.redirects,
-                "preload_content": False, "decode_content": True}
-
-    def _follow(self, pool: Any, method: str, url: str, response: urllib3.BaseHTTPResponse, location: str,
-                options: dict[str, Any]) -> urllib3.BaseHTTPResponse:
-        """The first hop of a redirect, as `PoolManager.urlopen` takes it (303 becomes a bodiless GET;
-        credentials never go to another host; the redirect budget is counted), then the PoolManager."""
-        location = urljoin(url, location)
-        if response.status == 303:
-            method = "GET"
-            options["body"] = None
-            options["headers"] = {k: v for k, v in options["headers"].items() if k.lower() not in BODY_HEADERS}
-        retries = options["retries"]
-        if not pool.is_same_host(location):
-            options["headers"] = {k: v for k, v in options["headers"].items()
-                                  if k.lower() not in retries.remove_headers_on_redirect}
         try:
-            options["retries"] = retries.increment(method, url, response=response, _pool=pool)
-        except MaxRetryError:   # redirect budget spent; raise_on_redirect is off: the redirect is the answer
-            return response
-        response.drain_conn()
-        log.debug("redirected %s -> %s", _path(url), _path(location))
-        route = self._route(split_origin(location)[0])
-        return (route if isinstance(route, urllib3.PoolManager) else self.pool).urlopen(method, location, **options)
+            if isinstance(route, urllib3.PoolManager):   # through a proxy, or no scheme at all
+                return route.urlopen(method, url, **options)
+            return route.urlopen(method, target, assert_same_host=False, **options)
+        except (HTTPError, OSError) as exc:
+            raise Fault(_typed(exc, operation_id), sent=not _before_sending(exc)) from None
+        except ValueError as exc:   # http.client refuses a URL or a header it cannot send: final
+            raise APIConnectionError(f"the request could not be sent: {exc}", operation_id) from None
+
+    def _urllib3_timeout(self, timeout: Timeout, deadline: deadlines.Deadline | None) -> urllib3.Timeout:
+        connect, read = timeout.remaining(deadline.at if deadline else None, time.monotonic())
+        key = (connect, read)
+        found = self._timeouts.get(key)
+        if found is None:
+            found = urllib3.Timeout(connect=connect, read=read)
+            if connect == timeout.connect and read == timeout.read and len(self._timeouts) < 64:
+                self._timeouts[key] = found   # the usual case: far from the deadline, the same each call
+        return found
 
     def _route(self, origin: str) -> Any:
         """The origin's HTTPConnectionPool, or the ProxyManager of the proxy that carries requests
@@ -425,13 +368,21 @@ class Transport:
         url = split_credentials(proxy)[0]
         manager = self._proxy_managers.get(url)
         if manager is None:
-            manager = self._proxy_managers[url] = proxy_manager(proxy, REDACTOR.add, **self._pool_options)
+            manager = self._proxy_managers[url] = self._with_deadlines(
+                proxy_manager(proxy, REDACTOR.add, **self._pool_options))
         return manager
 
-    def _wait(self, request: Outgoing, retry: int, seconds: float, why: Any) -> None:
+    def _wait(self, request: Outgoing, retry: int, seconds: float, why: Any,
+              deadline: deadlines.Deadline | None) -> bool:
+        """Sleep before retry `retry`; False (and no sleep) when the wait would pass the deadline."""
+        if deadline is not None and seconds >= deadline.left():
+            log.info("%s: not retrying %s %s after %s: the total timeout would pass first", request.operation_id,
+                     request.method, _path(request.url), why)
+            return False
         log.info("%s: retrying %s %s in %.2f s (retry %d) after %s", request.operation_id, request.method,
                  _path(request.url), seconds, retry, why)
         time.sleep(seconds)
+        return True
 
     @staticmethod
     def _log_attempt(request: Outgoing, retry: int, status: int | None, started: float,
@@ -460,7 +411,7 @@ def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, operati
         if length is not None and (max_bytes is None or length <= max_bytes):
             try:
                 return response.read()
-            except HTTPError as exc:
+            except (HTTPError, OSError) as exc:
                 raise _typed(exc, operation_id) from None
             finally:
                 release(response)
@@ -471,7 +422,7 @@ def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, operati
             if max_bytes is not None and size > max_bytes:
                 raise ResponseTooLargeError(max_bytes, operation_id)   # never drain a bomb: drop it
             chunks.append(chunk)
-    except HTTPError as exc:
+    except (HTTPError, OSError) as exc:
         raise _typed(exc, operation_id) from None
     finally:
         release(response)
@@ -489,7 +440,7 @@ def iter_body(response: urllib3.BaseHTTPResponse, operation_id: str | None, chun
             if max_bytes is not None and size > max_bytes:
                 raise ResponseTooLargeError(max_bytes, operation_id)
             yield chunk
-    except HTTPError as exc:
+    except (HTTPError, OSError) as exc:
         raise _typed(exc, operation_id) from None
     finally:
         release(response)
@@ -501,6 +452,18 @@ def release(response: urllib3.BaseHTTPResponse) -> None:
     if not response.isclosed():
         response.close()
     response.release_conn()
+
+
+def discard(response: urllib3.BaseHTTPResponse) -> None:
+    """Done with an answer nobody reads (a redirect): a short body is drained so the connection is
+    kept; a long or unknown one is not read at all, the connection is closed."""
+    remaining = response.length_remaining
+    if remaining is not None and remaining <= CHUNK and not response.headers.get("Content-Encoding"):
+        try:
+            response.drain_conn()
+        except HTTPError:
+            pass
+    release(response)
 
 
 def split_origin(url: str) -> tuple[str, str]:
@@ -519,6 +482,12 @@ def split_origin(url: str) -> tuple[str, str]:
 
 def _path(url: str) -> str:
     return urlsplit(url).path   # the query may carry an apiKey-in-query credential: never logged
+
+
+def _before_sending(exc: BaseException) -> bool:
+    """Whether a fault happened before any of the request could reach the server."""
+    return isinstance(exc, (NewConnectionError, ConnectTimeoutError)) or (
+        isinstance(exc, SSLError) and any(isinstance(arg, ssl.SSLCertVerificationError) for arg in exc.args))
 
 
 def _typed(exc: BaseException, operation_id: str | None) -> Exception:

@@ -43,7 +43,7 @@ LAYERS = [
      "http://file.test/v1"),
     ("organization", "OPENAI_ORG_ID", "org-arg", "org-env", '"org-file"', "org-file"),
     ("project", "OPENAI_PROJECT_ID", "proj_arg", "proj_env", '"proj_file"', "proj_file"),
-    ("timeout", None, 7, None, "{ connect = 2, read = 30 }", (2.0, 30.0)),
+    ("timeout", None, 7, None, "{ connect = 2, read = 30, total = 60 }", dynclient.Timeout(2.0, 30.0, 60.0)),
     ("max_retries", None, 5, None, "2", 2),
     ("validate_requests", None, True, None, "false", False),
     ("validate_responses", None, "off", None, '"warn"', "warn"),
@@ -173,8 +173,8 @@ def test_an_unknown_key_names_the_key_the_file_and_the_closest_known_key(tmp_pat
 @pytest.mark.parametrize("text, expected", [
     ('timeout = "abc"', "'timeout' must be a number of seconds > 0, or a table"),
     ("timeout = -1", "'timeout' must be a number of seconds"),
-    ("timeout = { connect = 1, wait = 2 }", "'timeout' must be a table with only 'connect' and 'read'"),
-    ('timeout = { read = "x" }', "'timeout' must be connect and read as numbers"),
+    ("timeout = { connect = 1, wait = 2 }", "'timeout' must be a table with only 'connect', 'read' and 'total'"),
+    ('timeout = { read = "x" }', "'timeout' must be connect, read and total as numbers"),
     ("max_retries = 1.5", "'max_retries' must be a whole number >= 0, not float 1.5"),
     ("max_retries = true", "'max_retries' must be a whole number >= 0, not bool True"),
     ("max_retries = -1", "'max_retries' must be a whole number >= 0"),
@@ -265,11 +265,12 @@ def test_spec_arguments_in_the_clients_own_forms(tmp_path, server, clean_env):
 
 
 def test_timeout_arguments_in_the_clients_own_forms(tmp_path):
-    assert resolve(tmp_path, timeout=(1, 2)).timeout == (1.0, 2.0)
-    given = urllib3.Timeout(connect=1, read=9)
-    assert resolve(tmp_path, timeout=given).timeout is given
+    assert resolve(tmp_path, timeout=(1, 2)).timeout == dynclient.Timeout(1.0, 2.0)
+    assert resolve(tmp_path, timeout=(1, 2, 3)).timeout == dynclient.Timeout(1.0, 2.0, 3.0)
+    for given in (urllib3.Timeout(connect=1, read=9), dynclient.Timeout(total=4)):
+        assert resolve(tmp_path, timeout=given).timeout is given
     write(tmp_path, "timeout = { read = 30 }\n")
-    assert resolve(tmp_path).timeout == (5.0, 30.0)   # the missing part keeps the Client's default
+    assert resolve(tmp_path).timeout == dynclient.Timeout(5.0, 30.0)   # the missing parts keep the defaults
 
 
 # --- the value ------------------------------------------------------------------------------

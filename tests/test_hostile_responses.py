@@ -18,7 +18,7 @@ import pytest
 
 import dynclient
 from dynclient import APIConnectionError, DynclientError, ResponseDecodeError, ResponseTooLargeError, ResponseValidationError
-from dynclient.transport import RetryPolicy
+from dynclient import RetryPolicy
 
 from faultserver import FaultServer, error_reply, head, json_reply, raw_reply, reset, reset_mid_body
 from test_resilience import CANARY, SPEC

@@ -15,7 +15,7 @@ import pytest
 import urllib3
 
 import dynclient
-from dynclient.codecs import parse_sse
+from dynclient.codecs import decode_sse
 from dynclient.schema import SchemaSet
 from dynclient.testing.mock import MockServer
 
@@ -283,7 +283,7 @@ def test_stream_true_gets_schema_valid_events_ending_with_done(mock, http, spec)
     assert text.endswith("data: [DONE]\n\n") and text.count("[DONE]") == 1
     media = spec.operations["createChatCompletion"].responses["200"].content["text/event-stream"]
     compiled = SchemaSet(spec).compiled(media.pointer, "response")
-    events = list(parse_sse(text.splitlines(keepends=True)))
+    events = decode_sse(response.data, "text/event-stream")
     assert events and all(compiled.violation(e.data) is None for e in events)
     assert all(e.data["object"] == "chat.completion.chunk" and e.data["model"] == "gpt-4o" for e in events)
 

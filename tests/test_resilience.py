@@ -22,7 +22,8 @@ import dynclient
 from dynclient import (APIConnectionError, APIStreamError, APITimeoutError, InternalServerError, PaginationError,
                        RateLimitError, ResponseDecodeError, ResponseTooLargeError, ResponseValidationError)
 from dynclient.codecs import Event
-from dynclient.transport import ReplayableBody, RetryPolicy
+from dynclient import RetryPolicy
+from dynclient.transport import ReplayableBody
 
 from faultserver import (FaultServer, chunks, error_reply, json_reply, raw_reply, reset, reset_mid_body, silent,
                          sse)

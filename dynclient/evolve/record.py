@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator
 from ..codecs import is_file_value
 from ..errors import RequestError
 from ..spec import Spec
-from ..transport import REDACTOR
+from ..core.redact import REDACTOR
 
 REDACTED = "<redacted>"
 ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})

@@ -1,0 +1,204 @@
+"""Timeouts and retries as small immutable values, and the retry decision itself.
+
+Retries follow the official ``openai`` package: connection faults, timeouts,
+408, 409, 429 and 5xx, with exponential backoff and jitter,
+``Retry-After``/``retry-after-ms`` honoured up to a cap, ``x-should-retry``
+obeyed, and a 429 for an exhausted quota final. A request that is not
+idempotent (POST, PATCH) is the exception: after a fault that may come after
+the server received it (a reset, a read timeout) sending it again could do it
+twice. ``RetryPolicy.non_idempotent`` says what to do then:
+
+    "with-key"  (default) retry, with one ``Idempotency-Key`` header per logical
+                call sent on every attempt, so that the server (OpenAI's, Stripe's)
+                does it once
+    "never"     do not retry such a fault; a refused connection (nothing was
+                sent) and an error status (the server answered) are still retried
+    "always"    retry without a key, for servers that refuse unknown headers
+
+Nothing here sleeps: ``delay`` says how long, the shell waits.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import json
+import math
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+
+NON_IDEMPOTENT_CHOICES = ("with-key", "never", "always")
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})   # RFC 9110, 9.2.2
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _seconds(name: str, value: Any, *, allow_none: bool) -> float | None:
+    if value is None and allow_none:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"timeout: {name} must be a number of seconds > 0"
+                          f"{' or None' if allow_none else ''}, not {value!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """How long a call may wait: `connect` for a connection, `read` between two pieces of the answer,
+    `total` for the whole call, retries and their waits included (None: no overall limit).
+
+    A server that keeps every read short (one byte a second, endless `100 Continue`) is stopped by
+    `total`. For `stream()` the total covers the call until the answer's head arrives; reading the
+    stream afterwards is bounded by `read` between pieces and by the event size limit.
+    """
+
+    connect: float | None = 5.0
+    read: float | None = 600.0
+    total: float | None = 900.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            object.__setattr__(self, name, _seconds(name, getattr(self, name), allow_none=True))
+
+    @classmethod
+    def of(cls, value: Any) -> "Timeout":
+        """A Timeout from what a caller may pass: None (the default), a number (connect and read),
+        a (connect, read) or (connect, read, total) tuple, a Timeout, or a urllib3.Timeout."""
+        if value is None:
+            return DEFAULT_TIMEOUT
+        if isinstance(value, Timeout):
+            return value
+        if isinstance(value, tuple):
+            if len(value) not in (2, 3):
+                raise ConfigError(f"timeout: a tuple is (connect, read) or (connect, read, total), not {value!r}")
+            return cls(*value)
+        if hasattr(value, "connect_timeout") and hasattr(value, "read_timeout"):   # a urllib3.Timeout
+            total = getattr(value, "total", None)
+            return cls(_plain(value.connect_timeout), _plain(value.read_timeout), total)
+        return cls(value, value, DEFAULT_TIMEOUT.total)
+
+    def remaining(self, deadline: float | None, now: float) -> tuple[float | None, float | None]:
+        """(connect, read) for an attempt starting at `now` under `deadline`: neither outlasts it."""
+        if deadline is None:
+            return self.connect, self.read
+        left = max(deadline - now, 0.001)
+        return (left if self.connect is None else min(self.connect, left),
+                left if self.read is None else min(self.read, left))
+
+
+def _plain(value: Any) -> float | None:
+    """urllib3's Timeout keeps a sentinel object for 'unset'."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+DEFAULT_TIMEOUT = Timeout()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before trying again; immutable, like urllib3's Retry."""
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0       # a Retry-After longer than this is cut to it
+    statuses: frozenset[int] = frozenset({408, 409, 429})   # and every 5xx
+    final_codes: frozenset[str] = frozenset({"insufficient_quota"})
+    non_idempotent: str = "with-key"    # see the module's docstring
+
+    def __post_init__(self) -> None:
+        if self.non_idempotent not in NON_IDEMPOTENT_CHOICES:
+            raise ConfigError(f"RetryPolicy: non_idempotent must be one of {NON_IDEMPOTENT_CHOICES}, "
+                              f"not {self.non_idempotent!r}")
+        if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool) or self.max_retries < 0:
+            raise ConfigError(f"max_retries must be a whole number >= 0, not {self.max_retries!r}")
+
+    def retries_status(self, status: int, headers: Mapping[str, str], data: bytes) -> bool:
+        should = str(headers.get("x-should-retry", "")).strip().lower()
+        if should in ("true", "false"):
+            return should == "true"
+        if status not in self.statuses and status < 500:
+            return False
+        return error_code(data) not in self.final_codes
+
+    def retries_fault(self, method: str, sent: bool) -> bool:
+        """Whether a connection fault may be retried: always when nothing was sent, and for a request
+        the server may already have, unless it is not idempotent and the policy says never."""
+        return not sent or self.non_idempotent != "never" or method.upper() in IDEMPOTENT_METHODS
+
+    def idempotency_key(self, method: str) -> str | None:
+        """The key a new logical call of `method` carries on every attempt, or None."""
+        if self.non_idempotent != "with-key" or self.max_retries == 0 or method.upper() in IDEMPOTENT_METHODS:
+            return None
+        return f"{_KEYS.prefix}{next(_KEYS.counter)}"
+
+    def delay(self, retry_number: int, headers: Mapping[str, str] | None = None) -> float:
+        """Seconds to wait before retry `retry_number` (1 for the first retry)."""
+        asked = retry_after(headers or {})
+        if asked is not None:
+            return min(max(asked, 0.0), self.max_retry_after)
+        backoff = min(self.initial_delay * 2 ** (retry_number - 1), self.max_delay)
+        return backoff * (1 - 0.25 * random.random())
+
+
+class _KeySource:
+    """Unique keys, cheaply: a random 128-bit prefix per process (made again in a forked child) and a
+    counter. uuid4() per call cost 2 µs, a tenth of dynclient's whole overhead on a call."""
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        self.prefix = f"dynclient-{uuid.uuid4().hex}-"
+        self.counter = itertools.count(1)
+
+
+_KEYS = _KeySource()
+os.register_at_fork(after_in_child=_KEYS.renew)
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None   # "nan" and "inf" parse, but are no delay
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """`retry-after-ms`, else `Retry-After` in seconds or as an HTTP date; None when absent or unreadable."""
+    millis = _finite(headers.get("retry-after-ms") or "")
+    if millis is not None:
+        return millis / 1000
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    seconds = _finite(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when.timestamp() - time.time() if when else None
+
+
+def error_code(data: bytes) -> str | None:
+    """OpenAI's `error.code` (or `error.type`) of an error body, if it has one."""
+    if not data or len(data) > 65536:
+        return None
+    try:
+        error = json.loads(data).get("error")
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
+        return None
+    code = (error.get("code") or error.get("type")) if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
