@@ -5,7 +5,8 @@
     client.call("createAssistant", {"model": "gpt-4o"})
 """
 
-from .client import Client, PreparedRequest, Result
+from .client import Client
+from .core.call import PreparedRequest, Result
 from .codecs import Event
 from .errors import (APIConnectionError, ConfigError, APIStatusError, APIStreamError, APITimeoutError, AuthenticationError,
                      CertificateVerifyError,
@@ -18,10 +19,11 @@ from .streaming import Stream
 from .core.policy import RetryPolicy, Timeout
 from .loader import Document, load
 from .spec import Operation, Parameter, Spec
+from .version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
+    "__version__",
     "Client", "PreparedRequest", "Result", "Stream", "Paginator", "Event", "RetryPolicy", "Timeout", "Spec", "Operation", "Parameter", "Document", "load",
     "DynclientError", "ConfigError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
     "RequestError", "UnknownOperationError", "ParameterError", "RequestValidationError",

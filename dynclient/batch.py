@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
-from .client import MISSING, choose_request_media, validate_request
+from .core.call import MISSING, choose_request_media, validate_request
 from .errors import RequestError
 from .spec import Operation
 

@@ -283,7 +283,8 @@ def api_key(args: argparse.Namespace) -> str | None:
 
 
 def run_call(args: argparse.Namespace) -> int:
-    from .client import MISSING, Client
+    from .client import Client
+    from .core.call import MISSING
     from .errors import APIStatusError
     spec, operation = call_target(args)
     client = Client(spec, base_url=args.base_url, api_key=api_key(args))
@@ -387,8 +388,7 @@ REDACTED_RESPONSE_HEADERS = frozenset({"set-cookie", "authorization", "proxy-aut
 
 def _print_head(client: Any, status: int, headers: Any) -> None:
     from .core.redact import REDACTOR
-    from .transport import SENSITIVE_HEADERS
-    hidden = REDACTED_RESPONSE_HEADERS | SENSITIVE_HEADERS | client._sensitive
+    hidden = REDACTED_RESPONSE_HEADERS | client.sensitive_headers
     print(f"HTTP {status}")
     for name, value in headers.items():
         print(f"{name}: {'<redacted>' if name.lower() in hidden else REDACTOR.redact(value)}")
@@ -447,7 +447,7 @@ def configure_validate(parser: argparse.ArgumentParser) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from .client import Bound, choose_request_media, validate_request
+    from .core.call import Bound, choose_request_media, validate_request
     from .errors import RequestValidationError
     from .schema import SchemaSet
     from .spec import Spec
@@ -490,7 +490,7 @@ def _report(path: str, message: str, others: list[str]) -> None:
 def response_problems(schemas: Any, op: Any, status_text: str, path: str, content_type: str | None) -> list[str]:
     """Problems of a recorded response; an SSE file is checked event by event."""
     from . import codecs
-    from .client import response_problem
+    from .core.call import response_problem
     if not status_text.isdigit():
         raise UsageError(f"--response takes STATUS FILE, and {status_text!r} is not a status code")
     status = int(status_text)

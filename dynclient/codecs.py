@@ -19,7 +19,6 @@ from urllib3.filepost import choose_boundary
 from .core.sse import Event, EventParser
 from .errors import ResponseDecodeError
 from .params import text
-from .transport import ReplayableBody
 
 BINARY_PLACEHOLDER = "<binary>"
 
@@ -56,6 +55,36 @@ def match_media(declared: Iterable[str], content_type: str) -> str | None:
         if k.endswith("/*") and essence.startswith(k[:-1]) or k == "*/*":
             return key
     return None
+
+
+# --- bodies that can be sent again -------------------------------------------
+
+
+class ReplayableBody:
+    """A request body produced in chunks, of known length, that can be produced again from the
+    start (a retry sends it byte for byte again). `parts` is a function returning a fresh iterator."""
+
+    def __init__(self, parts: Callable[[], Iterator[bytes]], length: int):
+        self._parts = parts
+        self.length = length
+
+    def chunks(self, on_progress: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
+        sent = 0
+        for chunk in self._parts():
+            sent += len(chunk)
+            yield chunk
+            if on_progress is not None:
+                on_progress(sent, self.length)
+
+    def read(self) -> bytes:
+        """The whole body in memory (for inspection and tests; sending streams it)."""
+        return b"".join(self._parts())
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __repr__(self) -> str:
+        return f"<ReplayableBody {self.length} bytes>"
 
 
 # --- files ------------------------------------------------------------------

@@ -87,7 +87,7 @@ def _retries(value: Any) -> int:
 
 
 def _validation_mode(value: Any) -> str:
-    from .client import VALIDATION_MODES
+    from .core.call import VALIDATION_MODES
     if value not in VALIDATION_MODES:
         raise ValueError("one of " + ", ".join(repr(m) for m in VALIDATION_MODES))
     return value
@@ -260,7 +260,7 @@ def _shown(key: str, value: Any) -> str:
 
 def _check_key_settings(path: Path, settled: dict[str, Any]) -> None:
     """A credential in the file (api_key, or an Authorization-like header) needs allow_inline_key = true."""
-    from .transport import SENSITIVE_HEADERS
+    from .core.headers import SENSITIVE_HEADERS
     inline = ["'api_key'"] if "api_key" in settled else []
     inline += [f"header {name!r}" for name in settled.get("headers", {}) if name.lower() in SENSITIVE_HEADERS]
     if "api_key" in settled and "api_key_env" in settled:
@@ -379,7 +379,7 @@ def client_from_config(client_class: type, path: str | os.PathLike | None = None
     OpenAI's (the rule Client.__init__ follows), so an OpenAI key is never
     sent to another API's server.
     """
-    from .client import serves_openai
+    from .core.call import serves_openai
     from .sources import default_name
     from .spec import Spec
     passed = {name: overrides.pop(name) for name in list(overrides) if name in PASS_THROUGH}

@@ -52,17 +52,17 @@ import urllib3
 
 from . import sources
 from .errors import IntegrityError, NotOpenAPIError, SpecLoadError
+from .fetch import MAX_DOCUMENT_BYTES, fetch, too_large
+from .version import __version__
 
 __all__ = ["CACHE_FORMAT", "Document", "Mend", "load", "parse_bytes"]
 
 CACHE_FORMAT = 2  # bump whenever the cache file for the same source bytes would change (2: marshal)
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024   # OpenAI's largest document is about 3 MB
 MAX_NODES = 10_000_000  # values in the document once every alias is expanded (alias bombs)
 
-def _version() -> str:
+def package_version() -> str:
     # The package's own attribute: asking importlib.metadata costs ~1.5 ms of path scanning at
     # every start (tests/test_loader.py checks that the two agree).
-    from . import __version__
     return __version__
 
 
@@ -218,7 +218,7 @@ def _what(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _check_openapi(data: Any, origin: str) -> None:
+def check_openapi(data: Any, origin: str) -> None:
     if not isinstance(data, dict):
         raise NotOpenAPIError(origin, f"the top level is {_what(data)}, not a mapping")
     if "swagger" in data:
@@ -254,7 +254,7 @@ def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathL
     if isinstance(source, dict):
         if sha256 is not None:
             raise IntegrityError("<dict>", sha256, "nothing: a dict has no source bytes")
-        _check_openapi(source, "<dict>")
+        check_openapi(source, "<dict>")
         return Document(source, "<dict>", None)
     if isinstance(source, str) and sources.is_name(source):
         source, pinned = sources.resolve(source, pool=pool, timeout=timeout)
@@ -263,7 +263,7 @@ def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathL
         source = str(sources.find_file(source) or source)   # a bare corpus file name
     if isinstance(source, str) and source[:8].lower().startswith(("http://", "https://")):
         origin = urllib3.util.parse_url(source)._replace(auth=None).url  # never keep a password
-        raw = _fetch(source, origin, pool, timeout, max_bytes)
+        raw = fetch(source, origin, pool, timeout, max_bytes)
     elif isinstance(source, (str, os.PathLike)):
         origin = str(os.fspath(source))
         raw = _read(origin, max_bytes)
@@ -290,24 +290,20 @@ def _parsed(raw: bytes, origin: str, path: Path | None, digest: str) -> dict:
     data = _read_cache(path, digest) if path else None
     if data is None:
         data = _parse(raw, origin)
-        _check_openapi(data, origin)
+        check_openapi(data, origin)
         if path:
             _write_cache(path, digest, data)
     return data
-
-
-def _too_large(origin: str, max_bytes: int) -> SpecLoadError:
-    return SpecLoadError(origin, f"larger than {max_bytes:,} bytes; pass max_bytes= to load a larger document")
 
 
 def _read(path: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
     try:
         with open(path, "rb") as fh:
             if os.fstat(fh.fileno()).st_size > max_bytes:
-                raise _too_large(path, max_bytes)
+                raise too_large(path, max_bytes)
             data = fh.read(max_bytes + 1)   # a device or a FIFO has no honest size: read at most this
         if len(data) > max_bytes:
-            raise _too_large(path, max_bytes)
+            raise too_large(path, max_bytes)
         return data
     except FileNotFoundError:
         raise SpecLoadError(path, "no such file") from None
@@ -315,43 +311,6 @@ def _read(path: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
         raise SpecLoadError(path, "is a directory, not a file") from None
     except OSError as exc:
         raise SpecLoadError(path, f"cannot read it: {exc.strerror or exc}") from None
-
-
-def _fetch(url: str, origin: str, pool: urllib3.PoolManager | None, timeout: float,
-           max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
-    own = pool is None
-    if own:   # TLS verified (urllib3's default too); through the environment's proxy, as the client goes
-        pool = _pool_for(url)
-    try:
-        response = pool.request("GET", url, timeout=timeout, preload_content=False,
-                                headers={"Accept": "application/yaml, application/json;q=0.9, */*;q=0.5"})
-        try:
-            if not 200 <= response.status < 300:
-                raise SpecLoadError(origin, f"HTTP {response.status} {response.reason or ''}".rstrip())
-            data = response.read(max_bytes + 1)   # decoded bytes: a gzip bomb stops here too
-            if len(data) > max_bytes:
-                raise _too_large(origin, max_bytes)
-            return data
-        finally:
-            response.release_conn()
-    except urllib3.exceptions.HTTPError as exc:
-        raise SpecLoadError(origin, f"cannot fetch it: {getattr(exc, 'reason', None) or exc}") from None
-    finally:
-        if own:
-            pool.clear()
-
-
-def _pool_for(url: str) -> urllib3.PoolManager:
-    """A pool for one download: direct, or through the proxy the environment names for the URL's
-    origin (HTTPS_PROXY, NO_PROXY, ...; see dynclient/proxies.py), so that a named document can be
-    fetched behind the same corporate proxy the client's calls go through."""
-    from .proxies import proxy_for, proxy_manager
-    from .core.redact import REDACTOR
-    from .transport import split_origin
-    proxy = proxy_for(None, split_origin(url)[0])
-    if proxy is None:
-        return urllib3.PoolManager(cert_reqs="CERT_REQUIRED")
-    return proxy_manager(proxy, REDACTOR.add, cert_reqs="CERT_REQUIRED")
 
 
 def _cache_path(cache: bool | str | os.PathLike, digest: str) -> Path | None:
@@ -365,7 +324,7 @@ def _cache_path(cache: bool | str | os.PathLike, digest: str) -> Path | None:
         else:
             cache = Path(os.path.expanduser("~")) / ".cache" / "dynclient"
     # marshal's format belongs to the interpreter, so the interpreter is part of the key.
-    key = hashlib.sha256(f"{CACHE_FORMAT}\n{_version()}\n{sys.implementation.cache_tag}\n{marshal.version}\n"
+    key = hashlib.sha256(f"{CACHE_FORMAT}\n{package_version()}\n{sys.implementation.cache_tag}\n{marshal.version}\n"
                          f"{digest}".encode()).hexdigest()
     return Path(cache) / "docs" / f"{key}.marshal"
 

@@ -84,7 +84,7 @@ def _doc_and_signature(client: Any, operation_id: str) -> tuple[str, inspect.Sig
 def signature(client: Any, operation_id: str) -> inspect.Signature:
     """`(body, /, *, assistant_id: str, limit: int = None, ..., params=None, headers=None, ...)`."""
     op = client.operation(operation_id)
-    from .client import MISSING
+    from .core.call import MISSING
     parameters = []
     if op.request_body is not None:
         parameters.append(inspect.Parameter("body", inspect.Parameter.POSITIONAL_ONLY,

@@ -23,7 +23,7 @@ from .schema import schema_kind, schema_properties
 from .spec import Operation, Spec
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .core.base import BaseClient
 
 CURSOR_PARAMETERS = ("after", "starting_after", "cursor", "page_token")
 NEXT_CURSOR_FIELDS = ("next", "next_cursor", "next_page_token", "last_id")
@@ -74,7 +74,7 @@ def _is_array(spec: Spec, schema: Any) -> bool:
 class Paginator:
     """Iterates the items of every page (or, with `.pages()`, the pages) of a paging operation."""
 
-    def __init__(self, client: "Client", operation_id: str, call_options: dict, arguments: dict):
+    def __init__(self, client: "BaseClient", operation_id: str, call_options: dict, arguments: dict):
         op = client.operation(operation_id)
         self.rule = page_rule(client.spec, op)
         self._client = client

@@ -30,8 +30,23 @@ from .errors import IntegrityError, SpecLoadError
 @lru_cache(maxsize=1)
 def catalogue() -> dict:
     shipped = json.loads(resources.files("dynclient._spec").joinpath("sources.json").read_text(encoding="utf-8"))
-    from .evolve.pin import user_specs   # entries added by `dynclient spec pin`
-    return {**shipped, "specs": {**shipped["specs"], **user_specs()}}
+    return {**shipped, "specs": {**shipped["specs"], **user_specs()}}   # user_specs: `dynclient spec pin`
+
+
+def user_sources_path() -> Path:
+    if os.environ.get("DYNCLIENT_SOURCES"):
+        return Path(os.environ["DYNCLIENT_SOURCES"])
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "dynclient" / "sources.json"
+
+
+def user_specs(path: Path | None = None) -> dict:
+    """The user's named entries (`dynclient spec pin`); an absent or unreadable file has none."""
+    try:
+        entries = json.loads((path or user_sources_path()).read_text(encoding="utf-8")).get("specs", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
 
 
 def default_name() -> str:
@@ -96,8 +111,8 @@ def resolve(name: str, *, pool=None, timeout: float = 30.0) -> tuple[str, str]:
     found = local_copy(entry)
     if found is not None:
         return str(found), entry["sha256"]
-    from .loader import _fetch   # the same fetch as any URL source
-    data = _fetch(entry["url"], entry["url"], pool, timeout)
+    from .fetch import fetch   # the same fetch as any URL source
+    data = fetch(entry["url"], entry["url"], pool, timeout)
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry["sha256"]:
         raise IntegrityError(entry["url"], entry["sha256"], digest)

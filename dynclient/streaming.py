@@ -1,14 +1,16 @@
-"""Responses read as they arrive: server-sent events, or bytes in chunks.
+"""Responses read as they arrive: server-sent events, or bytes in chunks (the sync shell's).
 
     with client.stream("createChatCompletion", {"model": "gpt-4o", "messages": [...]}) as events:
-        for event in events:            # codecs.Event(event, data, id), data validated
+        for event in events:            # Event(event, data, id), data validated
             print(event.data["choices"][0]["delta"])
 
     with client.stream("downloadFile", file_id="file-1") as body:
         body.write_to("out.jsonl")      # or: for chunk in body.iter_bytes(): ...
 
 Leaving the loop early, or the `with` block, closes the connection; a stream
-that stalls longer than the read timeout raises APITimeoutError.
+that stalls longer than the read timeout raises APITimeoutError. Parsing and
+checking events is the core's (core/sse.py, BaseClient.event_checker): this
+module only reads.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ from typing import Any, Callable, Iterator
 import urllib3
 
 from . import codecs
-from .core.sse import DEFAULT_MAX_EVENT_BYTES, EventParser
-from .errors import APIStreamError, ResponseDecodeError, ResponseTooLargeError
-from .transport import CHUNK, RawResponse, iter_body, release
+from .core.call import RawResponse
+from .core.sse import DEFAULT_MAX_EVENT_BYTES, Event, EventParser
+from .errors import ResponseDecodeError, ResponseTooLargeError
+from .transport import CHUNK, iter_body, release
 
 
-class Stream:
-    """An open response: iterating gives events for `text/event-stream`, byte chunks otherwise."""
+class StreamBase:
+    """What a stream is, whichever shell reads it: its status, headers and kind."""
 
-    def __init__(self, operation_id: str, raw: RawResponse, check_event: Callable[[codecs.Event], None],
+    def __init__(self, operation_id: str, raw: RawResponse, check: Callable[[Event], Event],
                  max_bytes: int | None = None, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES):
         self.operation_id = operation_id
         self.status = raw.status
@@ -37,13 +40,33 @@ class Stream:
         self.attempts = raw.attempts
         self.is_event_stream = codecs.media_essence(self.content_type) == "text/event-stream"
         self._response = raw.stream
-        self._check_event = check_event
+        self._check = check
         self._max_bytes = max_bytes
         self._max_event_bytes = max_event_bytes
         self._started = False
 
     def __repr__(self) -> str:
-        return f"<Stream {self.operation_id} {self.status} {self.content_type or 'no content type'}>"
+        return f"<{type(self).__name__} {self.operation_id} {self.status} {self.content_type or 'no content type'}>"
+
+    def _start(self) -> None:
+        if self._started:
+            raise RuntimeError(f"{self.operation_id}: this stream has already been read")
+        self._started = True
+
+    def _parser(self) -> EventParser:
+        return EventParser(self._max_event_bytes)
+
+    def _typed(self, exc: ResponseDecodeError | ResponseTooLargeError) -> Exception:
+        """A core error (which knows no operation) as the caller sees it."""
+        if exc.operation_id:
+            return exc
+        if isinstance(exc, ResponseTooLargeError):
+            return exc.for_operation(self.operation_id)
+        return ResponseDecodeError(str(exc), self.operation_id, self.status, self.content_type)
+
+
+class Stream(StreamBase):
+    """An open response: iterating gives events for `text/event-stream`, byte chunks otherwise."""
 
     def __iter__(self) -> Iterator[Any]:
         return self.events() if self.is_event_stream else self.iter_bytes()
@@ -58,13 +81,9 @@ class Stream:
         """Release the connection; an unread remainder is dropped with it."""
         release(self._response)
 
-    # --- bytes ---------------------------------------------------------------------
-
     def iter_bytes(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """The body in chunks as they arrive (decompressed), at most `max_bytes` in all."""
-        if self._started:
-            raise RuntimeError(f"{self.operation_id}: this stream has already been read")
-        self._started = True
+        self._start()
         return iter_body(self._response, self.operation_id, chunk_size, self._max_bytes)
 
     def read(self) -> bytes:
@@ -80,51 +99,31 @@ class Stream:
                     fh.write(chunk)
                     written += len(chunk)
         except BaseException:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            _remove(path)
             raise
         return written
 
-    # --- events --------------------------------------------------------------------
-
-    def events(self) -> Iterator[codecs.Event]:
+    def events(self) -> Iterator[Event]:
         """Decoded events, each checked against the document's event schema; an error event raises
         APIStreamError; OpenAI's `data: [DONE]` ends the stream. An event (or a line) larger than
         `max_event_bytes` raises ResponseTooLargeError."""
-        parser = EventParser(self._max_event_bytes)
+        parser = self._parser()
         try:
             for chunk in self.iter_bytes():
                 for event in parser.feed(chunk):
-                    yield self._checked(event)
+                    yield self._check(event)
                 if parser.done:
                     return
             for event in parser.close():
-                yield self._checked(event)
-        except ResponseTooLargeError as exc:
-            raise exc if exc.operation_id else exc.for_operation(self.operation_id) from None
-        except ResponseDecodeError as exc:
-            if exc.operation_id:
-                raise
-            raise ResponseDecodeError(str(exc), self.operation_id, self.status, self.content_type) from None
+                yield self._check(event)
+        except (ResponseDecodeError, ResponseTooLargeError) as exc:
+            raise self._typed(exc) from None
         finally:
             self.close()
 
-    def _checked(self, event: codecs.Event) -> codecs.Event:
-        if is_error_event(event):
-            raise APIStreamError(self.operation_id, event.event, event.data, self.request_id)
-        if isinstance(event.data, str) and event.data[:1] in ("{", "["):
-            raise ResponseDecodeError(f"malformed JSON in an event's data: {event.data[:80]!r}",
-                                      self.operation_id, self.status, self.content_type)
-        self._check_event(event)
-        return event
 
-
-def is_error_event(event: codecs.Event) -> bool:
-    """`event: error`, or (chat completions) a data object whose only business is an `error`."""
-    if event.event == "error":
-        return True
-    data = event.data
-    return event.event is None and isinstance(data, dict) and isinstance(data.get("error"), dict) \
-        and "choices" not in data and "type" not in data
+def _remove(path: str | os.PathLike) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

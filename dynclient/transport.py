@@ -11,22 +11,22 @@ total deadline of a call (``deadline.py``). Nothing here knows about OpenAPI.
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
-from urllib.parse import urlsplit
+from typing import Any, Callable, Iterator, Mapping
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import (ConnectTimeoutError, DecodeError, HTTPError, NewConnectionError, ReadTimeoutError,
+from urllib3.exceptions import (ConnectTimeoutError, DecodeError, EmptyPoolError, HTTPError, NewConnectionError, ReadTimeoutError,
                                 SSLError, TimeoutError as Urllib3Timeout)
 
 from . import deadline as deadlines
 from .core import redirects
-from .core.policy import DEFAULT_TIMEOUT, RetryPolicy, Timeout
+from .core.redirects import split_origin
+from .codecs import ReplayableBody
+from .core.call import DEFAULT_MAX_RESPONSE_BYTES, PreparedRequest, RawResponse
+from .core.policy import Attempts, RetryPolicy, Timeout, log_path
 from .core.redact import REDACTOR, guard_loggers
 from .errors import (APIConnectionError, APITimeoutError, CertificateVerifyError, ResponseDecodeError,
                      ResponseTooLargeError)
@@ -34,162 +34,10 @@ from .proxies import Proxy, proxy_for, proxy_manager, split_credentials, with_sc
 
 log = logging.getLogger("dynclient")
 
-DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
-SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "api-key", "x-api-key"})
 CHUNK = 64 * 1024
-# Connection failures that another attempt would only repeat.
-FINAL_ERRORS = (ResponseDecodeError, ResponseTooLargeError, CertificateVerifyError)
 
 
-class Headers(dict):
-    """Request headers: a plain dict, so urllib3 sends it without a copy, whose names match without
-    regard to case (a per-call `openai-beta` replaces a default `OpenAI-Beta`) and whose repr never
-    shows a credential. A request has a handful of headers, so a name is found by a short scan."""
-
-    __slots__ = ("sensitive",)
-
-    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = (), /, **more: str):
-        super().__init__()
-        self.sensitive: frozenset[str] = SENSITIVE_HEADERS
-        self.update(items, **more)
-
-    def _key(self, name: str) -> str | None:
-        """The spelling under which `name` is stored, or None."""
-        if dict.__contains__(self, name):
-            return name
-        lower = name.lower()
-        return next((key for key in self if key.lower() == lower), None)
-
-    def __getitem__(self, name: str) -> str:
-        key = self._key(name)
-        if key is None:
-            raise KeyError(name)
-        return dict.__getitem__(self, key)
-
-    def __setitem__(self, name: str, value: str) -> None:
-        key = self._key(name)
-        if key is not None and key != name:
-            dict.__delitem__(self, key)
-        dict.__setitem__(self, name, value)
-
-    def __delitem__(self, name: str) -> None:
-        key = self._key(name)
-        if key is None:
-            raise KeyError(name)
-        dict.__delitem__(self, key)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._key(name) is not None
-
-    def get(self, name: str, default: Any = None) -> Any:
-        key = self._key(name)
-        return default if key is None else dict.__getitem__(self, key)
-
-    def pop(self, name: str, *default: Any) -> Any:
-        key = self._key(name)
-        return dict.pop(self, name if key is None else key, *default)
-
-    def setdefault(self, name: str, default: str) -> str:
-        key = self._key(name)
-        if key is None:
-            dict.__setitem__(self, name, default)
-            return default
-        return dict.__getitem__(self, key)
-
-    def update(self, items: Any = (), /, **more: str) -> None:   # type: ignore[override]
-        if not items and not more:
-            return
-        for name, value in (items.items() if isinstance(items, Mapping) else items):
-            self[name] = value
-        for name, value in more.items():
-            self[name] = value
-
-    def copy(self) -> "Headers":   # urllib3 copies the headers of every request: kept cheap
-        clone = Headers.__new__(Headers)
-        dict.update(clone, self)
-        clone.sensitive = self.sensitive
-        return clone
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Mapping):
-            return NotImplemented
-        return {k.lower(): v for k, v in self.items()} == {str(k).lower(): v for k, v in other.items()}
-
-    __hash__ = None   # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr({k: ("<redacted>" if k.lower() in self.sensitive else v) for k, v in self.items()})
-
-
-def log_from_environment(value: str | None = None) -> None:
-    """`DYNCLIENT_LOG=debug` (or info) logs every attempt to stderr, as `OPENAI_LOG` does for openai."""
-    level = (value if value is not None else os.environ.get("DYNCLIENT_LOG", "")).strip().upper()
-    if level not in ("DEBUG", "INFO", "WARNING") or getattr(log, "_dynclient_handler", None):
-        return
-    handler = logging.StreamHandler()
-    handler.addFilter(REDACTOR)
-    handler.setFormatter(logging.Formatter("[%(asctime)s %(name)s %(levelname)s] %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(level)
-    log._dynclient_handler = handler   # type: ignore[attr-defined]
-
-
-log_from_environment()
-
-
-# --- request bodies that can be sent again ------------------------------------------
-
-
-class ReplayableBody:
-    """A request body produced in chunks, of known length, that can be produced again from the
-    start (a retry sends it byte for byte again). `parts` is a function returning a fresh iterator."""
-
-    def __init__(self, parts: Callable[[], Iterator[bytes]], length: int):
-        self._parts = parts
-        self.length = length
-
-    def chunks(self, on_progress: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
-        sent = 0
-        for chunk in self._parts():
-            sent += len(chunk)
-            yield chunk
-            if on_progress is not None:
-                on_progress(sent, self.length)
-
-    def read(self) -> bytes:
-        """The whole body in memory (for inspection and tests; sending streams it)."""
-        return b"".join(self._parts())
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __repr__(self) -> str:
-        return f"<ReplayableBody {self.length} bytes>"
-
-
-# --- responses ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RawResponse:
-    """An answer as the transport got it: status, headers, the body's bytes (or the open stream)."""
-
-    status: int
-    headers: urllib3.HTTPHeaderDict
-    data: bytes
-    elapsed: float
-    attempts: int = 1
-    stream: Any = field(default=None, repr=False)   # the open urllib3 response when streamed
-
-
-class Outgoing(Protocol):
-    """One request as the transport sends it (the client's PreparedRequest is one)."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes | ReplayableBody | None
-    operation_id: str | None
+# --- connections that keep a deadline ------------------------------------------------
 
 
 class DeadlineConnection(HTTPConnection):
@@ -235,9 +83,11 @@ class Transport:
     """Sends requests, retries what the policy retries, returns bytes or an open stream; owns the pool."""
 
     def __init__(self, *, verify: bool = True, ca_certs: str | None = None, pool_maxsize: int = 10,
-                 max_redirects: int = 5, proxy: Proxy = None):
-        self._pool_options = {"maxsize": pool_maxsize, "cert_reqs": "CERT_REQUIRED" if verify else "CERT_NONE",
-                              "ca_certs": ca_certs}
+                 max_connections: int | None = None, max_redirects: int = 5, proxy: Proxy = None):
+        # With max_connections, a pool holds at most that many and a call waits (up to its connect
+        # timeout) for a free one; without, urllib3 opens more when all are busy and keeps pool_maxsize.
+        self._pool_options = {"maxsize": max_connections or pool_maxsize, "block": max_connections is not None,
+                              "cert_reqs": "CERT_REQUIRED" if verify else "CERT_NONE", "ca_certs": ca_certs}
         self.pool = self._with_deadlines(urllib3.PoolManager(**self._pool_options))
         self._proxy_managers: dict[str, urllib3.ProxyManager] = {}   # by proxy URL without credentials
         if isinstance(proxy, str) and proxy:   # built now: a bad proxy fails here, and its credentials
@@ -256,21 +106,22 @@ class Transport:
         manager.pool_classes_by_scheme = POOL_CLASSES
         return manager
 
-    def send(self, request: Outgoing, timeout: Timeout, policy: RetryPolicy, *,
+    def send(self, request: PreparedRequest, timeout: Timeout, policy: RetryPolicy, *,
              stream: bool = False, max_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
              on_progress: Callable[[int, int], None] | None = None) -> RawResponse:
-        """Send with retries, within `timeout.total`. A streamed success comes back unread
-        (`RawResponse.stream`); everything else, error answers included, comes back read whole (at most
-        `max_bytes`)."""
+        """Send, retrying as the policy decides (core/policy.py), within `timeout.total`. A streamed
+        success comes back unread (`RawResponse.stream`); everything else, error answers included,
+        comes back read whole (at most `max_bytes`)."""
         if timeout.total is None:
             return self._send(request, timeout, policy, None, stream, max_bytes, on_progress)
         with deadlines.Deadline(timeout.total) as deadline:
             return self._send(request, timeout, policy, deadline, stream, max_bytes, on_progress)
 
-    def _send(self, request: Outgoing, timeout: Timeout, policy: RetryPolicy, deadline: deadlines.Deadline | None,
-              stream: bool, max_bytes: int | None, on_progress: Callable[[int, int], None] | None) -> RawResponse:
+    def _send(self, request: PreparedRequest, timeout: Timeout, policy: RetryPolicy,
+              deadline: deadlines.Deadline | None, stream: bool, max_bytes: int | None,
+              on_progress: Callable[[int, int], None] | None) -> RawResponse:
         started = time.perf_counter()
-        retry = 0
+        attempts = Attempts(policy, request, deadline.at if deadline else None)
         while True:
             attempt_started = time.perf_counter()
             try:
@@ -282,32 +133,24 @@ class Transport:
                     raise Fault(exc, True) from None
             except Fault as fault:
                 error = self._expired(deadline, request) or fault.error
-                self._log_attempt(request, retry, None, attempt_started, None, error)
-                if isinstance(error, FINAL_ERRORS) or retry >= policy.max_retries \
-                        or not policy.retries_fault(request.method, fault.sent) \
-                        or not self._wait(request, retry + 1, policy.delay(retry + 1), error, deadline):
-                    raise error from None
-                retry += 1
+                attempts.log(error, attempt_started)
+                time.sleep(attempts.after_fault(error, fault.sent, time.monotonic()))
                 continue
-            self._log_attempt(request, retry, response.status, attempt_started,
-                              response.headers.get("x-request-id"), None)
-            if response.status >= 400 and retry < policy.max_retries \
-                    and policy.retries_status(response.status, response.headers, data) \
-                    and self._wait(request, retry + 1, policy.delay(retry + 1, response.headers),
-                                   f"HTTP {response.status}", deadline):
-                retry += 1
-                continue
-            return RawResponse(response.status, response.headers, data, time.perf_counter() - started,
-                               retry + 1, response if stream and response.status < 400 else None)
+            attempts.log(response.status, attempt_started, response.headers.get("x-request-id"))
+            wait = attempts.after_answer(response.status, response.headers, data, time.monotonic())
+            if wait is None:
+                return RawResponse(response.status, response.headers, data, time.perf_counter() - started,
+                                   attempts.number, response if stream and response.status < 400 else None)
+            time.sleep(wait)
 
     @staticmethod
-    def _expired(deadline: deadlines.Deadline | None, request: Outgoing) -> APITimeoutError | None:
+    def _expired(deadline: deadlines.Deadline | None, request: PreparedRequest) -> APITimeoutError | None:
         if deadline is None or not (deadline.expired or deadline.left() <= 0):
             return None
         return APITimeoutError(f"total timeout: the call took longer than its {deadline.seconds:g} s",
                                request.operation_id)
 
-    def _attempt(self, request: Outgoing, timeout: Timeout, deadline: deadlines.Deadline | None,
+    def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: deadlines.Deadline | None,
                  on_progress: Callable[[int, int], None] | None) -> urllib3.BaseHTTPResponse:
         """One attempt, following redirects (core/redirects.py decides where, and with which headers)."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
@@ -319,7 +162,7 @@ class Transport:
             if following is None:
                 return response   # the answer, or a redirect past the budget: then it is the answer
             discard(response)
-            log.debug("redirected %s -> %s%s", _path(url), _path(following.url),
+            log.debug("redirected %s -> %s%s", log_path(url), log_path(following.url),
                       " (another origin: credentials dropped)" if following.cross_origin else "")
             method, url, headers, body = following.method, following.url, following.headers, following.body
         raise AssertionError("unreachable")   # the last hop never follows
@@ -331,7 +174,7 @@ class Transport:
         if isinstance(body, ReplayableBody):   # each hop and attempt sends it from its start
             body = body.chunks(on_progress)
         options = {"body": body, "headers": headers, "timeout": timeout, "retries": False, "redirect": False,
-                   "preload_content": False, "decode_content": True}
+                   "preload_content": False, "decode_content": True, "pool_timeout": timeout.connect_timeout}
         origin, target = split_origin(url)
         route = self._route(origin) if origin else self.pool
         try:
@@ -372,27 +215,6 @@ class Transport:
                 proxy_manager(proxy, REDACTOR.add, **self._pool_options))
         return manager
 
-    def _wait(self, request: Outgoing, retry: int, seconds: float, why: Any,
-              deadline: deadlines.Deadline | None) -> bool:
-        """Sleep before retry `retry`; False (and no sleep) when the wait would pass the deadline."""
-        if deadline is not None and seconds >= deadline.left():
-            log.info("%s: not retrying %s %s after %s: the total timeout would pass first", request.operation_id,
-                     request.method, _path(request.url), why)
-            return False
-        log.info("%s: retrying %s %s in %.2f s (retry %d) after %s", request.operation_id, request.method,
-                 _path(request.url), seconds, retry, why)
-        time.sleep(seconds)
-        return True
-
-    @staticmethod
-    def _log_attempt(request: Outgoing, retry: int, status: int | None, started: float,
-                     request_id: str | None, error: Exception | None) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            outcome = status if error is None else f"{type(error).__name__}"
-            log.debug("%s %s %s -> %s in %.1f ms (attempt %d) [request id %s]", request.operation_id,
-                      request.method, _path(request.url), outcome, (time.perf_counter() - started) * 1000,
-                      retry + 1, request_id)
-
     def close(self) -> None:
         """Close every kept-alive connection (urllib3's PoolManager.clear only forgets its pools)."""
         routes, self._routes = list(self._routes.values()), {}
@@ -401,6 +223,9 @@ class Transport:
                 route.close()
         for manager in (self.pool, *self._proxy_managers.values()):
             manager.clear()
+
+
+# --- responses ------------------------------------------------------------------------
 
 
 def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, operation_id: str | None) -> bytes:
@@ -466,33 +291,17 @@ def discard(response: urllib3.BaseHTTPResponse) -> None:
     release(response)
 
 
-def split_origin(url: str) -> tuple[str, str]:
-    """`http://host:8080/v1/x?y` -> (`http://host:8080`, `/v1/x?y`); ("", url) when it has no scheme."""
-    start = url.find("://")
-    if start < 0:
-        return "", url
-    end = len(url)
-    for mark in "/?#":
-        found = url.find(mark, start + 3)
-        if 0 <= found < end:
-            end = found
-    target = url[end:].split("#", 1)[0]
-    return url[:end], (target if target.startswith("/") else "/" + target)
-
-
-def _path(url: str) -> str:
-    return urlsplit(url).path   # the query may carry an apiKey-in-query credential: never logged
-
-
 def _before_sending(exc: BaseException) -> bool:
     """Whether a fault happened before any of the request could reach the server."""
-    return isinstance(exc, (NewConnectionError, ConnectTimeoutError)) or (
+    return isinstance(exc, (NewConnectionError, ConnectTimeoutError, EmptyPoolError)) or (
         isinstance(exc, SSLError) and any(isinstance(arg, ssl.SSLCertVerificationError) for arg in exc.args))
 
 
 def _typed(exc: BaseException, operation_id: str | None) -> Exception:
     if isinstance(exc, SSLError) and any(isinstance(arg, ssl.SSLCertVerificationError) for arg in exc.args):
         return CertificateVerifyError(f"TLS certificate verification failed: {exc.args[0]}", operation_id)
+    if isinstance(exc, EmptyPoolError):
+        return APITimeoutError(f"pool timeout: no free connection (max_connections) in time: {exc}", operation_id)
     # urllib3 makes NewConnectionError (refused, DNS failure) a subclass of ConnectTimeoutError.
     if isinstance(exc, NewConnectionError):
         return APIConnectionError(f"connection failed: {exc}", operation_id)

@@ -103,7 +103,7 @@ def test_env_is_not_used_for_a_document_whose_server_only_looks_like_openai(serv
 def test_openai_hosts_are_openai(url):
     document = spec_30()
     document["servers"] = [{"url": url}]
-    assert dynclient.client.serves_openai(dynclient.Spec(document))
+    assert dynclient.core.call.serves_openai(dynclient.Spec(document))
 
 
 def test_no_key_sends_no_authorization(openai_spec, server):
@@ -447,12 +447,12 @@ def test_calls_to_one_origin_share_a_kept_alive_connection(client, server):
     ("/relative/path", "", "/relative/path"),
 ])
 def test_split_origin(url, origin, target):
-    from dynclient.transport import split_origin
+    from dynclient.core.redirects import split_origin
     assert split_origin(url) == (origin, target)
 
 
 def test_request_headers_match_names_without_regard_to_case():
-    from dynclient.transport import Headers
+    from dynclient.core.headers import Headers
     headers = Headers({"OpenAI-Beta": "assistants=v1", "Authorization": f"Bearer {CANARY}"})
     headers["openai-beta"] = "assistants=v2"
     assert dict(headers) == {"Authorization": f"Bearer {CANARY}", "openai-beta": "assistants=v2"}

@@ -387,7 +387,7 @@ def test_connection_refused(openai_spec):
 
 
 @pytest.mark.parametrize("operation, body, kwargs", [
-    ("getAssistant", dynclient.client.MISSING, {"assistant_id": "asst_1"}),
+    ("getAssistant", dynclient.core.call.MISSING, {"assistant_id": "asst_1"}),
     ("createAssistant", {"model": "gpt-4o"}, {}),
 ])
 def test_server_reset_is_a_connection_error(client, server, operation, body, kwargs):

@@ -120,7 +120,7 @@ def test_record_masks_a_credential_wherever_it_appears_but_not_short_ones(tmp_pa
     spec = {"openapi": "3.0.3", "info": {"title": "k", "version": "1"},
             "paths": {"/notes": {"post": {"operationId": "createNote", "requestBody": {"content": {
                 "application/json": {"schema": {"type": "object"}}}}, "responses": {"200": {"description": "ok"}}}}}}
-    from dynclient.client import Secret
+    from dynclient.core.redact import Secret
     Secret(KEY), Secret("k")   # credentials this process holds; a short one masks nothing
     path = tmp_path / "calls.jsonl"
     client = dynclient.Client(spec, base_url=server.url, credentials={}, record=path, validate_responses="off")

@@ -109,7 +109,7 @@ def test_bodies_that_are_not_what_they_claim(client, srv, body, content_type, er
 
 
 def test_turning_tls_verification_off_warns_once(caplog):
-    dynclient.client._warned_unverified.clear()
+    dynclient.core.base._warned_unverified.clear()
     with caplog.at_level(logging.WARNING, logger="dynclient"):
         dynclient.Client(SPEC, base_url="https://127.0.0.1:9", verify=False)
         dynclient.Client(SPEC, base_url="https://127.0.0.1:9", verify=False)

@@ -402,7 +402,7 @@ def test_cache_key_follows_bytes_and_format(tmp_path, monkeypatch):
 
 def test_cache_key_version_is_the_installed_distributions():
     import importlib.metadata
-    assert loader._version() == importlib.metadata.version("dynclient")   # a release invalidates the cache
+    assert loader.package_version() == importlib.metadata.version("dynclient")   # a release invalidates the cache
 
 
 def test_cache_directory_choice(tmp_path, monkeypatch):

@@ -208,7 +208,7 @@ def test_a_response_that_cannot_be_made_valid_is_a_500_that_says_why(http):
 ])
 def test_answers_pass_the_clients_strict_validation(mock, operation_id, body, params):
     with client_for(mock) as client:
-        result = client.call_raw(operation_id, body if body is not None else dynclient.client.MISSING, **params)
+        result = client.call_raw(operation_id, body if body is not None else dynclient.core.call.MISSING, **params)
     assert 200 <= result.status < 300
     assert result.request_id and result.request_id.startswith("req_")
 

@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E
 
 import dynclient  # noqa: E402
 from dynclient import codecs  # noqa: E402
-from dynclient.client import MISSING  # noqa: E402
+from dynclient.core.call import MISSING  # noqa: E402
 from dynclient.testing import strategies as ds  # noqa: E402
 from dynclient.testing.mock import MockServer  # noqa: E402
 

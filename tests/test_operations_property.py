@@ -28,7 +28,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 import dynclient  # noqa: E402
-from dynclient.client import MISSING  # noqa: E402
+from dynclient.core.call import MISSING  # noqa: E402
 from dynclient.testing import strategies as ds  # noqa: E402
 from httpserver import Reply, TestServer  # noqa: E402
 

@@ -23,7 +23,7 @@ from dynclient import (APIConnectionError, APIStreamError, APITimeoutError, Inte
                        RateLimitError, ResponseDecodeError, ResponseTooLargeError, ResponseValidationError)
 from dynclient.codecs import Event
 from dynclient import RetryPolicy
-from dynclient.transport import ReplayableBody
+from dynclient.codecs import ReplayableBody
 
 from faultserver import (FaultServer, chunks, error_reply, json_reply, raw_reply, reset, reset_mid_body, silent,
                          sse)

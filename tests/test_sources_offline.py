@@ -22,7 +22,7 @@ def bare_machine(monkeypatch, tmp_path):
     def no_network(*args, **kwargs):
         raise AssertionError("a download was attempted")
 
-    monkeypatch.setattr("dynclient.loader._fetch", no_network)
+    monkeypatch.setattr("dynclient.fetch.fetch", no_network)
 
 
 def test_the_default_falls_back_to_the_packaged_document(bare_machine):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import email.utils
 import itertools
 import json
+import logging
 import math
 import os
 import random
@@ -30,9 +31,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from ..errors import CertificateVerifyError, ConfigError, ResponseDecodeError, ResponseTooLargeError
 
+log = logging.getLogger("dynclient")
+
+# Faults that another attempt would only repeat.
+FINAL_ERRORS = (ResponseDecodeError, ResponseTooLargeError, CertificateVerifyError)
 NON_IDEMPOTENT_CHOICES = ("with-key", "never", "always")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})   # RFC 9110, 9.2.2
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -202,3 +208,74 @@ def error_code(data: bytes) -> str | None:
         return None
     code = (error.get("code") or error.get("type")) if isinstance(error, dict) else None
     return code if isinstance(code, str) else None
+
+
+class Attempts:
+    """The retry loop of one call: decided here, run by a shell (which sends, reads the clock and sleeps).
+
+        attempts = Attempts(policy, request, deadline)          # deadline: a time.monotonic() or None
+        while True:
+            try:
+                answer = send(request)
+            except Fault as fault:
+                wait = attempts.after_fault(fault.error, fault.sent, time.monotonic())   # or raises
+            else:
+                wait = attempts.after_answer(status, headers, body, time.monotonic())
+                if wait is None:
+                    return answer                                 # the answer, error statuses included
+            sleep(wait)
+
+    `number` is the attempt in progress (1 for the first).
+    """
+
+    __slots__ = ("policy", "request", "deadline", "number")
+
+    def __init__(self, policy: RetryPolicy, request: Any, deadline: float | None):
+        self.policy, self.request, self.deadline = policy, request, deadline
+        self.number = 1
+
+    def after_fault(self, error: Exception, sent: bool, now: float) -> float:
+        """Seconds to wait before the next attempt after a connection fault; raises `error` when there
+        is none (a final fault, no retry left, a non-idempotent request the policy keeps, no time)."""
+        final = isinstance(error, FINAL_ERRORS) or self.number > self.policy.max_retries
+        if final or not self.policy.retries_fault(self.request.method, sent):
+            raise error
+        wait = self.policy.delay(self.number)
+        if not self._fits(wait, now, error):
+            raise error
+        return self._next(wait, error)
+
+    def after_answer(self, status: int, headers: Mapping[str, str], data: bytes, now: float) -> float | None:
+        """Seconds to wait before the next attempt after an answer, or None: it is the answer."""
+        if status < 400 or self.number > self.policy.max_retries \
+                or not self.policy.retries_status(status, headers, data):
+            return None
+        wait = self.policy.delay(self.number, headers)
+        why = f"HTTP {status}"
+        return self._next(wait, why) if self._fits(wait, now, why) else None
+
+    def _fits(self, wait: float, now: float, why: Any) -> bool:
+        if self.deadline is None or now + wait < self.deadline:
+            return True
+        log.info("%s: not retrying %s %s after %s: the total timeout would pass first",
+                 self.request.operation_id, self.request.method, log_path(self.request.url), why)
+        return False
+
+    def _next(self, wait: float, why: Any) -> float:
+        log.info("%s: retrying %s %s in %.2f s (retry %d) after %s", self.request.operation_id,
+                 self.request.method, log_path(self.request.url), wait, self.number, why)
+        self.number += 1
+        return wait
+
+    def log(self, outcome: Any, started: float, request_id: str | None = None) -> None:
+        """One attempt's line at DEBUG: status or error class, time, attempt number, request id."""
+        if log.isEnabledFor(logging.DEBUG):
+            shown = outcome if isinstance(outcome, int) else type(outcome).__name__
+            log.debug("%s %s %s -> %s in %.1f ms (attempt %d) [request id %s]", self.request.operation_id,
+                      self.request.method, log_path(self.request.url), shown,
+                      (time.perf_counter() - started) * 1000, self.number, request_id)
+
+
+def log_path(url: str) -> str:
+    """The path of a URL, for a log line: its query may carry an apiKey-in-query credential."""
+    return urlsplit(url).path

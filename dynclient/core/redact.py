@@ -10,10 +10,12 @@ is first imported). Our own log lines never hold a query string either.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 from urllib.parse import quote
 
 GUARDED = ("dynclient", "urllib3")
+log = logging.getLogger("dynclient")
 
 
 class Redactor(logging.Filter):
@@ -82,4 +84,18 @@ class Secret:
     __str__ = __repr__
 
 
+def log_from_environment(value: str | None = None) -> None:
+    """`DYNCLIENT_LOG=debug` (or info) logs every attempt to stderr, as `OPENAI_LOG` does for openai."""
+    level = (value if value is not None else os.environ.get("DYNCLIENT_LOG", "")).strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING") or getattr(log, "_dynclient_handler", None):
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(REDACTOR)
+    handler.setFormatter(logging.Formatter("[%(asctime)s %(name)s %(levelname)s] %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    log._dynclient_handler = handler   # type: ignore[attr-defined]
+
+
 guard_loggers()
+log_from_environment()

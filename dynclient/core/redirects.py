@@ -72,3 +72,17 @@ def follow(method: str, url: str, headers: Mapping[str, str], body: Any, status:
     if crossed:
         headers = {k: v for k, v in headers.items() if k.lower() in SURVIVES_CROSS_ORIGIN}
     return Hop(method, target.split("#", 1)[0], headers, body, crossed)
+
+
+def split_origin(url: str) -> tuple[str, str]:
+    """`http://host:8080/v1/x?y` -> (`http://host:8080`, `/v1/x?y`); ("", url) when it has no scheme."""
+    start = url.find("://")
+    if start < 0:
+        return "", url
+    end = len(url)
+    for mark in "/?#":
+        found = url.find(mark, start + 3)
+        if 0 <= found < end:
+            end = found
+    target = url[end:].split("#", 1)[0]
+    return url[:end], (target if target.startswith("/") else "/" + target)

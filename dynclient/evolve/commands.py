@@ -161,7 +161,8 @@ def run_lint(args: argparse.Namespace) -> int:
 
 def run_pin(args: argparse.Namespace) -> int:
     from pathlib import Path
-    from .pin import pin, user_sources_path
+    from ..sources import user_sources_path
+    from .pin import pin
     path = Path(args.sources) if args.sources else user_sources_path()
     entry = pin(args.url, args.name, path)
     print(f"pinned {args.name}: {entry['url']} sha256 {entry['sha256']} (in {path})")

@@ -24,40 +24,25 @@ from ..errors import SpecLoadError
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9._-]+)?")
 
 
-def user_sources_path() -> Path:
-    if os.environ.get("DYNCLIENT_SOURCES"):
-        return Path(os.environ["DYNCLIENT_SOURCES"])
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "dynclient" / "sources.json"
-
-
-def user_specs(path: Path | None = None) -> dict:
-    """The user's named entries; an absent or unreadable file has none."""
-    try:
-        entries = json.loads((path or user_sources_path()).read_text(encoding="utf-8")).get("specs", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return entries if isinstance(entries, dict) else {}
-
-
 def pin(url: str, name: str, sources_file: Path | None = None, *, timeout: float = 30.0) -> dict:
     """Fetch `url`, check that it is an OpenAPI 3.x document, keep it, and record the entry."""
     from .. import sources
-    from ..loader import _check_openapi, _fetch, parse_bytes
+    from ..fetch import fetch
+    from ..loader import check_openapi, parse_bytes
     if not NAME.fullmatch(name):
         raise ValueError(f"--name {name!r}: use letters, digits, '.', '_', '-' and one '@' (e.g. myapi@2025-01-01)")
     shipped = json.loads(resources.files("dynclient._spec").joinpath("sources.json").read_text("utf-8"))
     if name in shipped["specs"]:
         raise ValueError(f"{name!r} is a shipped name; choose another")
-    data = _fetch(url, url, None, timeout)
+    data = fetch(url, url, None, timeout)
     document = parse_bytes(data, url)
-    _check_openapi(document, url)
+    check_openapi(document, url)
     digest = hashlib.sha256(data).hexdigest()
     entry = {"file": f"{name.replace('@', '-')}{'.json' if data.lstrip()[:1] == b'{' else '.yaml'}",
              "url": url, "sha256": digest}
     _write_atomically(sources.cache_dir() / "specs" / entry["file"], data)
-    path = sources_file or user_sources_path()
-    specs = {**user_specs(path), name: entry}
+    path = sources_file or sources.user_sources_path()
+    specs = {**sources.user_specs(path), name: entry}
     _write_atomically(path, (json.dumps({"specs": specs}, indent=1) + "\n").encode())
     sources.catalogue.cache_clear()
     return entry

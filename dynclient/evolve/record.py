@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
 
 from ..codecs import is_file_value
+from ..core.call import MISSING
 from ..errors import RequestError
 from ..spec import Spec
 from ..core.redact import REDACTOR
@@ -46,7 +47,6 @@ class Recorder:
                content_type: str | None) -> None:
         entry: dict[str, Any] = {"operation_id": operation_id,
                                  "arguments": {k: self.scrub(k, v) for k, v in arguments.items()}}
-        from ..client import MISSING   # here, not at import: the client imports this module
         if body is not MISSING:
             entry["body"] = storable(body)
         if content_type:
@@ -137,7 +137,7 @@ def read_calls(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
 
 
 def check_calls(spec: Spec, calls: Iterable[tuple[int, dict]]) -> list[CheckResult]:
-    from ..client import MISSING, bind_arguments, choose_request_media, validate_request
+    from ..core.call import bind_arguments, choose_request_media, validate_request
     from ..schema import SchemaSet
 
     schemas = SchemaSet(spec)

@@ -38,7 +38,7 @@ from typing import Any, Iterator, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .. import codecs
-from ..client import MISSING, Bound, validate_request
+from ..core.call import MISSING, Bound, validate_request
 from ..errors import RequestValidationError
 from ..schema import SchemaSet, from_text, schema_kind, schema_properties
 from ..spec import Operation, Parameter, Spec

@@ -1,0 +1,357 @@
+"""What Client and AsyncClient share: construction, options, credentials, and every step of a call
+that is not I/O.
+
+A shell subclasses BaseClient and adds the calls that move bytes (`call`,
+`stream`, `download`, `paginate`, `close`), each of them the same line:
+
+    prepared = self.prepare(...)                  # bind, validate, encode: here
+    raw = <send it>                               # the shell's transport
+    return self.interpret(op, raw)                # decode, validate, typed errors: here
+
+so both clients take the same arguments, read the same configuration and
+environment, and give the same results and errors for the same answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+import os
+from typing import Any, Callable, Mapping
+
+from .. import codecs, params
+from ..errors import (ConfigError, ParameterError, ResponseDecodeError, ResponseValidationError, UnknownOperationError,
+                      status_error)
+from ..schema import SchemaSet
+from ..spec import Operation, Parameter, Spec
+from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_MODES, Bound, Options, PreparedRequest,
+                   RawResponse, Result, admit_event, ask_to_stream, bind_arguments, choose_request_media,
+                   event_problem, response_media, response_problem, serves_openai, validate_request,
+                   with_max_retries)
+from .headers import SENSITIVE_HEADERS, Headers
+from .policy import IDEMPOTENCY_HEADER, RetryPolicy, Timeout
+from .redact import Secret
+from .sse import DEFAULT_MAX_EVENT_BYTES, Event
+
+log = logging.getLogger("dynclient")
+
+
+class BaseClient:
+    """A client for every operation of an OpenAPI 3.x document, without its I/O (see Client, AsyncClient)."""
+
+    def __init__(self, spec: Any, *, base_url: str | None = None, api_key: str | None = None,
+                 credentials: Mapping[str, Any] | None = None, organization: str | None = None,
+                 project: str | None = None, headers: Mapping[str, str] | None = None,
+                 timeout: Any = None, validate_requests: bool = True, validate_responses: str = "strict",
+                 max_retries: int | None = None, retry: RetryPolicy | None = None,
+                 max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+                 max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES, verify: bool = True,
+                 ca_certs: str | None = None, pool_maxsize: int = 10, max_connections: int | None = None,
+                 proxy: str | bool | None = None, record: str | os.PathLike | None = None,
+                 **load_options: Any):
+        """`spec` is a path, URL, dict, named source (`openai@2025-04-29`) or a loaded Spec.
+
+        `pool_maxsize` connections per origin are kept alive; `max_connections` (None: no limit) caps
+        how many are open at once, a call waiting for a free one. The transport options (verify,
+        ca_certs, proxy) go to the shell's transport; everything else is the same for both clients.
+        """
+        if validate_responses not in VALIDATION_MODES:
+            raise ConfigError(f"validate_responses must be one of {VALIDATION_MODES}, not {validate_responses!r}")
+        if isinstance(spec, Spec) and load_options:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments {sorted(load_options)} (the document "
+                            f"is already loaded, so no loading options apply)")
+        self.spec = spec if isinstance(spec, Spec) else Spec(spec, **load_options)
+        self.schemas = SchemaSet(self.spec)
+        is_openai = serves_openai(self.spec)
+        if api_key is None and is_openai:
+            api_key = os.environ.get("OPENAI_API_KEY")
+        self._credentials = self._collect_credentials(api_key, credentials or {})
+        default_headers = {"User-Agent": USER_AGENT}
+        organization = organization or (os.environ.get("OPENAI_ORG_ID") if is_openai else None)
+        project = project or (os.environ.get("OPENAI_PROJECT_ID") if is_openai else None)
+        if organization:
+            default_headers["OpenAI-Organization"] = organization
+        if project:
+            default_headers["OpenAI-Project"] = project
+        default_headers.update(headers or {})
+        self.options = Options(
+            base_url=(base_url or self._default_base_url()),
+            headers=default_headers,
+            timeout=Timeout.of(timeout),
+            validate_requests=validate_requests,
+            validate_responses=validate_responses,
+            retry=with_max_retries(retry or RetryPolicy(), max_retries),
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
+        )
+        self._sensitive = frozenset(
+            s["name"].lower() for s in self.spec.security_schemes.values()
+            if isinstance(s, dict) and s.get("type") == "apiKey" and s.get("in") == "header" and "name" in s
+        )
+        self._templates: dict[str, tuple[Headers, str, list]] = {}   # see _header_template
+        if not verify:
+            _warn_unverified_once()
+        if max_connections is not None and (not isinstance(max_connections, int) or max_connections < 1):
+            raise ConfigError(f"max_connections must be a whole number >= 1 or None, not {max_connections!r}")
+        self.recorder = None
+        if record:
+            from ..evolve.record import Recorder   # dynclient.evolve.record
+            self.recorder = Recorder(record, self.spec)
+        self.transport = self._new_transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
+                                             max_connections=max_connections, proxy=proxy)
+
+    @property
+    def sensitive_headers(self) -> frozenset[str]:
+        """Lower-case names of the headers that carry credentials (shown as <redacted>)."""
+        return SENSITIVE_HEADERS | self._sensitive
+
+    def _new_transport(self, **options: Any) -> Any:
+        """The shell's transport (urllib3 for Client, asyncio for AsyncClient)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, path: Any = None, **overrides: Any) -> Any:
+        """A client from arguments > environment > `dynclient.toml` (or `path`, or $DYNCLIENT_CONFIG).
+
+        `overrides` are settings by name (spec, base_url, api_key, api_key_env, ...);
+        see dynclient/config.py for the keys and the precedence.
+        """
+        from ..config import client_from_config
+        return client_from_config(cls, path, **overrides)
+
+    # --- construction helpers --------------------------------------------------
+
+    def _collect_credentials(self, api_key: str | None, given: Mapping[str, Any]) -> dict[str, Secret]:
+        found = {}
+        for name, scheme in self.spec.security_schemes.items():
+            if name in given:
+                found[name] = Secret(given[name])
+            elif api_key and isinstance(scheme, dict) and (
+                    scheme.get("type") in ("apiKey", "oauth2", "openIdConnect")
+                    or (scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer")):
+                found[name] = Secret(api_key)
+        unknown = set(given) - set(self.spec.security_schemes)
+        if unknown:
+            raise ConfigError(f"credentials for unknown security schemes {sorted(unknown)}; "
+                             f"the document defines {sorted(self.spec.security_schemes)}")
+        return found
+
+    def _default_base_url(self) -> str | None:
+        server = self.spec.servers[0] if self.spec.servers else {"url": "/"}
+        url = str(server.get("url", "/"))
+        for name, variable in (server.get("variables") or {}).items():
+            url = url.replace("{" + name + "}", str(variable.get("default", "")))
+        return url if url.startswith(("http://", "https://")) else None
+
+    def with_options(self, **changes: Any) -> Any:
+        """A client sharing this one's document, schemas and pool, with some options changed.
+
+        Accepts base_url, headers (merged over the current ones), timeout,
+        validate_requests, validate_responses, max_retries, retry (a RetryPolicy),
+        max_response_bytes, max_event_bytes.
+        """
+        if "timeout" in changes:
+            changes["timeout"] = Timeout.of(changes["timeout"])
+        if "max_retries" in changes:
+            changes["retry"] = with_max_retries(changes.get("retry") or self.options.retry, changes.pop("max_retries"))
+        if "headers" in changes:
+            changes["headers"] = {**self.options.headers, **changes["headers"]}
+        if changes.get("validate_responses", "strict") not in VALIDATION_MODES:
+            raise ConfigError(f"validate_responses must be one of {VALIDATION_MODES}")
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.options = dataclasses.replace(self.options, **changes)
+        clone._templates = {}
+        return clone
+
+    def __repr__(self) -> str:
+        return (f"<dynclient.{type(self).__name__} {self.spec.title!r} {self.spec.version} "
+                f"({len(self.spec.operations)} operations) at {self.options.base_url}>")
+
+    @property
+    def ops(self) -> Any:
+        """Every operation as a callable: `client.ops.createAssistant(body, **params)`; see dynclient.namespace."""
+        ops = self.__dict__.get("_ops")
+        if ops is None or ops._client is not self:   # a with_options copy gets its own
+            from ..namespace import Operations
+            ops = self._ops = Operations(self)
+        return ops
+
+    def describe(self, operation_id: str, **options: Any) -> dict:
+        """What an operation takes and returns, as data (see dynclient.describe)."""
+        from ..describe import describe
+        return describe(self.schemas, operation_id, **options)
+
+    # --- the call ---------------------------------------------------------------
+
+    def operation(self, operation_id: str) -> Operation:
+        try:
+            return self.spec.operations[operation_id]
+        except KeyError:
+            import difflib   # only for the suggestions of an error
+            close = difflib.get_close_matches(operation_id, self.spec.operations, n=3, cutoff=0.6)
+            raise UnknownOperationError(operation_id, close) from None
+
+    def prepare(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
+                headers: Mapping[str, str] | None = None, content_type: str | None = None,
+                **arguments: Any) -> PreparedRequest:
+        """Bind, validate and encode a call without sending it."""
+        op = self.operation(operation_id)
+        bound = bind_arguments(op, [*(params or {}).items(), *arguments.items()])
+        media = choose_request_media(op, body, content_type)
+        if self.options.validate_requests:
+            validate_request(self.schemas, op, bound, media, body)
+        prepared = self._encode(op, bound, media, body, headers or {})
+        if self.recorder:
+            self.recorder.record(operation_id, body, {**(params or {}), **arguments}, headers, content_type)
+        return prepared
+
+    # --- encode -----------------------------------------------------------------
+
+    def _encode(self, op: Operation, bound: Bound, media: Any, body: Any,
+                call_headers: Mapping[str, str]) -> PreparedRequest:
+        base_url = self.options.base_url
+        if not base_url:
+            raise ParameterError(op.operation_id, "base_url",
+                                 "the document names no absolute server URL; pass base_url= to the Client")
+        url = base_url.rstrip("/") + params.expand_path(op, bound.path)
+        template, extra_query, auth_cookies = self._header_template(op)
+        headers = template.copy()
+        cookies = [*bound.cookie, *auth_cookies]
+        for p, value in bound.header:
+            headers[p.name] = params.encode_header(op, p, value)
+        if cookies:
+            headers["Cookie"] = params.encode_cookies(op, cookies)
+        data = None
+        if media is not None and body is not MISSING:
+            try:
+                data, produced_type = codecs.lookup(codecs.ENCODERS, media.content_type)(body, media.encoding)
+            except codecs.EncodeError as exc:
+                raise ParameterError(op.operation_id, "body", str(exc)) from None
+            headers["Content-Type"] = params.check_header_value(op, "Content-Type",
+                                                                produced_type or media.content_type)
+            if isinstance(data, codecs.ReplayableBody):   # streamed from disk: its length is not counted
+                headers["Content-Length"] = str(data.length)
+        for name, value in call_headers.items():
+            headers[name] = params.check_header_value(op, name, str(value))
+        key = self.options.retry.idempotency_key(op.method) if IDEMPOTENCY_HEADER not in headers else None
+        if key is not None:   # one per logical call, the same on every attempt: the server does it once
+            headers[IDEMPOTENCY_HEADER] = key
+        query_string = params.encode_query(op, list(bound.query))
+        if extra_query:
+            query_string = "&".join(filter(None, [query_string, extra_query]))
+        if query_string:
+            url += ("&" if "?" in url else "?") + query_string
+        return PreparedRequest(op.operation_id, op.method, url, headers, data)
+
+    def _header_template(self, op: Operation) -> tuple[Headers, str, list]:
+        """The default and auth headers of an operation, built and checked once per client options
+        (a call copies them): (headers, query text for apiKey-in-query, auth cookies)."""
+        found = self._templates.get(op.operation_id)
+        if found is None:
+            headers = Headers(self.options.headers)
+            headers.sensitive = headers.sensitive | self._sensitive
+            cookies: list = []
+            extra_query = self._apply_auth(op, headers, cookies)
+            for name, value in headers.items():
+                params.check_header_value(op, name, value)
+            found = self._templates[op.operation_id] = (headers, extra_query, cookies)
+        return found
+
+    def _apply_auth(self, op: Operation, headers: Headers, cookies: list) -> str:
+        """Apply the first security requirement we hold credentials for; returns extra query text."""
+        for requirement in op.security:
+            if not all(name in self._credentials for name in requirement):
+                continue
+            query = []
+            for name in requirement:
+                scheme, secret = self.spec.security_schemes[name], self._credentials[name].reveal()
+                kind, where = scheme.get("type"), scheme.get("in")
+                if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
+                    user, password = secret if isinstance(secret, tuple) else (secret, "")
+                    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                    headers["Authorization"] = f"Basic {token}"
+                elif kind == "apiKey" and where == "header":
+                    headers[scheme["name"]] = params.check_header_value(op, scheme["name"], str(secret))
+                elif kind == "apiKey" and where == "query":
+                    query.append(f"{params.quote(scheme['name'], safe='')}={params.quote(str(secret), safe='')}")
+                elif kind == "apiKey" and where == "cookie":
+                    cookies.append((Parameter(scheme["name"], "cookie", True, None, "", "form", True), secret))
+                else:   # http bearer, oauth2, openIdConnect: a bearer token
+                    headers["Authorization"] = params.check_header_value(op, "Authorization", f"Bearer {secret}")
+            return "&".join(query)
+        return ""
+
+    # --- decode and validate the response (the shells call these) -------------------------
+
+    def interpret(self, op: Operation, raw: RawResponse) -> Result:
+        """An answer read whole as the caller gets it: the decoded, validated body in a Result, or the
+        typed error it stands for (an APIStatusError for 4xx/5xx)."""
+        content_type = raw.headers.get("Content-Type", "")
+        request_id = raw.headers.get("x-request-id")
+        try:
+            body = codecs.lookup(codecs.DECODERS, content_type)(raw.data, content_type) if raw.data else None
+        except codecs.DecodeError as exc:
+            if raw.status >= 400:
+                body = raw.data.decode("utf-8", "replace")
+            else:
+                raise ResponseDecodeError(str(exc), op.operation_id, raw.status, content_type) from None
+        if raw.status >= 400:
+            raise status_error(op.operation_id, raw.status, body, raw.headers, request_id)
+        if self.options.validate_responses != "off":
+            problem = response_problem(self.schemas, op, raw.status, body, content_type, bool(raw.data))
+            self._report(op, raw.status, problem, body, request_id)
+        return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type,
+                      raw.attempts)
+
+    def streaming_body(self, op: Operation, body: Any, content_type: str | None) -> Any:
+        """The body of a `stream()` call: `"stream": true` added where the schema has that property."""
+        return ask_to_stream(self.spec, op, body, content_type)
+
+    def check_stream_media(self, op: Operation, raw: RawResponse, close: Callable[[], None]) -> None:
+        """A streamed answer is not held, so only its status and content type are checked (in strict
+        mode a mismatch closes it with `close` and raises)."""
+        if self.options.validate_responses == "off":
+            return
+        content_type = raw.headers.get("Content-Type", "")
+        if codecs.media_essence(content_type) == "text/event-stream":
+            return   # its events are checked one by one
+        _, problem = response_media(op, raw.status, content_type, binary=True)
+        if problem is not None and self.options.validate_responses == "strict":
+            close()   # about to raise: nobody will read it (in warn mode the caller still does)
+        self._report(op, raw.status, problem, None, raw.headers.get("x-request-id"))
+
+    def event_checker(self, op: Operation, raw: RawResponse) -> Callable[[Event], Event]:
+        """What a stream does with each parsed event: an error event raises APIStreamError, and the
+        event is validated against the document's event schema."""
+        status, request_id = raw.status, raw.headers.get("x-request-id")
+        content_type = raw.headers.get("Content-Type", "")
+
+        def check(event: Event) -> Event:
+            admit_event(event, op.operation_id, status, content_type, request_id)
+            if self.options.validate_responses != "off":
+                problem = event_problem(self.schemas, op, status, event)
+                self._report(op, status, problem, event.data, request_id, " (an event)")
+            return event
+        return check
+
+    def _report(self, op: Operation, status: int, problem: tuple[str, str] | None, body: Any,
+                request_id: str | None, what: str = "") -> None:
+        if problem is None:
+            return
+        pointer, message = problem
+        if self.options.validate_responses == "strict":
+            raise ResponseValidationError(op.operation_id, status, pointer, message + what, body, request_id)
+        log.warning("%s: response %s%s does not match the document at %s: %s", op.operation_id, status, what,
+                    pointer or "/", message)
+
+
+_warned_unverified: list[bool] = []
+
+
+def _warn_unverified_once() -> None:
+    if not _warned_unverified:
+        _warned_unverified.append(True)
+        log.warning("TLS certificate verification is off (verify=False): responses could come from anyone "
+                    "between you and the server; use ca_certs= for a private CA instead")
