@@ -24,7 +24,7 @@ from .version import __version__
 
 __all__ = [
     "__version__",
-    "Client", "PreparedRequest", "Result", "Stream", "Paginator", "Event", "RetryPolicy", "Timeout", "Spec", "Operation", "Parameter", "Document", "load",
+    "Client", "AsyncClient", "AsyncStream", "PreparedRequest", "Result", "Stream", "Paginator", "Event", "RetryPolicy", "Timeout", "Spec", "Operation", "Parameter", "Document", "load",
     "DynclientError", "ConfigError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
     "RequestError", "UnknownOperationError", "ParameterError", "RequestValidationError",
     "ResponseValidationError", "APIConnectionError", "APITimeoutError", "CertificateVerifyError", "ResponseDecodeError",
@@ -38,6 +38,8 @@ def __getattr__(name: str):
     import importlib
     if name == "config":   # `dynclient.config.resolve(...)`, imported on first use
         return importlib.import_module(".config", __name__)
+    if name in ("AsyncClient", "AsyncStream", "AsyncPaginator"):   # aiohttp is imported only for these
+        return getattr(importlib.import_module(".async_client", __name__), name)
     if name == "Paginator":   # imported on first use: a first call never pages
         return importlib.import_module(".pagination", __name__).Paginator
     raise AttributeError(f"module 'dynclient' has no attribute {name!r}")

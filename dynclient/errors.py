@@ -151,7 +151,10 @@ class ResponseValidationError(DynclientError):
 
 
 class APIConnectionError(DynclientError):
-    """No usable HTTP exchange happened (refused, reset, TLS failure, ...)."""
+    """No usable HTTP exchange happened (refused, reset, TLS failure, ...). `detail` keeps the HTTP
+    library's own account of the fault, for debugging; the message is the same whichever client."""
+
+    detail: object = None
 
     def __init__(self, message: str, operation_id: str | None = None):
         self.operation_id = operation_id

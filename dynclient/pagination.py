@@ -71,6 +71,44 @@ def _is_array(spec: Spec, schema: Any) -> bool:
     return schema_kind(schema, spec.resolve_ref)[0] == "array"
 
 
+class PageWalk:
+    """The arguments of each page in turn: the decision part of paging, shared by both clients."""
+
+    def __init__(self, rule: PageRule, operation_id: str, arguments: dict):
+        self.rule, self.operation_id, self.arguments = rule, operation_id, arguments
+        self.seen: set[str] = set()
+
+    def next_arguments(self, page: Any) -> dict | None:
+        """The arguments of the page after `page`, or None when it was the last; a repeated cursor is a
+        PaginationError (a server that loops would otherwise page for ever)."""
+        cursor = next_cursor(self.rule, page)
+        if cursor is None:
+            return None
+        if cursor in self.seen:
+            raise PaginationError(self.operation_id, f"the server repeated the cursor {cursor!r}; "
+                                                     f"stopping rather than looping for ever")
+        self.seen.add(cursor)
+        return {**self.arguments, self.rule.cursor: cursor}
+
+
+def next_cursor(rule: PageRule, page: Any) -> str | None:
+    if not isinstance(page, dict):
+        return None
+    items = page.get(rule.items)
+    if not items or not isinstance(items, list) or (rule.more and page.get(rule.more) is False):
+        return None
+    for name in rule.next_fields:
+        if isinstance(page.get(name), str) and page[name]:
+            return page[name]
+    last = items[-1]
+    return last.get("id") if isinstance(last, dict) and isinstance(last.get("id"), str) else None
+
+
+def items_of(rule: PageRule, page: Any) -> list:
+    items = page.get(rule.items) if isinstance(page, dict) else None
+    return items if isinstance(items, list) else []
+
+
 class Paginator:
     """Iterates the items of every page (or, with `.pages()`, the pages) of a paging operation."""
 
@@ -83,35 +121,19 @@ class Paginator:
         self._arguments = arguments
 
     def __repr__(self) -> str:
-        return f"<Paginator {self._operation_id} by {self.rule.cursor!r}>"
+        return f"<{type(self).__name__} {self._operation_id} by {self.rule.cursor!r}>"
 
     def __iter__(self) -> Iterator[Any]:
         for page in self.pages():
-            yield from page.get(self.rule.items) or ()
+            yield from items_of(self.rule, page)
 
     def pages(self) -> Iterator[dict]:
-        arguments = dict(self._arguments)
-        seen: set[str] = set()
-        while True:
+        walk = PageWalk(self.rule, self._operation_id, self._arguments)
+        arguments: dict | None = dict(self._arguments)
+        while arguments is not None:
             page = self._client.call(self._operation_id, **self._call_options, **arguments)
             yield page
-            cursor = self.next_cursor(page)
-            if cursor is None:
-                return
-            if cursor in seen:
-                raise PaginationError(self._operation_id, f"the server repeated the cursor {cursor!r}; "
-                                                          f"stopping rather than looping for ever")
-            seen.add(cursor)
-            arguments = {**self._arguments, self.rule.cursor: cursor}
+            arguments = walk.next_arguments(page)
 
     def next_cursor(self, page: Any) -> str | None:
-        if not isinstance(page, dict):
-            return None
-        items = page.get(self.rule.items)
-        if not items or (self.rule.more and page.get(self.rule.more) is False):
-            return None
-        for name in self.rule.next_fields:
-            if isinstance(page.get(name), str) and page[name]:
-                return page[name]
-        last = items[-1]
-        return last.get("id") if isinstance(last, dict) and isinstance(last.get("id"), str) else None
+        return next_cursor(self.rule, page)

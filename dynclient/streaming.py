@@ -22,6 +22,7 @@ import urllib3
 
 from . import codecs
 from .core.call import RawResponse
+from .core.faults import Where
 from .core.sse import DEFAULT_MAX_EVENT_BYTES, Event, EventParser
 from .errors import ResponseDecodeError, ResponseTooLargeError
 from .transport import CHUNK, iter_body, release
@@ -39,24 +40,25 @@ class StreamBase:
         self.content_type: str = raw.headers.get("Content-Type", "")
         self.attempts = raw.attempts
         self.is_event_stream = codecs.media_essence(self.content_type) == "text/event-stream"
-        self._response = raw.stream
-        self._check = check
-        self._max_bytes = max_bytes
-        self._max_event_bytes = max_event_bytes
-        self._started = False
+        self.response = raw.stream
+        self.where = Where(operation_id, raw.url, raw.read_timeout)
+        self.check = check
+        self.max_bytes = max_bytes
+        self.max_event_bytes = max_event_bytes
+        self.started = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.operation_id} {self.status} {self.content_type or 'no content type'}>"
 
-    def _start(self) -> None:
-        if self._started:
+    def begin_reading(self) -> None:
+        if self.started:
             raise RuntimeError(f"{self.operation_id}: this stream has already been read")
-        self._started = True
+        self.started = True
 
-    def _parser(self) -> EventParser:
-        return EventParser(self._max_event_bytes)
+    def new_parser(self) -> EventParser:
+        return EventParser(self.max_event_bytes)
 
-    def _typed(self, exc: ResponseDecodeError | ResponseTooLargeError) -> Exception:
+    def typed_error(self, exc: ResponseDecodeError | ResponseTooLargeError) -> Exception:
         """A core error (which knows no operation) as the caller sees it."""
         if exc.operation_id:
             return exc
@@ -79,12 +81,12 @@ class Stream(StreamBase):
 
     def close(self) -> None:
         """Release the connection; an unread remainder is dropped with it."""
-        release(self._response)
+        release(self.response)
 
     def iter_bytes(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """The body in chunks as they arrive (decompressed), at most `max_bytes` in all."""
-        self._start()
-        return iter_body(self._response, self.operation_id, chunk_size, self._max_bytes)
+        self.begin_reading()
+        return iter_body(self.response, self.where, chunk_size, self.max_bytes)
 
     def read(self) -> bytes:
         return b"".join(self.iter_bytes())
@@ -107,17 +109,17 @@ class Stream(StreamBase):
         """Decoded events, each checked against the document's event schema; an error event raises
         APIStreamError; OpenAI's `data: [DONE]` ends the stream. An event (or a line) larger than
         `max_event_bytes` raises ResponseTooLargeError."""
-        parser = self._parser()
+        parser = self.new_parser()
         try:
             for chunk in self.iter_bytes():
                 for event in parser.feed(chunk):
-                    yield self._check(event)
+                    yield self.check(event)
                 if parser.done:
                     return
             for event in parser.close():
-                yield self._check(event)
+                yield self.check(event)
         except (ResponseDecodeError, ResponseTooLargeError) as exc:
-            raise self._typed(exc) from None
+            raise self.typed_error(exc) from None
         finally:
             self.close()
 

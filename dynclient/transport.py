@@ -28,8 +28,9 @@ from .codecs import ReplayableBody
 from .core.call import DEFAULT_MAX_RESPONSE_BYTES, PreparedRequest, RawResponse
 from .core.policy import Attempts, RetryPolicy, Timeout, log_path
 from .core.redact import REDACTOR, guard_loggers
-from .errors import (APIConnectionError, APITimeoutError, CertificateVerifyError, ResponseDecodeError,
-                     ResponseTooLargeError)
+from .core.faults import (BEFORE_SENDING, CONNECT, CONNECT_TIMEOUT, DECODE, LOST, POOL_TIMEOUT, READ_TIMEOUT,
+                          TLS_VERIFY, UNSENDABLE, Where, fault_error, strerror)
+from .errors import APIConnectionError, APITimeoutError, ResponseTooLargeError
 from .proxies import Proxy, proxy_for, proxy_manager, split_credentials, with_scheme
 
 log = logging.getLogger("dynclient")
@@ -125,10 +126,9 @@ class Transport:
         while True:
             attempt_started = time.perf_counter()
             try:
-                response = self._attempt(request, timeout, deadline, on_progress)
+                response, where = self._attempt(request, timeout, deadline, on_progress)
                 try:
-                    data = b"" if stream and response.status < 400 else \
-                        read_body(response, max_bytes, request.operation_id)
+                    data = b"" if stream and response.status < 400 else read_body(response, max_bytes, where)
                 except APIConnectionError as exc:
                     raise Fault(exc, True) from None
             except Fault as fault:
@@ -140,7 +140,8 @@ class Transport:
             wait = attempts.after_answer(response.status, response.headers, data, time.monotonic())
             if wait is None:
                 return RawResponse(response.status, response.headers, data, time.perf_counter() - started,
-                                   attempts.number, response if stream and response.status < 400 else None)
+                                   attempts.number, response if stream and response.status < 400 else None,
+                                   where.url, where.read_timeout)
             time.sleep(wait)
 
     @staticmethod
@@ -151,16 +152,17 @@ class Transport:
                                request.operation_id)
 
     def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: deadlines.Deadline | None,
-                 on_progress: Callable[[int, int], None] | None) -> urllib3.BaseHTTPResponse:
+                 on_progress: Callable[[int, int], None] | None) -> tuple[urllib3.BaseHTTPResponse, Where]:
         """One attempt, following redirects (core/redirects.py decides where, and with which headers)."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
         for hop in range(self.max_redirects + 1):
-            response = self._open(method, url, body, headers, self._urllib3_timeout(timeout, deadline), on_progress,
-                                  request.operation_id)
+            limits = self._urllib3_timeout(timeout, deadline)
+            where = Where(request.operation_id, url, limits.read_timeout)
+            response = self._open(method, url, body, headers, limits, on_progress, where)
             location = response.get_redirect_location() if hop < self.max_redirects else None
             following = redirects.follow(method, url, headers, body, response.status, location or None)
             if following is None:
-                return response   # the answer, or a redirect past the budget: then it is the answer
+                return response, where   # the answer, or a redirect past the budget: then it is the answer
             discard(response)
             log.debug("redirected %s -> %s%s", log_path(url), log_path(following.url),
                       " (another origin: credentials dropped)" if following.cross_origin else "")
@@ -168,7 +170,7 @@ class Transport:
         raise AssertionError("unreachable")   # the last hop never follows
 
     def _open(self, method: str, url: str, body: Any, headers: Mapping[str, str], timeout: urllib3.Timeout,
-              on_progress: Callable[[int, int], None] | None, operation_id: str | None) -> urllib3.BaseHTTPResponse:
+              on_progress: Callable[[int, int], None] | None, where: Where) -> urllib3.BaseHTTPResponse:
         """One request, one response, no redirect followed. The origin's connection pool is looked up
         once, not found again by parsing the URL and normalising a pool key (~15 µs a call, measured)."""
         if isinstance(body, ReplayableBody):   # each hop and attempt sends it from its start
@@ -182,9 +184,11 @@ class Transport:
                 return route.urlopen(method, url, **options)
             return route.urlopen(method, target, assert_same_host=False, **options)
         except (HTTPError, OSError) as exc:
-            raise Fault(_typed(exc, operation_id), sent=not _before_sending(exc)) from None
+            kind, reason = classify(exc)
+            raise Fault(fault_error(kind, where, seconds=timeout.connect_timeout, reason=reason, detail=exc),
+                        sent=kind not in BEFORE_SENDING) from None
         except ValueError as exc:   # http.client refuses a URL or a header it cannot send: final
-            raise APIConnectionError(f"the request could not be sent: {exc}", operation_id) from None
+            raise fault_error(UNSENDABLE, where, reason=str(exc), detail=exc) from None
 
     def _urllib3_timeout(self, timeout: Timeout, deadline: deadlines.Deadline | None) -> urllib3.Timeout:
         connect, read = timeout.remaining(deadline.at if deadline else None, time.monotonic())
@@ -228,7 +232,7 @@ class Transport:
 # --- responses ------------------------------------------------------------------------
 
 
-def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, operation_id: str | None) -> bytes:
+def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, where: Where) -> bytes:
     """The whole (decoded) body, refusing more than `max_bytes`; the connection goes back to the pool."""
     if not response.headers.get("Content-Encoding"):
         # An honest, uncompressed length within the limit: one read, as preload_content does.
@@ -237,7 +241,7 @@ def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, operati
             try:
                 return response.read()
             except (HTTPError, OSError) as exc:
-                raise _typed(exc, operation_id) from None
+                raise typed(exc, where) from None
             finally:
                 release(response)
     chunks, size = [], 0
@@ -245,16 +249,16 @@ def read_body(response: urllib3.BaseHTTPResponse, max_bytes: int | None, operati
         for chunk in response.stream(CHUNK, decode_content=True):
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
-                raise ResponseTooLargeError(max_bytes, operation_id)   # never drain a bomb: drop it
+                raise ResponseTooLargeError(max_bytes, where.operation_id)   # never drain a bomb: drop it
             chunks.append(chunk)
     except (HTTPError, OSError) as exc:
-        raise _typed(exc, operation_id) from None
+        raise typed(exc, where) from None
     finally:
         release(response)
     return b"".join(chunks)
 
 
-def iter_body(response: urllib3.BaseHTTPResponse, operation_id: str | None, chunk_size: int = CHUNK,
+def iter_body(response: urllib3.BaseHTTPResponse, where: Where, chunk_size: int = CHUNK,
               max_bytes: int | None = None) -> Iterator[bytes]:
     """The body of a streamed response in chunks, with faults made typed; closes the response at the end."""
     size = 0
@@ -263,10 +267,10 @@ def iter_body(response: urllib3.BaseHTTPResponse, operation_id: str | None, chun
         while chunk := response.read1(chunk_size, decode_content=True):
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
-                raise ResponseTooLargeError(max_bytes, operation_id)
+                raise ResponseTooLargeError(max_bytes, where.operation_id)
             yield chunk
     except (HTTPError, OSError) as exc:
-        raise _typed(exc, operation_id) from None
+        raise typed(exc, where) from None
     finally:
         release(response)
 
@@ -291,25 +295,26 @@ def discard(response: urllib3.BaseHTTPResponse) -> None:
     release(response)
 
 
-def _before_sending(exc: BaseException) -> bool:
-    """Whether a fault happened before any of the request could reach the server."""
-    return isinstance(exc, (NewConnectionError, ConnectTimeoutError, EmptyPoolError)) or (
-        isinstance(exc, SSLError) and any(isinstance(arg, ssl.SSLCertVerificationError) for arg in exc.args))
-
-
-def _typed(exc: BaseException, operation_id: str | None) -> Exception:
-    if isinstance(exc, SSLError) and any(isinstance(arg, ssl.SSLCertVerificationError) for arg in exc.args):
-        return CertificateVerifyError(f"TLS certificate verification failed: {exc.args[0]}", operation_id)
+def classify(exc: BaseException) -> tuple[str, str | None]:
+    """The kind of a urllib3 failure (core/faults.py), and its reason where it has one."""
+    if isinstance(exc, SSLError):
+        verify = next((arg for arg in exc.args if isinstance(arg, ssl.SSLCertVerificationError)), None)
+        if verify is not None:
+            return TLS_VERIFY, verify.verify_message or str(verify)
     if isinstance(exc, EmptyPoolError):
-        return APITimeoutError(f"pool timeout: no free connection (max_connections) in time: {exc}", operation_id)
+        return POOL_TIMEOUT, None
     # urllib3 makes NewConnectionError (refused, DNS failure) a subclass of ConnectTimeoutError.
     if isinstance(exc, NewConnectionError):
-        return APIConnectionError(f"connection failed: {exc}", operation_id)
-    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError, Urllib3Timeout)):
-        kind = "connect" if isinstance(exc, ConnectTimeoutError) else "read"
-        return APITimeoutError(f"{kind} timeout: {exc}", operation_id)
+        return CONNECT, strerror(exc)
+    if isinstance(exc, ConnectTimeoutError):
+        return CONNECT_TIMEOUT, None
+    if isinstance(exc, (ReadTimeoutError, Urllib3Timeout, TimeoutError)):   # also socket.timeout, raw
+        return READ_TIMEOUT, None
     if isinstance(exc, DecodeError):
-        return ResponseDecodeError(f"the response body could not be decoded: {exc}", operation_id)
-    if isinstance(exc, TimeoutError):   # socket.timeout surfacing raw from a read
-        return APITimeoutError(f"read timeout: {exc}", operation_id)
-    return APIConnectionError(f"connection failed: {type(exc).__name__}: {exc}", operation_id)
+        return DECODE, None
+    return LOST, None
+
+
+def typed(exc: BaseException, where: Where) -> APIConnectionError:
+    kind, reason = classify(exc)
+    return fault_error(kind, where, reason=reason, detail=exc)

@@ -105,6 +105,8 @@ class RawResponse:
     elapsed: float
     attempts: int = 1
     stream: Any = field(default=None, repr=False)   # the open response when streamed (the shell's own kind)
+    url: str = ""                                   # where the answer came from (after redirects)
+    read_timeout: float | None = None               # the read timeout in effect for it
 
 
 # --- the steps, as functions ----------------------------------------------------
