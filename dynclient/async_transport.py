@@ -92,6 +92,10 @@ class AsyncTransport:
                 cookie_jar=aiohttp.DummyCookieJar(),      # cookies are parameters, never state
                 skip_auto_headers=("User-Agent", "Content-Type"),
                 timeout=aiohttp.ClientTimeout(total=None))
+            # aiohttp re-sends an idempotent request once, on its own, when a connection drops; the
+            # policy decides retries here (and counts them), so that one is turned off where it exists.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
             self._loop = loop
         return self._session
 
@@ -228,7 +232,7 @@ async def iter_body(response: aiohttp.ClientResponse, where: Where, chunk_size: 
     """A streamed body in chunks as they arrive, faults typed; closes the response at the end."""
     size = 0
     try:
-        while chunk := await response.content.readany():
+        while chunk := await response.content.read(chunk_size):   # what has arrived, at most chunk_size
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
                 raise ResponseTooLargeError(max_bytes, where.operation_id)

@@ -87,3 +87,23 @@ def openai_spec(spec_2025: Path):
     """The primary document, loaded without the cache (one per test module, as each had its own)."""
     import dynclient
     return dynclient.Spec(spec_2025, cache=False)
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_client(request):
+    """Make a Client, or an AsyncClient behind the same interface (tests/asyncfacade.py): a test that
+    takes this fixture runs against both, and both must give the same results and errors."""
+    import dynclient
+    from asyncfacade import AsyncFacade
+    made = []
+
+    def make(spec, **options):
+        client = dynclient.Client(spec, **options) if request.param == "sync" else \
+            AsyncFacade(dynclient.AsyncClient(spec, **options))
+        made.append(client)
+        return client
+
+    make.kind = request.param
+    yield make
+    for client in made:
+        client.close()

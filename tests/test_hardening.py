@@ -55,9 +55,9 @@ def other():
     ":{port}/steal",                    # a port of its own
     "steal",                            # no leading slash at all
 ])
-def test_a_path_key_without_a_leading_slash_cannot_reach_another_host(server, other, template):
+def test_a_path_key_without_a_leading_slash_cannot_reach_another_host(server, other, template, make_client):
     path = template.format(port=other.port)
-    client = dynclient.Client(document({path: get("steal")}), base_url=server.url, api_key=CANARY)
+    client = make_client(document({path: get("steal")}), base_url=server.url, api_key=CANARY)
     with pytest.raises(SpecError) as info:
         client.call("steal")
     assert "/paths/" in str(info.value) and "must begin with '/'" in str(info.value)
@@ -66,8 +66,8 @@ def test_a_path_key_without_a_leading_slash_cannot_reach_another_host(server, ot
 
 @pytest.mark.parametrize("template", ["/v1/../admin", "/./x", "/a/%2e%2e/b", "/a/%2E./b", "/a/..", "/x#frag",
                                       "/x?a=1#frag", "/x\r\nHost: evil", "/x y\t", "/x\x00"])
-def test_dot_segments_fragments_and_control_characters_in_a_template_are_refused(server, template):
-    client = dynclient.Client(document({template: get("bad")}), base_url=server.url + "/v1", api_key=CANARY)
+def test_dot_segments_fragments_and_control_characters_in_a_template_are_refused(server, template, make_client):
+    client = make_client(document({template: get("bad")}), base_url=server.url + "/v1", api_key=CANARY)
     with pytest.raises(SpecError) as info:
         client.prepare("bad")
     assert "/paths/" in str(info.value)
@@ -76,18 +76,18 @@ def test_dot_segments_fragments_and_control_characters_in_a_template_are_refused
     assert server.requests == []
 
 
-def test_a_fixed_query_in_a_template_stays_a_query(server):
+def test_a_fixed_query_in_a_template_stays_a_query(server, make_client):
     # OpenAI's 2026 documents have `/responses?beta=true` path keys: the query is part of the route.
     paths = {"/things?beta=true": {"get": {"operationId": "things", "responses": OK, "parameters": [
         {"name": "limit", "in": "query", "schema": {"type": "integer"}}]}}}
-    client = dynclient.Client(document(paths), base_url=server.url + "/v1", api_key=CANARY)
+    client = make_client(document(paths), base_url=server.url + "/v1", api_key=CANARY)
     server.reply(Reply(body={}))
     client.call("things", limit=3)
     assert server.last.path == "/v1/things" and server.last.query_pairs() == [("beta", "true"), ("limit", "3")]
 
 
-def test_non_ascii_and_spaces_in_a_template_are_percent_encoded_not_sent_raw(server):
-    client = dynclient.Client(document({"/café menu": get("menu")}), base_url=server.url, api_key=CANARY)
+def test_non_ascii_and_spaces_in_a_template_are_percent_encoded_not_sent_raw(server, make_client):
+    client = make_client(document({"/café menu": get("menu")}), base_url=server.url, api_key=CANARY)
     server.reply(Reply(body={}))
     client.call("menu")
     assert server.last.target == "/caf%C3%A9%20menu"
@@ -100,11 +100,11 @@ SCHEMES = {"bearer": {"type": "http", "scheme": "bearer"},
            "azure": {"type": "apiKey", "in": "header", "name": "api-key"}}
 
 
-def test_a_cross_origin_redirect_strips_every_credential_and_caller_header(server, other):
+def test_a_cross_origin_redirect_strips_every_credential_and_caller_header(server, other, make_client):
     paths = {"/things": {"post": {"operationId": "create", "responses": OK, "parameters": [
                  {"name": "X-Trace", "in": "header", "schema": {"type": "string"}}],
              "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}}}
-    client = dynclient.Client(document(paths, SCHEMES, [{"bearer": [], "azure": []}]), base_url=server.url,
+    client = make_client(document(paths, SCHEMES, [{"bearer": [], "azure": []}]), base_url=server.url,
                               credentials={"bearer": CANARY, "azure": CANARY + "-azure"},
                               organization="org-secret-1", project="proj-secret-1",
                               headers={"x-api-key": CANARY + "-x", "X-Tenant": "tenant-7"})
@@ -121,8 +121,8 @@ def test_a_cross_origin_redirect_strips_every_credential_and_caller_header(serve
     assert CANARY not in repr(arrived.headers.raw)
 
 
-def test_a_same_origin_redirect_keeps_the_headers(server):
-    client = dynclient.Client(document({"/a": get("a"), "/b": get("b")}), base_url=server.url, api_key=CANARY,
+def test_a_same_origin_redirect_keeps_the_headers(server, make_client):
+    client = make_client(document({"/a": get("a"), "/b": get("b")}), base_url=server.url, api_key=CANARY,
                               organization="org-1", headers={"X-Tenant": "t"})
     server.reply(Reply(status=302, headers={"Location": "/b"}), Reply(body={}))
     client.call("a")
@@ -131,8 +131,8 @@ def test_a_same_origin_redirect_keeps_the_headers(server):
     assert second.headers["OpenAI-Organization"] == "org-1" and second.headers["X-Tenant"] == "t"
 
 
-def test_a_later_cross_origin_hop_strips_too_and_no_hop_comes_back_with_credentials(server, other):
-    client = dynclient.Client(document({"/a": get("a")}), base_url=server.url, api_key=CANARY,
+def test_a_later_cross_origin_hop_strips_too_and_no_hop_comes_back_with_credentials(server, other, make_client):
+    client = make_client(document({"/a": get("a")}), base_url=server.url, api_key=CANARY,
                               organization="org-1")
     # same origin, then another origin, then back to the first: the credentials are gone for good
     server.reply(Reply(status=302, headers={"Location": "/hop"}),
@@ -145,8 +145,8 @@ def test_a_later_cross_origin_hop_strips_too_and_no_hop_comes_back_with_credenti
         assert "Authorization" not in request.headers and "OpenAI-Organization" not in request.headers
 
 
-def test_a_redirect_to_another_scheme_or_port_is_cross_origin(server, other):
-    client = dynclient.Client(document({"/a": get("a")}), base_url=server.url, api_key=CANARY)
+def test_a_redirect_to_another_scheme_or_port_is_cross_origin(server, other, make_client):
+    client = make_client(document({"/a": get("a")}), base_url=server.url, api_key=CANARY)
     server.reply(Reply(status=302, headers={"Location": f"http://127.0.0.1:{other.port}/a"}))
     other.reply(Reply(body={}))
     client.call("a")
@@ -185,9 +185,9 @@ def root_at_debug():
             lg.setLevel(old)
 
 
-def test_an_api_key_in_the_query_never_reaches_a_log_through_a_redirect(server, other, root_at_debug):
+def test_an_api_key_in_the_query_never_reaches_a_log_through_a_redirect(server, other, root_at_debug, make_client):
     schemes = {"query": {"type": "apiKey", "in": "query", "name": "key"}}
-    client = dynclient.Client(document({"/a": get("a"), "/b": get("b")}, schemes, [{"query": []}]),
+    client = make_client(document({"/a": get("a"), "/b": get("b")}, schemes, [{"query": []}]),
                               base_url=server.url, credentials={"query": CANARY})
     server.reply(Reply(status=302, headers={"Location": f"/b?key={CANARY}"}),
                  Reply(status=302, headers={"Location": f"{other.url}/c?key={CANARY}"}))
@@ -199,9 +199,9 @@ def test_an_api_key_in_the_query_never_reaches_a_log_through_a_redirect(server, 
     assert leaked == []
 
 
-def test_a_logger_urllib3_made_after_import_is_masked_too(server, root_at_debug):
+def test_a_logger_urllib3_made_after_import_is_masked_too(server, root_at_debug, make_client):
     late = logging.getLogger("urllib3.contrib.late_module")   # as a lazily imported module makes one
-    client = dynclient.Client(document({"/a": get("a")}), base_url=server.url, api_key=CANARY)
+    client = make_client(document({"/a": get("a")}), base_url=server.url, api_key=CANARY)
     late.debug("sending %s", CANARY)
     assert [line for line in root_at_debug.lines if CANARY in line] == []
     client.close()
@@ -214,8 +214,8 @@ POST_THING = {"/things": {"post": {"operationId": "create", "responses": OK, "re
     "required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}}}
 
 
-def test_a_post_retried_after_a_reset_carries_the_same_idempotency_key(srv):
-    client = dynclient.Client(document(POST_THING), base_url=srv.url, api_key=CANARY, retry=FAST)
+def test_a_post_retried_after_a_reset_carries_the_same_idempotency_key(srv, make_client):
+    client = make_client(document(POST_THING), base_url=srv.url, api_key=CANARY, retry=FAST)
     srv.queue(reset, reset, json_reply({}))
     client.call("create", {"a": 1})
     keys = [a.headers.get("idempotency-key") for a in srv.attempts]
@@ -225,23 +225,23 @@ def test_a_post_retried_after_a_reset_carries_the_same_idempotency_key(srv):
     assert srv.attempts[-1].headers["idempotency-key"] != keys[0], "one key per logical call"
 
 
-def test_a_callers_idempotency_key_is_kept(srv):
-    client = dynclient.Client(document(POST_THING), base_url=srv.url, api_key=CANARY, retry=FAST)
+def test_a_callers_idempotency_key_is_kept(srv, make_client):
+    client = make_client(document(POST_THING), base_url=srv.url, api_key=CANARY, retry=FAST)
     srv.queue(reset, json_reply({}))
     client.call("create", {}, headers={"Idempotency-Key": "mine-1"})
     assert [a.headers["idempotency-key"] for a in srv.attempts] == ["mine-1", "mine-1"]
 
 
-def test_a_get_gets_no_idempotency_key(srv):
-    client = dynclient.Client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, retry=FAST)
+def test_a_get_gets_no_idempotency_key(srv, make_client):
+    client = make_client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, retry=FAST)
     srv.queue(reset, json_reply({}))
     client.call("a")
     assert [a.headers.get("idempotency-key") for a in srv.attempts] == [None, None]
 
 
-def test_non_idempotent_never_does_not_resend_a_post_the_server_may_have(srv):
+def test_non_idempotent_never_does_not_resend_a_post_the_server_may_have(srv, make_client):
     policy = RetryPolicy(initial_delay=0.001, non_idempotent="never")
-    client = dynclient.Client(document(POST_THING), base_url=srv.url, api_key=CANARY, retry=policy)
+    client = make_client(document(POST_THING), base_url=srv.url, api_key=CANARY, retry=policy)
     srv.queue(reset)
     with pytest.raises(APIConnectionError):
         client.call("create", {})
@@ -251,13 +251,13 @@ def test_non_idempotent_never_does_not_resend_a_post_the_server_may_have(srv):
     assert len(srv.attempts) == 3
 
 
-def test_non_idempotent_never_still_retries_a_connect_failure():
+def test_non_idempotent_never_still_retries_a_connect_failure(make_client):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()   # nothing listens: every connect is refused, so nothing was ever sent
     policy = RetryPolicy(initial_delay=0.001, non_idempotent="never")
-    client = dynclient.Client(document(POST_THING), base_url=f"http://127.0.0.1:{port}", api_key=CANARY,
+    client = make_client(document(POST_THING), base_url=f"http://127.0.0.1:{port}", api_key=CANARY,
                               retry=policy)
     started = time.perf_counter()
     with pytest.raises(APIConnectionError) as info:
@@ -278,12 +278,12 @@ STREAM = {"/chat": {"post": {"operationId": "chat", "requestBody": {"required": 
         "text/event-stream": {"schema": {}}}}}}}}
 
 
-def stream_client(url: str, **options):
-    return dynclient.Client(document(STREAM), base_url=url, api_key=CANARY, retry=FAST, max_retries=0, **options)
+def stream_client(make, url: str, **options):
+    return make(document(STREAM), base_url=url, api_key=CANARY, retry=FAST, max_retries=0, **options)
 
 
-def test_a_line_that_never_ends_stops_at_the_event_limit(srv):
-    client = stream_client(srv.url, max_event_bytes=1 << 20)
+def test_a_line_that_never_ends_stops_at_the_event_limit(srv, make_client):
+    client = stream_client(make_client, srv.url, max_event_bytes=1 << 20)
     srv.queue(sse([b"data: " + b"x" * (64 << 10)] * 40))   # 2.5 MiB of one line, no newline
     started = time.perf_counter()
     with pytest.raises(ResponseTooLargeError) as info:
@@ -292,14 +292,14 @@ def test_a_line_that_never_ends_stops_at_the_event_limit(srv):
     assert time.perf_counter() - started < 5
 
 
-def test_an_event_that_never_ends_stops_at_the_event_limit(srv):
-    client = stream_client(srv.url, max_event_bytes=1 << 20)
+def test_an_event_that_never_ends_stops_at_the_event_limit(srv, make_client):
+    client = stream_client(make_client, srv.url, max_event_bytes=1 << 20)
     srv.queue(sse([b"data: " + b"y" * 1000 + b"\n"] * 3000))   # 3 MB of data lines, no blank line
     with pytest.raises(ResponseTooLargeError):
         list(client.stream("chat", {}))
 
 
-def test_a_long_line_is_parsed_in_linear_time(srv):
+def test_a_long_line_is_parsed_in_linear_time(srv, make_client):
     # 16 MiB of one line, sent as fast as it goes: quadratic parsing took 4.8 s here.
     payload = b"data: " + json.dumps({"big": "z" * (16 << 20)}).encode() + b"\n\n"
 
@@ -308,7 +308,7 @@ def test_a_long_line_is_parsed_in_linear_time(srv):
         for i in range(0, len(payload), 4096):
             conn.sendall(payload[i:i + 4096])
     srv.queue(script)
-    client = stream_client(srv.url, max_event_bytes=64 << 20)
+    client = stream_client(make_client, srv.url, max_event_bytes=64 << 20)
     started = time.perf_counter()
     events = list(client.stream("chat", {}))
     assert len(events) == 1 and len(events[0].data["big"]) == 16 << 20
@@ -327,9 +327,9 @@ def test_the_parser_is_linear_however_the_stream_is_cut():
         assert len(events) == 1 and len(events[0].data) == 16 << 20
 
 
-def test_events_within_the_limit_are_unchanged(srv):
+def test_events_within_the_limit_are_unchanged(srv, make_client):
     srv.queue(sse(["data: {\"a\": 1}\r\n\r\n", "event: e\ndata: x\ndata: y\n\n", "data: [DONE]\n\n"]))
-    client = stream_client(srv.url)
+    client = stream_client(make_client, srv.url)
     assert [(e.event, e.data) for e in client.stream("chat", {})] == [(None, {"a": 1}), ("e", "x\ny")]
 
 
@@ -357,8 +357,8 @@ def endless_continue(seconds: float):
 
 
 @pytest.mark.parametrize("script", [trickle, endless_continue], ids=["one-byte-at-a-time", "endless-100"])
-def test_a_total_timeout_bounds_a_server_that_keeps_each_read_short(srv, script):
-    client = dynclient.Client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, retry=FAST,
+def test_a_total_timeout_bounds_a_server_that_keeps_each_read_short(srv, script, make_client):
+    client = make_client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, retry=FAST,
                               timeout=dynclient.Timeout(read=1.0, total=0.8))
     srv.queue(script(5.0), script(5.0), script(5.0))
     started = time.perf_counter()
@@ -369,8 +369,8 @@ def test_a_total_timeout_bounds_a_server_that_keeps_each_read_short(srv, script)
     assert "total" in str(info.value)
 
 
-def test_the_total_timeout_covers_retries_and_their_waits(srv):
-    client = dynclient.Client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY,
+def test_the_total_timeout_covers_retries_and_their_waits(srv, make_client):
+    client = make_client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY,
                               retry=RetryPolicy(initial_delay=0.4, max_retries=10), timeout=(1.0, 1.0, 1.0))
     srv.queue(*[json_reply({}, status=503)] * 20)
     started = time.perf_counter()
@@ -380,8 +380,8 @@ def test_the_total_timeout_covers_retries_and_their_waits(srv):
     assert len(srv.attempts) < 5
 
 
-def test_a_per_call_total_timeout_and_the_pool_afterwards(srv):
-    client = dynclient.Client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, max_retries=0)
+def test_a_per_call_total_timeout_and_the_pool_afterwards(srv, make_client):
+    client = make_client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, max_retries=0)
     srv.queue(trickle(3.0))
     started = time.perf_counter()
     with pytest.raises(APITimeoutError):
@@ -405,8 +405,8 @@ def deep(n: int) -> bytes:
     return b"[" * n + b"]" * n
 
 
-def test_a_response_nested_100000_deep_is_a_decode_error(srv):
-    client = dynclient.Client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, max_retries=0)
+def test_a_response_nested_100000_deep_is_a_decode_error(srv, make_client):
+    client = make_client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, max_retries=0)
     srv.queue(lambda conn, attempt: conn.sendall(head(200, {"Content-Type": "application/json"}, 200_000)
                                                  + deep(100_000)))
     with pytest.raises(ResponseDecodeError) as info:
@@ -414,14 +414,14 @@ def test_a_response_nested_100000_deep_is_a_decode_error(srv):
     assert "deep" in str(info.value)
 
 
-def test_an_event_nested_100000_deep_is_a_decode_error(srv):
+def test_an_event_nested_100000_deep_is_a_decode_error(srv, make_client):
     srv.queue(sse([b"data: " + deep(100_000) + b"\n\n"]))
     with pytest.raises(ResponseDecodeError):
-        list(stream_client(srv.url).stream("chat", {}))
+        list(stream_client(make_client, srv.url).stream("chat", {}))
 
 
-def test_an_error_answer_nested_deep_is_still_a_status_error(srv):
-    client = dynclient.Client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, max_retries=0)
+def test_an_error_answer_nested_deep_is_still_a_status_error(srv, make_client):
+    client = make_client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, max_retries=0)
     srv.queue(lambda conn, attempt: conn.sendall(head(400, {"Content-Type": "application/json"}, 200_000)
                                                  + deep(100_000)))
     with pytest.raises(dynclient.BadRequestError):
@@ -432,8 +432,8 @@ def test_an_error_answer_nested_deep_is_still_a_status_error(srv):
 
 
 @pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e400", "-5", "banana", ""])
-def test_an_unreadable_retry_after_falls_back_to_backoff(srv, value):
-    client = dynclient.Client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, retry=FAST)
+def test_an_unreadable_retry_after_falls_back_to_backoff(srv, value, make_client):
+    client = make_client(document({"/a": get("a")}), base_url=srv.url, api_key=CANARY, retry=FAST)
     srv.queue(json_reply({}, status=429, headers={"Retry-After": value, "retry-after-ms": value}), json_reply({}))
     started = time.perf_counter()
     client.call("a")

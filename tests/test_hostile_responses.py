@@ -27,8 +27,9 @@ FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 
 
 @pytest.fixture
-def client(srv):
-    with dynclient.Client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, max_retries=0,
+def client(srv, make_client):
+    """Both clients: every test that takes this fixture runs on Client and on AsyncClient."""
+    with make_client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, max_retries=0,
                           max_response_bytes=1 << 20) as c:
         yield c
 
@@ -82,7 +83,9 @@ def test_content_length_shorter_than_the_body(client, srv):
     def lying(conn, attempt):
         conn.sendall(head(200, {"Content-Type": "application/json"}, 5) + b'{"id": "t", "name": "long"}')
     srv.queue(lying)
-    with pytest.raises(ResponseDecodeError):
+    # urllib3 reads the 5 bytes declared, which are not JSON; aiohttp's parser reads ahead and finds the
+    # excess a broken second message. Either way a typed connection-level error, and the pool serves on.
+    with pytest.raises(ResponseDecodeError if isinstance(client, dynclient.Client) else APIConnectionError):
         client.call("getThing", id="t")
     then_usable(client, srv)
 

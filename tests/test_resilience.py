@@ -84,9 +84,9 @@ SPEC = {
 
 
 @pytest.fixture
-def client(srv):
-    with dynclient.Client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST) as c:
-        yield c
+def client(srv, make_client):
+    """Both clients: every test that takes this fixture runs on Client and on AsyncClient."""
+    return make_client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST)
 
 
 def gaps(srv: FaultServer) -> list[float]:
@@ -197,8 +197,8 @@ def test_truncated_json_is_a_decode_error_not_retried(client, srv):
     assert "malformed JSON" in str(info.value) and len(srv.attempts) == 1
 
 
-def test_headers_that_never_come_time_out_on_every_attempt(srv):
-    client = dynclient.Client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, max_retries=1, timeout=0.2)
+def test_headers_that_never_come_time_out_on_every_attempt(srv, make_client):
+    client = make_client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, max_retries=1, timeout=0.2)
     srv.queue(silent(5, srv), silent(5, srv))
     started = time.perf_counter()
     with pytest.raises(APITimeoutError):
@@ -311,8 +311,8 @@ def test_download_over_its_size_limit_leaves_no_file(client, srv, tmp_path):
     assert client.call("getThing", id="t") == {"id": "t"}, "the pool is usable afterwards"
 
 
-def test_a_body_over_max_response_bytes_is_refused(srv):
-    client = dynclient.Client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, max_response_bytes=1000)
+def test_a_body_over_max_response_bytes_is_refused(srv, make_client):
+    client = make_client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, max_response_bytes=1000)
     srv.queue(json_reply({"id": "x" * 5000}), json_reply({"id": "t"}))
     with pytest.raises(ResponseTooLargeError):
         client.call("getThing", id="t1")
@@ -393,8 +393,8 @@ def test_invalid_utf8_in_a_stream_is_a_decode_error(client, srv):
         list(client.stream("chat", {"prompt": "hi"}))
 
 
-def test_a_stalled_stream_times_out(srv):
-    client = dynclient.Client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, timeout=0.3)
+def test_a_stalled_stream_times_out(srv, make_client):
+    client = make_client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, timeout=0.3)
     srv.queue(sse(['data: {"delta": "a"}\n\n'], stall=5, server=srv))
     got = []
     started = time.perf_counter()
@@ -405,8 +405,8 @@ def test_a_stalled_stream_times_out(srv):
     assert len(srv.attempts) == 1, "a stream that already started is never retried"
 
 
-def test_leaving_a_stream_early_releases_the_connection(srv):
-    client = dynclient.Client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, pool_maxsize=1, timeout=2)
+def test_leaving_a_stream_early_releases_the_connection(srv, make_client):
+    client = make_client(SPEC, base_url=srv.url, api_key=CANARY, retry=FAST, pool_maxsize=1, timeout=2)
     srv.queue(sse(['data: {"delta": "a"}\n\n'], stall=5, server=srv), json_reply({"id": "t"}))
     started = time.perf_counter()
     with client.stream("chat", {"prompt": "hi"}) as events:

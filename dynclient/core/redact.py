@@ -14,7 +14,7 @@ import os
 from typing import Any
 from urllib.parse import quote
 
-GUARDED = ("dynclient", "urllib3")
+GUARDED = ("dynclient", "urllib3", "aiohttp")
 log = logging.getLogger("dynclient")
 
 
