@@ -104,6 +104,24 @@ class AsyncTransport:
         if session is not None and not session.closed:
             await session.close()
 
+    def close_outside_loop(self) -> None:
+        """Close from code that runs no loop (a fixture's teardown): on the session's own loop if it
+        is still open; a loop already closed has closed the connections with it."""
+        session, loop, self._session = self._session, self._loop, None
+        if session is None or session.closed:
+            return
+        if loop is not None and not loop.is_closed() and not loop.is_running():
+            loop.run_until_complete(session.close())
+            return
+        connector = session.connector
+        session.detach()
+        if connector is not None:
+            try:   # mark it closed; its transports died with their loop
+                close = connector.close()
+                getattr(close, "close", lambda: None)()   # an awaitable that will never be awaited
+            except RuntimeError:   # "Event loop is closed", from a transport it tried to close
+                pass
+
     def _proxy(self, url: str) -> tuple[str, aiohttp.BasicAuth | None] | None:
         origin = redirects.split_origin(url)[0]
         if origin not in self._proxies:

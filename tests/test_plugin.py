@@ -11,6 +11,9 @@ from importlib.metadata import entry_points
 
 import pytest
 
+import dynclient.yaml12  # noqa: F401  (imported before the in-process runs: pytester forgets modules
+# first imported inside one, and a YAML loader from a forgotten copy of PyYAML loses its constructors)
+
 pytest_plugins = ["pytester"]
 
 
@@ -80,3 +83,34 @@ def test_default(dynclient_mock):
     assert dynclient_mock.client.call("listModels")["object"] == "list"
 ''')
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_the_async_client_of_the_fixture(pytester, spec_2025):
+    """An asyncio test drives the mock through the fixture's AsyncClient; its connections are closed
+    after the test without a warning about an unclosed session."""
+    pytester.makeini(f"[pytest]\ndynclient_spec = {spec_2025}\nfilterwarnings = error\n")
+    pytester.makepyfile(test_async='''
+import asyncio
+
+def test_many_at_once(dynclient_mock):
+    async def main():
+        async with dynclient_mock.async_client as client:
+            created = await client.call("createAssistant", {"model": "gpt-4o", "name": "a"})
+            got = await asyncio.gather(*[client.call("getAssistant", assistant_id=created["id"])
+                                         for _ in range(20)])
+            return created, got
+    created, got = asyncio.run(main())
+    assert {g["id"] for g in got} == {created["id"]}
+    assert list(dynclient_mock.store("/assistants")) == [created["id"]]
+
+def test_the_async_client_serves_a_second_loop(dynclient_mock):
+    async def one():
+        async with dynclient_mock.async_client as client:
+            return (await client.call("listModels"))["object"]
+    assert asyncio.run(one()) == asyncio.run(one()) == "list"
+
+def test_an_unused_async_client_costs_nothing(dynclient_mock):
+    assert dynclient_mock.async_client.spec is dynclient_mock.spec
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error::ResourceWarning")
+    result.assert_outcomes(passed=3)

@@ -6,6 +6,12 @@ Registered through the ``pytest11`` entry point, so installing dynclient is enou
         asst = dynclient_mock.client.call("createAssistant", {"model": "gpt-4o"})
         assert asst["id"] in dynclient_mock.store("/assistants")
 
+    def test_many_at_once(dynclient_mock):           # the AsyncClient, for asyncio code under test
+        async def main():
+            async with dynclient_mock.async_client as client:   # closed before the loop ends
+                return await asyncio.gather(*[client.call("listModels") for _ in range(50)])
+        asyncio.run(main())
+
     @pytest.mark.dynclient_spec("openai@2026-08-21", require_auth=False)
     def test_on_another_version(dynclient_mock): ...
 
@@ -19,7 +25,7 @@ document is shared by the whole session.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pytest
@@ -30,15 +36,25 @@ from ..spec import Spec
 from .mock import MockServer
 
 INI = "dynclient_spec"
+MOCK_KEY = "sk-dynclient-mock"
 MARKER = "dynclient_spec"
 
 
 @dataclass(frozen=True)
 class DynclientMock:
-    """What the fixture yields: the running server and a Client pointed at it."""
+    """What the fixture yields: the running server, and a Client pointed at it. `async_client` is an
+    AsyncClient pointed at it too (made on first use; its connections are closed after the test)."""
 
     server: MockServer
     client: Client
+    made: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def async_client(self) -> Any:
+        if "async" not in self.made:
+            from ..async_client import AsyncClient
+            self.made["async"] = AsyncClient(self.spec, base_url=self.server.base_url, api_key=MOCK_KEY)
+        return self.made["async"]
 
     @property
     def base_url(self) -> str:
@@ -81,8 +97,11 @@ def dynclient_mock(request: pytest.FixtureRequest, _dynclient_specs: dict[str, S
     if str(source) not in _dynclient_specs:
         _dynclient_specs[str(source)] = Spec(source)
     with MockServer(_dynclient_specs[str(source)], **options) as server:
-        client = Client(server.app.spec, base_url=server.base_url, api_key="sk-dynclient-mock")
+        client = Client(server.app.spec, base_url=server.base_url, api_key=MOCK_KEY)
+        mock = DynclientMock(server, client)
         try:
-            yield DynclientMock(server, client)
+            yield mock
         finally:
             client.close()
+            if "async" in mock.made:
+                mock.made["async"].transport.close_outside_loop()
