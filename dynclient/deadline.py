@@ -11,8 +11,8 @@ ends whatever read or write the call is blocked in. The transport then sees
 
 The watchdog is one daemon thread per process, started with the first
 deadline; it sleeps until the earliest deadline, and is woken only when a new
-one comes before it. Opening and closing a deadline is a dict insert under an
-uncontended lock and a delete (measured in benchmarks/run.py's per-call rows).
+one comes before it. Opening and closing a deadline is a dict insert and a delete, with no lock
+unless the new deadline is the earliest: 64 threads calling at once do not queue on it.
 """
 
 from __future__ import annotations
@@ -85,23 +85,28 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     def add(self, deadline: Deadline) -> int:
+        # No lock in the usual case: a deadline later than the one the thread will wake for is found
+        # by that wake-up's scan. While the thread scans, `_next` is infinity, so an add that races
+        # with the scan takes the lock and wakes it again.
         key = next(self._keys)
-        with self._wake:   # the thread scans under this lock, so no deadline slips between scan and sleep
-            self._deadlines[key] = deadline
-            if deadline.at < self._next:   # sooner than the thread will look: wake it
+        self._deadlines[key] = deadline
+        if deadline.at < self._next:
+            with self._wake:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="dynclient-deadlines", daemon=True)
                     self._thread.start()
-                self._next = deadline.at
-                self._wake.notify()
+                if deadline.at < self._next:
+                    self._next = deadline.at
+                    self._wake.notify()
         return key
 
     def remove(self, key: int) -> None:
         self._deadlines.pop(key, None)
 
     def _run(self) -> None:
-        while True:
-            with self._wake:
+        with self._wake:
+            while True:
+                self._next = float("inf")
                 now = time.monotonic()
                 earliest = float("inf")
                 for key, deadline in list(self._deadlines.items()):
