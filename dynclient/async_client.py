@@ -70,7 +70,9 @@ class AsyncClient(BaseClient):
         """As Client.call_raw: a Result with status, headers, request id, elapsed time and attempts."""
         prepared = self.prepare(operation_id, body, params=params, headers=headers,
                                 content_type=content_type, **arguments)
-        raw = await self._send(prepared, timeout, progress)
+        options = self.options
+        raw = await self.transport.send(prepared, options.timeout if timeout is None else Timeout.of(timeout),
+                                        options.retry, max_bytes=options.max_response_bytes, on_progress=progress)
         return self.interpret(self.spec.operations[prepared.operation_id], raw)
 
     async def stream(self, operation_id: str, body: Any = MISSING, /, *,

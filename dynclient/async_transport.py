@@ -18,10 +18,12 @@ map one to one onto the sync client's options.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import ssl
 import sys
 import time
+import weakref
 from typing import Any, AsyncIterator, Callable, Mapping
 
 try:
@@ -29,8 +31,6 @@ try:
     import yarl
 except ImportError as exc:   # the optional extra
     raise ImportError("dynclient.AsyncClient needs aiohttp: pip install 'dynclient[async]'") from exc
-import urllib3
-
 from .codecs import ReplayableBody
 from .core import redirects
 from .core.call import DEFAULT_MAX_RESPONSE_BYTES, PreparedRequest, RawResponse
@@ -45,6 +45,81 @@ from .transport import CHUNK
 log = logging.getLogger("dynclient")
 # Without a limit, 10,000 tasks would open 10,000 sockets at once (httpx and aiohttp default to 100 too).
 DEFAULT_MAX_CONNECTIONS = 100
+
+
+class Deadline:
+    """One call's total deadline, kept by its loop's DeadlineKeeper."""
+
+    __slots__ = ("due", "at", "task", "cancelling", "expired", "keeper", "key")
+
+    def __init__(self, keeper: "DeadlineKeeper", key: int, due: float, at: float, task: asyncio.Task):
+        self.keeper, self.key, self.task = keeper, key, task
+        self.due, self.at = due, at   # on the loop's clock (for the timer), on time.monotonic (for retries)
+        self.cancelling = task.cancelling()
+        self.expired = False
+
+    def close(self, expired_now: bool = False) -> bool:
+        """Forget the deadline. With `expired_now` (the call is being cancelled): True when the cancel
+        was the deadline's own, which is then taken back so that it becomes an APITimeoutError; a
+        cancel from anyone else stays a cancel."""
+        self.keeper.calls.pop(self.key, None)
+        if expired_now and self.expired:
+            self.expired = False
+            return self.task.uncancel() <= self.cancelling
+        return False
+
+
+class DeadlineKeeper:
+    """The total deadlines of a loop's calls, and one timer for the earliest of them.
+
+    asyncio.timeout per call costs a timer (a heap push and a cancel) per call, about 10 µs here;
+    with every call given the same total, a new deadline is never the earliest, so opening one is a
+    dict insert, and the one timer fires at most once per deadline that passes.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.calls: dict[int, Deadline] = {}
+        self.keys = itertools.count(1)
+        self.timer: asyncio.TimerHandle | None = None
+
+    def open(self, seconds: float) -> Deadline:
+        due = self.loop.time() + seconds
+        deadline = Deadline(self, next(self.keys), due, time.monotonic() + seconds, asyncio.current_task())
+        self.calls[deadline.key] = deadline
+        if self.timer is None or due < self.timer.when():
+            self._arm(due)
+        return deadline
+
+    def _arm(self, when: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        now = self.loop.time()
+        earliest = None
+        for deadline in list(self.calls.values()):
+            if deadline.due <= now:
+                self.calls.pop(deadline.key, None)
+                deadline.expired = True
+                deadline.task.cancel()
+            elif earliest is None or deadline.due < earliest:
+                earliest = deadline.due
+        if earliest is not None:
+            self._arm(earliest)
+
+
+_keepers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DeadlineKeeper]" = weakref.WeakKeyDictionary()
+
+
+def deadline_keeper() -> DeadlineKeeper:
+    loop = asyncio.get_running_loop()
+    keeper = _keepers.get(loop)
+    if keeper is None:
+        keeper = _keepers[loop] = DeadlineKeeper(loop)
+    return keeper
 
 
 class Fault(Exception):
@@ -72,6 +147,8 @@ class AsyncTransport:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proxies: dict[str, tuple[str, aiohttp.BasicAuth | None] | None] = {}   # origin -> proxy
+        self._urls: dict[str, yarl.URL] = {}
+        self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
         guard_loggers()
 
     # --- the session -------------------------------------------------------------------
@@ -123,8 +200,10 @@ class AsyncTransport:
                 pass
 
     def _proxy(self, url: str) -> tuple[str, aiohttp.BasicAuth | None] | None:
-        origin = redirects.split_origin(url)[0]
+        end = url.find("/", url.find("://") + 3)
+        origin = url if end < 0 else url[:end]   # scheme://host:port: the same for every call of a client
         if origin not in self._proxies:
+            origin = redirects.split_origin(url)[0]
             found = proxy_for(self.proxy, origin)
             if found is None:
                 self._proxies[origin] = None
@@ -135,6 +214,24 @@ class AsyncTransport:
                 self._proxies[origin] = (plain, aiohttp.BasicAuth(*credentials) if credentials else None)
         return self._proxies[origin]
 
+    def _url(self, url: str) -> yarl.URL:
+        """The URL as aiohttp takes it, already encoded (never re-quoted); the last few are kept."""
+        found = self._urls.get(url)
+        if found is None:
+            if len(self._urls) >= 256:
+                self._urls.clear()
+            found = self._urls[url] = yarl.URL(url, encoded=True)
+        return found
+
+    def _timeout(self, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+        found = self._timeouts.get((connect, read))
+        if found is None:
+            if len(self._timeouts) >= 64:   # near a deadline each call has its own: keep few
+                self._timeouts.clear()
+            found = self._timeouts[(connect, read)] = aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=connect, sock_read=read)
+        return found
+
     # --- a call --------------------------------------------------------------------------
 
     async def send(self, request: PreparedRequest, timeout: Timeout, policy: RetryPolicy, *,
@@ -142,44 +239,53 @@ class AsyncTransport:
                    on_progress: Callable[[int, int], None] | None = None) -> RawResponse:
         """As Transport.send: retries as the policy decides, within `timeout.total`; a streamed success
         comes back unread (`RawResponse.stream` is the open aiohttp response)."""
-        if timeout.total is None:
-            return await self._send(request, timeout, policy, None, stream, max_bytes, on_progress)
-        deadline = time.monotonic() + timeout.total
-        sending = self._send(request, timeout, policy, deadline, stream, max_bytes, on_progress)
+        deadline = None
+        if timeout.total is not None:
+            if sys.version_info < (3, 11):   # pragma: no cover - no Task.uncancel: the slower, plain way
+                return await self._send_within(request, timeout, policy, stream, max_bytes, on_progress)
+            deadline = deadline_keeper().open(timeout.total)
+        started = time.perf_counter()
+        attempts = Attempts(policy, request, deadline.at if deadline else None)
         try:
-            if sys.version_info < (3, 11):   # pragma: no cover
-                return await asyncio.wait_for(sending, timeout.total)
-            async with asyncio.timeout(timeout.total):   # the call's own task: no extra task per call
-                return await sending
+            while True:
+                attempt_started = time.perf_counter()
+                try:
+                    response, where = await self._attempt(request, timeout, attempts.deadline, on_progress)
+                    try:
+                        data = b"" if stream and response.status < 400 else \
+                            await read_body(response, max_bytes, where)
+                    except APIConnectionError as exc:
+                        raise Fault(exc, True) from None
+                except Fault as fault:
+                    attempts.log(fault.error, attempt_started)
+                    await asyncio.sleep(attempts.after_fault(fault.error, fault.sent, time.monotonic()))
+                    continue
+                headers = response.headers   # case-insensitive already; copied only for an APIStatusError
+                attempts.log(response.status, attempt_started, headers.get("x-request-id"))
+                wait = attempts.after_answer(response.status, headers, data, time.monotonic())
+                if wait is None:
+                    return RawResponse(response.status, headers, data, time.perf_counter() - started,
+                                       attempts.number, response if stream and response.status < 400 else None,
+                                       where.url, where.read_timeout)
+                await asyncio.sleep(wait)
+        except asyncio.CancelledError:
+            if deadline is not None and deadline.close(expired_now=True):
+                raise APITimeoutError(f"total timeout: the call took longer than its {timeout.total:g} s",
+                                      request.operation_id) from None
+            raise
+        finally:
+            if deadline is not None:
+                deadline.close()
+
+    async def _send_within(self, request: PreparedRequest, timeout: Timeout, policy: RetryPolicy, stream: bool,
+                           max_bytes: int | None, on_progress: Any) -> RawResponse:   # pragma: no cover
+        try:
+            return await asyncio.wait_for(self.send(request, Timeout(timeout.connect, timeout.read, None), policy,
+                                                    stream=stream, max_bytes=max_bytes, on_progress=on_progress),
+                                          timeout.total)
         except asyncio.TimeoutError:
             raise APITimeoutError(f"total timeout: the call took longer than its {timeout.total:g} s",
                                   request.operation_id) from None
-
-    async def _send(self, request: PreparedRequest, timeout: Timeout, policy: RetryPolicy, deadline: float | None,
-                    stream: bool, max_bytes: int | None,
-                    on_progress: Callable[[int, int], None] | None) -> RawResponse:
-        started = time.perf_counter()
-        attempts = Attempts(policy, request, deadline)
-        while True:
-            attempt_started = time.perf_counter()
-            try:
-                response, where = await self._attempt(request, timeout, deadline, on_progress)
-                try:
-                    data = b"" if stream and response.status < 400 else await read_body(response, max_bytes, where)
-                except APIConnectionError as exc:
-                    raise Fault(exc, True) from None
-            except Fault as fault:
-                attempts.log(fault.error, attempt_started)
-                await asyncio.sleep(attempts.after_fault(fault.error, fault.sent, time.monotonic()))
-                continue
-            headers = _headers(response)
-            attempts.log(response.status, attempt_started, headers.get("x-request-id"))
-            wait = attempts.after_answer(response.status, headers, data, time.monotonic())
-            if wait is None:
-                return RawResponse(response.status, headers, data, time.perf_counter() - started,
-                                   attempts.number, response if stream and response.status < 400 else None,
-                                   where.url, where.read_timeout)
-            await asyncio.sleep(wait)
 
     async def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: float | None,
                        on_progress: Callable[[int, int], None] | None) -> tuple[aiohttp.ClientResponse, Where]:
@@ -204,9 +310,8 @@ class AsyncTransport:
         data = _async_chunks(body, on_progress) if isinstance(body, ReplayableBody) else body
         try:
             return await self.session().request(
-                method, yarl.URL(url, encoded=True), data=data, headers=headers, allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect,
-                                              sock_read=where.read_timeout),
+                method, self._url(url), data=data, headers=headers, allow_redirects=False,
+                timeout=self._timeout(connect, where.read_timeout),
                 proxy=proxy[0] if proxy else None, proxy_auth=proxy[1] if proxy else None)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             kind, reason = classify(exc)
@@ -221,13 +326,21 @@ async def _async_chunks(body: ReplayableBody, on_progress: Callable[[int, int], 
         yield chunk
 
 
-def _headers(response: aiohttp.ClientResponse) -> urllib3.HTTPHeaderDict:
-    """The answer's headers in the type the sync client gives (case-insensitive, repeated kept)."""
-    return urllib3.HTTPHeaderDict(list(response.headers.items()))
-
-
 async def read_body(response: aiohttp.ClientResponse, max_bytes: int | None, where: Where) -> bytes:
     """The whole (decoded) body, refusing more than `max_bytes`; the connection goes back to the pool."""
+    length = response.content_length
+    if length is not None and (max_bytes is None or length <= max_bytes) and not response.headers.get(
+            "Content-Encoding"):
+        try:   # an honest, uncompressed length within the limit: one read
+            data = await response.read()
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            response.close()
+            raise typed(exc, where) from None
+        except BaseException:   # cancelled mid-body
+            response.close()
+            raise
+        response.release()
+        return data
     chunks, size = [], 0
     try:
         async for chunk in response.content.iter_chunked(CHUNK):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator
 
-import urllib3
 
 from . import codecs
 from .core.call import RawResponse
@@ -35,7 +34,7 @@ class StreamBase:
                  max_bytes: int | None = None, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES):
         self.operation_id = operation_id
         self.status = raw.status
-        self.headers: urllib3.HTTPHeaderDict = raw.headers
+        self.headers = raw.headers   # case-insensitive
         self.request_id: str | None = raw.headers.get("x-request-id")
         self.content_type: str = raw.headers.get("Content-Type", "")
         self.attempts = raw.attempts

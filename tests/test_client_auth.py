@@ -463,3 +463,19 @@ def test_request_headers_match_names_without_regard_to_case():
     assert "X-Other" not in headers and copy == {"OPENAI-beta": "assistants=v2", "x-other": "1"}
     with pytest.raises(KeyError):
         del headers["authorization"]
+
+
+def test_request_headers_keep_their_index_through_every_change():
+    from dynclient.core.headers import Headers
+    headers = Headers({"A-One": "1"}, B="2")
+    headers.setdefault("c-three", "3")
+    headers["a-one"] = "one"
+    assert dict(headers) == {"B": "2", "c-three": "3", "a-one": "one"}
+    assert headers.pop("C-THREE") == "3" and "c-three" not in headers and headers.get("C-Three") is None
+    name, value = headers.popitem()
+    assert (name, value) == ("a-one", "one") and "A-ONE" not in headers
+    copy = headers.copy()
+    headers.clear()
+    assert "b" not in headers and copy["b"] == "2" and len(copy) == 1
+    copy["B"] = "x"
+    assert dict(copy) == {"B": "x"}

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
-import urllib3
 
 from .. import codecs
 from ..codecs import ReplayableBody
@@ -75,7 +74,7 @@ class Result:
 
     operation_id: str
     status: int
-    headers: urllib3.HTTPHeaderDict
+    headers: Mapping[str, str]   # case-insensitive (urllib3's HTTPHeaderDict, aiohttp's CIMultiDictProxy)
     body: Any
     request_id: str | None
     elapsed: float
@@ -100,7 +99,7 @@ class RawResponse:
     """An answer as the transport got it: status, headers, the body's bytes (or the open stream)."""
 
     status: int
-    headers: urllib3.HTTPHeaderDict
+    headers: Mapping[str, str]   # case-insensitive, as the shell's HTTP library gives them
     data: bytes
     elapsed: float
     attempts: int = 1

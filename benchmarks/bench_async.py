@@ -1,0 +1,270 @@
+"""Many calls in flight: the async transports measured for AsyncClient, and the sync client under threads.
+
+    python -m benchmarks.bench_async [--calls 5000] [--rounds 5] [--quick] [--memory]
+
+Every variant sends the same createChatCompletion request (benchmarks/payloads.py) to the same
+loopback server (benchmarks/server.py, its own process), `--calls` of them with 64 in flight, and
+reads and decodes the answer; each answer's id is checked, so a broken variant fails instead of
+looking fast. Variants run one after the other within a round, rounds are interleaved, and the
+median of the rounds is reported, with ratios to AsyncOpenAI and to the fastest raw async
+transport, all from this one run.
+
+- raw transports, no validation: aiohttp, httpx, and (if installed) urllib3-future's
+  AsyncPoolManager; urllib3 PoolManager and its origin pool under 64 threads;
+- dynclient: AsyncClient, and Client shared by 64 threads, validating requests and responses;
+- the reference: openai-python's AsyncOpenAI (`max_retries=0`).
+
+`--memory` also runs 10,000 AsyncClient calls at 256 in flight in a fresh process and reports its
+RSS growth. A variant whose package is missing is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable
+
+import urllib3
+
+import dynclient
+
+from .payloads import CHAT_REQUEST, CHAT_RESPONSE
+from .run import LoopbackServer
+
+HEADERS = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
+BODY = json.dumps(CHAT_REQUEST).encode()
+EXPECTED = CHAT_RESPONSE["id"]
+ROUTE = "/chat/completions"
+
+
+def check(answer: Any, name: str) -> None:
+    if not isinstance(answer, dict) or answer.get("id") != EXPECTED:
+        raise AssertionError(f"{name}: wrong answer {str(answer)[:120]}")
+
+
+# --- async variants: each a coroutine factory `setup(base) -> (call, close)` ---------------------
+
+async def in_flight(call: Callable[[], Awaitable[Any]], calls: int, concurrency: int, name: str) -> float:
+    """Calls per second for `calls` calls, `concurrency` at a time (workers pulling from a counter)."""
+    remaining = [calls]
+
+    async def worker() -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            check(await call(), name)
+
+    started = time.perf_counter()
+    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    return calls / (time.perf_counter() - started)
+
+
+async def aiohttp_variant(base: str):
+    import aiohttp
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+    url = base + ROUTE
+
+    async def call():
+        async with session.post(url, data=json.dumps(CHAT_REQUEST).encode(), headers=HEADERS) as response:
+            return json.loads(await response.read())
+    return call, session.close
+
+
+async def httpx_variant(base: str):
+    import httpx
+    client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+    url = base + ROUTE
+
+    async def call():
+        response = await client.post(url, content=json.dumps(CHAT_REQUEST).encode(), headers=HEADERS)
+        return json.loads(response.content)
+    return call, client.aclose
+
+
+async def urllib3_future_variant(base: str):
+    from urllib3 import AsyncPoolManager   # only urllib3-future has it
+    pool = AsyncPoolManager(maxsize=64)
+    url = base + ROUTE
+
+    async def call():
+        response = await pool.urlopen("POST", url, body=json.dumps(CHAT_REQUEST).encode(), headers=HEADERS)
+        return json.loads(await response.data)
+    return call, pool.clear
+
+
+async def openai_variant(base: str):
+    import openai
+    client = openai.AsyncOpenAI(base_url=base, api_key="sk-bench", max_retries=0)
+
+    async def call():
+        completion = await client.chat.completions.create(**CHAT_REQUEST)
+        return {"id": completion.id}
+    return call, client.close
+
+
+async def dynclient_variant(base: str):
+    client = dynclient.AsyncClient("openai@2025-04-29", base_url=base, api_key="sk-bench", max_connections=64)
+
+    async def call():
+        return await client.call("createChatCompletion", CHAT_REQUEST)
+    return call, client.aclose
+
+
+ASYNC_VARIANTS = {
+    "aiohttp (raw)": ("aiohttp", aiohttp_variant),
+    "httpx (raw)": ("httpx", httpx_variant),
+    "urllib3-future AsyncPoolManager (raw)": ("urllib3", urllib3_future_variant),
+    "openai AsyncOpenAI": ("openai", openai_variant),
+    "dynclient AsyncClient (validated)": ("aiohttp", dynclient_variant),
+}
+
+
+# --- sync variants under threads -------------------------------------------------------------
+
+def threaded(call: Callable[[], Any], calls: int, threads: int, name: str) -> float:
+    with ThreadPoolExecutor(threads) as pool:
+        started = time.perf_counter()
+        for answer in pool.map(lambda _: call(), range(calls)):
+            check(answer, name)
+        return calls / (time.perf_counter() - started)
+
+
+def sync_variants(base: str) -> dict[str, Callable[[], Any]]:
+    url = base + ROUTE
+    manager = urllib3.PoolManager(maxsize=64)
+    origin = manager.connection_from_url(url)
+    target = urllib3.util.parse_url(url).request_uri
+    client = dynclient.Client("openai@2025-04-29", base_url=base, api_key="sk-bench", pool_maxsize=64)
+    return {
+        "urllib3 PoolManager, 64 threads (raw)":
+            lambda: json.loads(manager.request("POST", url, body=json.dumps(CHAT_REQUEST).encode(),
+                                               headers=HEADERS).data),
+        "urllib3 origin pool, 64 threads (raw)":
+            lambda: json.loads(origin.urlopen("POST", target, body=json.dumps(CHAT_REQUEST).encode(),
+                                              headers=HEADERS).data),
+        "dynclient Client, 64 threads (validated)": lambda: client.call("createChatCompletion", CHAT_REQUEST),
+    }
+
+
+def available(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    if module == "urllib3":
+        return hasattr(urllib3, "AsyncPoolManager")
+    return True
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+def measure(base: str, calls: int, rounds: int, concurrency: int) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {}
+    asyncs = {name: factory for name, (module, factory) in ASYNC_VARIANTS.items() if available(module)}
+    for name, (module, _) in ASYNC_VARIANTS.items():
+        if name not in asyncs:
+            print(f"skipped {name}: {module} is not installed", file=sys.stderr)
+    syncs = sync_variants(base)
+
+    async def one_round(warm: bool) -> None:
+        for name, factory in asyncs.items():
+            call, close = await factory(base)
+            try:
+                rate = await in_flight(call, 200 if warm else calls, concurrency, name)
+            finally:
+                await close()
+            if not warm:
+                results.setdefault(name, []).append(rate)
+
+    asyncio.run(one_round(warm=True))
+    for call in syncs.values():
+        threaded(call, 200, concurrency, "warm-up")
+    for _ in range(rounds):
+        asyncio.run(one_round(warm=False))
+        for name, call in syncs.items():
+            results.setdefault(name, []).append(threaded(call, calls, concurrency, name))
+    return results
+
+
+MEMORY_PROGRAM = """
+import asyncio, json, sys
+sys.path.insert(0, {root!r})
+import dynclient
+from benchmarks.payloads import CHAT_REQUEST
+
+def rss_kb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1])
+
+async def main():
+    async with dynclient.AsyncClient("openai@2025-04-29", base_url={base!r}, api_key="sk-bench",
+                                     max_connections=256) as client:
+        semaphore = asyncio.Semaphore(256)
+        async def one():
+            async with semaphore:
+                return await client.call("createChatCompletion", CHAT_REQUEST)
+        await asyncio.gather(*[one() for _ in range(500)])   # warm: pools, validators, caches
+        before = rss_kb()
+        answers = await asyncio.gather(*[one() for _ in range({calls})])
+        assert all(a["id"] == {expected!r} for a in answers)
+        print(json.dumps({{"before_kb": before, "after_kb": rss_kb()}}))
+
+asyncio.run(main())
+"""
+
+
+def memory_growth(base: str, calls: int) -> dict:
+    program = MEMORY_PROGRAM.format(root=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    base=base, calls=calls, expected=EXPECTED)
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(results: dict[str, list[float]]) -> list[str]:
+    medians = {name: statistics.median(rates) for name, rates in results.items()}
+    reference = medians.get("openai AsyncOpenAI")
+    raw_async = [medians[n] for n in medians if n.endswith("(raw)") and "threads" not in n]
+    fastest = max(raw_async) if raw_async else None
+    threads_floor = medians.get("urllib3 PoolManager, 64 threads (raw)")
+    lines = ["| variant | calls/s (median) | rounds | / AsyncOpenAI | / fastest raw async | / urllib3 64 threads |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, value in medians.items():
+        ratio = lambda base: f"{value / base:.2f}×" if base else ""
+        lines.append(f"| {name} | {value:,.0f} | {len(results[name])} | {ratio(reference)} | {ratio(fastest)} | "
+                     f"{ratio(threads_floor)} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--quick", action="store_true", help="500 calls, 2 rounds: keeps the script from rotting")
+    parser.add_argument("--memory", action="store_true", help="also 10,000 AsyncClient calls at 256 in flight")
+    args = parser.parse_args(argv)
+    calls, rounds = (500, 2) if args.quick else (args.calls, args.rounds)
+    with LoopbackServer() as base:
+        results = measure(base, calls, rounds, args.concurrency)
+        print(f"{calls} createChatCompletion calls, {args.concurrency} in flight, median of {rounds} rounds "
+              f"(machine: {os.cpu_count()} cores, Python {sys.version.split()[0]})\n")
+        print("\n".join(table(results)))
+        if args.memory:
+            grown = memory_growth(base, 10_000)
+            print(f"\nAsyncClient, 10,000 calls at 256 in flight: RSS {grown['before_kb'] / 1024:.1f} MB -> "
+                  f"{grown['after_kb'] / 1024:.1f} MB (+{(grown['after_kb'] - grown['before_kb']) / 1024:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
