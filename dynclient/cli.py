@@ -633,6 +633,20 @@ def configure_mock(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--override", action="append", default=[], type=_override, metavar="OP=JSON",
                         help="merge this JSON object into every answer of operation OP, e.g. "
                              "'getRun={\"status\": \"completed\"}' (repeatable)")
+    parser.add_argument("--max-body-bytes", type=_positive_int, default=512 * 1024 * 1024, metavar="N",
+                        help="refuse a request body larger than this with 413 (default 512 MiB)")
+    parser.add_argument("--read-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="close a connection that sends nothing for this long (default 30)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
 
 
 def _override(text: str) -> tuple[str, dict]:
@@ -649,7 +663,8 @@ def run_mock(args: argparse.Namespace) -> int:
     overrides: dict[str, dict] = {}
     for operation_id, value in args.override:   # a repeated OP merges, the later over the earlier
         overrides[operation_id] = deep_merge(overrides.get(operation_id, {}), value)
-    server = MockServer(args.spec, args.host, args.port, require_auth=not args.no_auth, overrides=overrides)
+    server = MockServer(args.spec, args.host, args.port, require_auth=not args.no_auth, overrides=overrides,
+                        max_body_bytes=args.max_body_bytes, read_timeout=args.read_timeout)
     spec = server.app.spec
     overridden = f"; answers of {', '.join(overrides)} overridden" if overrides else ""
     print(f"dynclient mock: {spec.title} {spec.version} ({len(spec.operations)} operations{overridden}) "

@@ -30,11 +30,12 @@ import collections
 import contextlib
 import json
 import re
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .. import codecs
@@ -159,12 +160,12 @@ class MockApp:
 
     # --- handling --------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO) -> Reply:
         reply = self._handle(method, target, headers, body)
         self.requests.append(Exchange(method, target, reply.status))
         return reply
 
-    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO) -> Reply:
         split = urlsplit(target)
         query = parse_qsl(split.query, keep_blank_values=True)
         found = self.route(method, split.path, query)
@@ -267,11 +268,14 @@ class MockApp:
             return [from_text(v, schema_kind(items, resolve)[0]) for v in parts]
         return from_text(values[-1], kind)
 
-    def parse_body(self, op: Operation, content_type: str, body: bytes) -> tuple[Any, Any]:
+    def parse_body(self, op: Operation, content_type: str, body: bytes | BinaryIO) -> tuple[Any, Any]:
+        """The request body as its schema sees it. `body` is bytes, or a file for a large one (the
+        socket side spools those to disk): multipart and binary bodies are read from it as a stream."""
         request_body = op.request_body
-        if request_body is None or (not body and not request_body.required):
+        empty = not body if isinstance(body, bytes) else False
+        if request_body is None or (empty and not request_body.required):
             return None, MISSING
-        if not body:
+        if empty:
             raise ValueError("missing required request body")
         key = codecs.match_media(request_body.content, content_type)
         if key is None:
@@ -279,16 +283,20 @@ class MockApp:
                              f"expected {', '.join(request_body.content)}")
         media = request_body.content[key]
         essence = codecs.media_essence(key)
-        if essence == "application/json" or essence.endswith("+json"):
-            try:
-                return media, json.loads(body)
-            except ValueError as exc:
-                raise ValueError(f"the body is not valid JSON: {exc}") from None
         if essence == "multipart/form-data":
             return media, self.form_fields(media, parse_multipart(content_type, body))
+        if not (essence == "application/json" or essence.endswith("+json")
+                or essence == "application/x-www-form-urlencoded"):
+            return media, codecs.BINARY_PLACEHOLDER   # the bytes themselves are never looked at
+        data = body if isinstance(body, bytes) else body.read()
         if essence == "application/x-www-form-urlencoded":
-            return media, self.form_fields(media, parse_qsl(body.decode(), keep_blank_values=True))
-        return media, body
+            return media, self.form_fields(media, parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            return media, json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ValueError("the body is JSON nested too deeply to read") from None
 
     def form_fields(self, media: Any, pairs: list[tuple[str, Any]]) -> dict:
         """Form fields typed by the body schema: numbers, booleans, JSON objects, repeated arrays."""
@@ -532,6 +540,22 @@ def _json_answer(op: Operation) -> Any:
 # --- the socket side -------------------------------------------------------------
 
 
+DEFAULT_MAX_BODY_BYTES = 512 * 1024 * 1024
+DEFAULT_READ_TIMEOUT = 30.0
+SPOOL_BYTES = 1024 * 1024       # a body larger than this waits in a temporary file, not in memory
+DIGITS = re.compile(r"[0-9]+")
+HEX = re.compile(rb"[0-9A-Fa-f]+")
+
+
+class Refused(Exception):
+    """A request the mock will not read further: answered with `status`, then the connection is closed
+    (RFC 9112: after a framing error, what follows on the connection cannot be trusted)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "dynclient-mock/0.1"
@@ -539,6 +563,10 @@ class _Handler(BaseHTTPRequestHandler):
     # delayed ACK cost 40 ms per response on loopback.
     disable_nagle_algorithm = True
     wbufsize = 1 << 16
+
+    def setup(self) -> None:
+        self.timeout = self.server.read_timeout   # type: ignore[attr-defined]  # each read, and idle keep-alive
+        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:   # quiet; the caller's logging decides
         pass
@@ -553,16 +581,34 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return super().parse_request()
 
+    def handle_expect_100(self) -> bool:
+        """`Expect: 100-continue` for a body over the limit gets its 413 before it is sent."""
+        try:
+            self.declared_length()
+        except Refused as refused:
+            self.refuse(refused)
+            return False
+        return super().handle_expect_100()
+
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            body = _read_chunked(self.rfile)
         app: MockApp = self.server.app   # type: ignore[attr-defined]
+        try:
+            body = self.read_body()
+        except Refused as refused:
+            self.refuse(refused)
+            return
         try:
             reply = app.handle(self.command, self.path, dict(self.headers.items()), body)
         except Exception as exc:   # a bug in the mock must still answer, and say what happened
             reply = app.error(500, f"mock failure: {type(exc).__name__}: {exc}", "server_error")
+        finally:
+            if not isinstance(body, bytes):
+                body.close()
+        self.send_reply(reply)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def send_reply(self, reply: Reply) -> None:
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
@@ -571,33 +617,130 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             if name.lower() not in HOP_BY_HOP:
                 self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+    def refuse(self, refused: Refused) -> None:
+        app: MockApp = self.server.app   # type: ignore[attr-defined]
+        self.close_connection = True
+        kind = "invalid_request_error" if refused.status < 500 else "server_error"
+        reply = app.error(refused.status, str(refused), kind)
+        app.requests.append(Exchange(self.command or "", self.path, refused.status))
+        self.send_reply(reply)
 
+    # --- the body: framed as RFC 9112 says, bounded, large ones on disk -------------------
 
-def _read_chunked(stream) -> bytes:
-    data = b""
-    while True:
-        size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
-        if size == 0:
-            stream.readline()
+    def declared_length(self) -> int | None:
+        """The Content-Length, checked; None when the body is chunked or absent."""
+        lengths = self.headers.get_all("Content-Length") or []
+        codings = self.headers.get_all("Transfer-Encoding") or []
+        if lengths and codings:
+            raise Refused(400, "Transfer-Encoding and Content-Length together (RFC 9112, 6.1): ambiguous framing")
+        if codings:
+            names = [c.strip().lower() for value in codings for c in value.split(",") if c.strip()]
+            if names != ["chunked"]:
+                raise Refused(400 if "chunked" in names else 501,
+                              f"unsupported Transfer-Encoding {', '.join(names)!r} (only chunked)")
+            return None
+        if not lengths:
+            return None
+        values = {value.strip() for line in lengths for value in line.split(",")}
+        if len(values) != 1 or not DIGITS.fullmatch(next(iter(values))):
+            raise Refused(400, f"invalid Content-Length {', '.join(sorted(values))!r}")
+        length = int(next(iter(values)))
+        if length > self.server.max_body_bytes:   # type: ignore[attr-defined]
+            raise Refused(413, f"request body of {length:,} bytes is larger than the mock's limit of "
+                               f"{self.server.max_body_bytes:,} (max_body_bytes)")   # type: ignore[attr-defined]
+        return length
+
+    def read_body(self) -> bytes | BinaryIO:
+        length = self.declared_length()
+        if length is not None:
+            return self.read_exactly(length)
+        if self.headers.get("Transfer-Encoding"):
+            return self.read_chunked()
+        return b""
+
+    def read_exactly(self, length: int) -> bytes | BinaryIO:
+        if length <= SPOOL_BYTES:
+            data = self.rfile.read(length)
+            if len(data) < length:
+                raise ConnectionError("the client closed the connection inside the body")
             return data
-        data += stream.read(size)
-        stream.readline()
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        remaining = length
+        while remaining:
+            chunk = self.rfile.read(min(remaining, SPOOL_BYTES))
+            if not chunk:
+                spool.close()
+                raise ConnectionError("the client closed the connection inside the body")
+            spool.write(chunk)
+            remaining -= len(chunk)
+        spool.seek(0)
+        return spool
+
+    def read_chunked(self) -> BinaryIO:
+        limit = self.server.max_body_bytes   # type: ignore[attr-defined]
+        spool, total = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES), 0
+        try:
+            while True:
+                line = self.rfile.readline(1024)
+                size_text = line.split(b";", 1)[0].strip()
+                if not line.endswith(b"\n") or not HEX.fullmatch(size_text) or len(size_text) > 16:
+                    raise Refused(400, f"invalid chunk size line {line[:40]!r}")
+                size = int(size_text, 16)
+                if size == 0:
+                    for _ in range(100):   # trailers, up to the empty line
+                        if self.rfile.readline(8192) in (b"\r\n", b"\n", b""):
+                            break
+                    else:
+                        raise Refused(400, "too many trailer lines")
+                    spool.seek(0)
+                    return spool
+                total += size
+                if total > limit:
+                    raise Refused(413, f"chunked request body larger than the mock's limit of {limit:,} "
+                                       f"(max_body_bytes)")
+                while size:
+                    chunk = self.rfile.read(min(size, SPOOL_BYTES))
+                    if not chunk:
+                        raise ConnectionError("the client closed the connection inside a chunk")
+                    spool.write(chunk)
+                    size -= len(chunk)
+                if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                    raise Refused(400, "a chunk is not followed by CRLF")
+        except BaseException:
+            spool.close()
+            raise
+
+
+class _Server(ThreadingHTTPServer):
+    # The listen backlog: 5 by default, which reset about 1.3 % of 32 concurrent clients' connections.
+    # The kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], app: MockApp, max_body_bytes: int, read_timeout: float | None):
+        self.app, self.max_body_bytes, self.read_timeout = app, max_body_bytes, read_timeout
+        super().__init__(address, _Handler)
 
 
 class MockServer:
-    """The mock on a real socket (127.0.0.1 by default), served from a background thread."""
+    """The mock on a real socket (127.0.0.1 by default), served from a background thread.
+
+    Request bodies are bounded (`max_body_bytes`, 512 MiB by default: more is a 413) and those over
+    1 MiB wait in a temporary file; a connection that sends nothing for `read_timeout` seconds (30 by
+    default), in a request or between two, is closed.
+    """
 
     def __init__(self, spec: Any, host: str = "127.0.0.1", port: int = 0, *, require_auth: bool = True,
-                 overrides: Mapping[str, Any] | None = None):
+                 overrides: Mapping[str, Any] | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 read_timeout: float | None = DEFAULT_READ_TIMEOUT):
         self.app = MockApp(spec, require_auth=require_auth, overrides=overrides)
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.app = self.app   # type: ignore[attr-defined]
+        self.httpd = _Server((host, port), self.app, max_body_bytes, read_timeout)
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
         self.base_url = self.url + self.app.prefix

@@ -7,11 +7,13 @@ Each rule is read from the document, never written per endpoint.
 from __future__ import annotations
 
 import contextlib
+import email.message
 import email.parser
 import email.policy
+import io
 import json
 import re
-from typing import Any
+from typing import Any, BinaryIO
 
 from .. import codecs
 from ..schema import _unwrap, schema_kind
@@ -83,30 +85,133 @@ def openai_param(location: str, pointer: str) -> str:
     return out or None
 
 
-def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, Any]]:
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    if not message.is_multipart():
-        boundary = message.get_param("boundary") or ""
-        if boundary and body.strip() == b"--" + boundary.encode() + b"--":
-            return []   # a form with no fields: only the closing delimiter
-        raise ValueError("the multipart body could not be parsed")
-    fields = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        data = part.get_payload(decode=True) or b""
-        if part.get_filename() is not None:
-            fields.append((name, data))
+MAX_FIELD_BYTES = 1024 * 1024   # a text field of a form; file parts are never held
+MAX_PART_HEADER_LINES = 64
+READ = 1024 * 1024
+
+
+def parse_multipart(content_type: str, body: bytes | BinaryIO) -> list[tuple[str, Any]]:
+    """The fields of a multipart/form-data body, read from bytes or a file as a stream: a file part is
+    counted, never held (the mock validates it as `format: binary`, and its value is b""), a text
+    field is held up to MAX_FIELD_BYTES. A 1 GiB upload costs a chunk's worth of memory."""
+    boundary = _boundary(content_type)
+    stream = io.BytesIO(body) if isinstance(body, (bytes, bytearray)) else body
+    reader = _PartReader(stream, b"\r\n--" + boundary)
+    if not reader.skip_to_delimiter(preamble=True):
+        raise ValueError("the multipart body could not be parsed: no opening boundary")
+    fields: list[tuple[str, Any]] = []
+    while not reader.closed_by_final_delimiter():
+        headers = reader.part_headers()
+        name = headers.get_param("name", header="content-disposition")
+        if name is None:
+            raise ValueError("a multipart part without a name (Content-Disposition: form-data; name=...)")
+        if headers.get_filename() is not None:
+            reader.skip_to_delimiter()
+            fields.append((name, b""))
             continue
-        text = data.decode(part.get_content_charset() or "utf-8", "replace")
-        if codecs.media_essence(part.get_content_type()) == "application/json":
+        data = reader.read_to_delimiter(MAX_FIELD_BYTES)
+        text = data.decode(headers.get_content_charset() or "utf-8", "replace")
+        if codecs.media_essence(headers.get_content_type()) == "application/json":
             try:   # an object or array field sent as a JSON part, whatever its schema's shape
                 fields.append((name, json.loads(text)))
                 continue
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
         fields.append((name, text))
     return fields
+
+
+def _boundary(content_type: str) -> bytes:
+    message = email.message.Message()
+    message["Content-Type"] = content_type
+    boundary = message.get_param("boundary")
+    if not isinstance(boundary, str) or not 0 < len(boundary) <= 200:
+        raise ValueError("multipart/form-data without a usable boundary parameter")
+    return boundary.encode("latin-1", "replace")
+
+
+class _PartReader:
+    """Reads a multipart body part by part, in bounded pieces, finding the delimiter across reads."""
+
+    def __init__(self, stream: BinaryIO, delimiter: bytes):
+        self.stream, self.delimiter = stream, delimiter
+        self.buffer = b"\r\n"   # the first delimiter has no CRLF before it: lend it one
+        self.eof = False
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.stream.read(READ)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def _scan(self, sink: Any, limit: int | None = None) -> bool:
+        """Move data up to the next delimiter into `sink` (a list, or None to drop it); True when found."""
+        keep = len(self.delimiter) - 1
+        held = 0
+        while True:
+            found = self.buffer.find(self.delimiter)
+            if found >= 0:
+                if sink is not None:
+                    sink.append(self.buffer[:found])
+                    held += found
+                self.buffer = self.buffer[found + len(self.delimiter):]
+                if limit is not None and held > limit:
+                    raise ValueError(f"a form field is larger than {limit:,} bytes")
+                return True
+            cut = max(len(self.buffer) - keep, 0)
+            if sink is not None and cut:
+                sink.append(self.buffer[:cut])
+                held += cut
+                if limit is not None and held > limit:
+                    raise ValueError(f"a form field is larger than {limit:,} bytes")
+            self.buffer = self.buffer[cut:]
+            if not self._fill():
+                return False
+
+    def skip_to_delimiter(self, preamble: bool = False) -> bool:
+        found = self._scan(None)
+        if not found and not preamble:
+            raise ValueError("the multipart body ends inside a part (no closing boundary)")
+        return found
+
+    def read_to_delimiter(self, limit: int) -> bytes:
+        pieces: list[bytes] = []
+        if not self._scan(pieces, limit):
+            raise ValueError("the multipart body ends inside a part (no closing boundary)")
+        return b"".join(pieces)
+
+    def closed_by_final_delimiter(self) -> bool:
+        """After a delimiter: `--` ends the body, CRLF starts a part (transport padding allowed)."""
+        while len(self.buffer) < 2 and self._fill():
+            pass
+        if self.buffer.startswith(b"--"):
+            return True
+        line_end = self._line_end()
+        self.buffer = self.buffer[line_end:]
+        return False
+
+    def _line_end(self) -> int:
+        while (end := self.buffer.find(b"\r\n")) < 0:
+            if len(self.buffer) > 8192 or not self._fill():
+                raise ValueError("the multipart body could not be parsed: a boundary line does not end")
+        return end + 2
+
+    def part_headers(self) -> email.message.Message:
+        lines = []
+        while True:
+            end = self._line_end()
+            line, self.buffer = self.buffer[:end - 2], self.buffer[end:]
+            if not line:
+                break
+            lines.append(line)
+            if len(lines) > MAX_PART_HEADER_LINES:
+                raise ValueError("a multipart part has too many header lines")
+        return email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(b"\r\n".join(lines) + b"\r\n\r\n",
+                                                                              headersonly=True)
 
 
 def examples(spec: Spec, media: Any) -> list:
