@@ -25,12 +25,26 @@ CYCLE = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
 EXTERNAL = json.loads(json.dumps(CYCLE).replace("#/components/schemas/A", "https://attacker.example/s.json", 1))
 
 
+def schema_bomb(levels: int, width: int) -> str:
+    """Schemas built of aliases, each level `width` copies of the one below: under MAX_NODES values
+    (7 levels of 7: 9.8 million values), but every schema walk expands it again. The first operation's
+    body is the top level, so preparing a call walks all of it."""
+    lines = [HEAD, "components:\n  schemas:\n", "    s0: &s0 {type: object, properties: {a: {type: string}}}\n"]
+    for level in range(1, levels + 1):
+        members = ", ".join(f"p{i}: *s{level - 1}" for i in range(width))
+        lines.append(f"    s{level}: &s{level} {{type: object, properties: {{{members}}}}}\n")
+    lines.append("paths:\n  /x:\n    post:\n      operationId: x\n      requestBody: {content: {application/json: "
+                 f"{{schema: *s{levels}}}}}}}\n      responses: {{'200': {{description: ok}}}}\n")
+    return "".join(lines)
+
+
 # Each case is made only when its turn comes (a child process would otherwise inherit a large
 # parent's memory in its peak RSS).
 CASES = {
     "YAML alias bomb, 10 levels of 9": (lambda: HEAD + "paths: {}\nx:\n  a: &a [" + ", ".join(["lol"] * 9) + "]\n"
                                         + "".join(f"  {c}: &{c} [" + ", ".join([f"*{p}"] * 9) + "]\n"
                                                   for p, c in zip("abcdefghij", "bcdefghijk")), ".yaml"),
+    "YAML alias bomb in a schema, 7 levels of 7 (9.8 million values, under the limit)": (lambda: schema_bomb(7, 7), ".yaml"),
     "YAML alias cycle": (lambda: HEAD + "paths: {}\nx: &x [*x]\n", ".yaml"),
     "YAML nested 100,000 deep": (lambda: HEAD + "paths: {}\nx: " + "[" * 100_000 + "]" * 100_000 + "\n", ".yaml"),
     "JSON nested 100,000 deep": (lambda: '{"openapi":"3.0.0","info":{"title":"t","version":"1"},"paths":{},"x":'

@@ -191,6 +191,8 @@ def encode_json(body: Any, encoding: dict) -> tuple[bytes, str]:
         data = JSON_ENCODER.encode(body)
     except (TypeError, ValueError) as exc:
         raise EncodeError(f"the body is not JSON-serializable: {exc}") from None
+    except RecursionError:
+        raise EncodeError("the body is nested too deeply to encode as JSON") from None
     return data.encode(), "application/json"
 
 

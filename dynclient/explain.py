@@ -8,13 +8,14 @@ a valid call never pays. Every verdict the fast validator gives is this module's
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Callable
 
 import jsonschema
 import jsonschema.exceptions
 from jsonschema.exceptions import ValidationError
 
-from .schema import DISCRIMINATOR, Violation, _type_name, json_pointer, short_repr
+from .vocabulary import DISCRIMINATOR, Violation, json_pointer, short_repr, type_name
 
 
 def _discriminated(keyword: str):
@@ -61,6 +62,53 @@ def _discriminated(keyword: str):
     return check
 
 
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """A search for `pattern`, in Rust's linear-time regex engine when jsonschema-rs takes it.
+
+    Python's `re` backtracks: `^(a+)+$` against 40 `a`s and a `!` never returns. jsonschema-rs has
+    rejected such a string in microseconds before it is explained here, so the explanation must
+    not be slower than the verdict."""
+    found = _MATCHERS.get(pattern)
+    if found is None:
+        if len(_MATCHERS) > 4096:
+            _MATCHERS.clear()
+        found = _MATCHERS[pattern] = _compile_pattern(pattern)
+    return found
+
+
+def _compile_pattern(pattern: str) -> Callable[[str], bool]:
+    try:
+        import jsonschema_rs
+        return jsonschema_rs.validator_for({"pattern": pattern}).is_valid
+    except Exception:   # not installed, or a pattern its engine refuses
+        pass
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        message = f"the document's pattern {pattern!r} cannot be compiled ({exc})"
+        raise _BadPattern(message) from None
+    return lambda text: compiled.search(text) is not None
+
+
+class _BadPattern(Exception):
+    pass
+
+
+_MATCHERS: dict[str, Callable[[str], bool]] = {}
+
+
+def _pattern(validator: Any, pattern: Any, instance: Any, schema: Any):
+    if not validator.is_type(instance, "string") or not isinstance(pattern, str):
+        return
+    try:
+        matches = _matcher(pattern)(instance)
+    except _BadPattern as exc:
+        yield ValidationError(str(exc))
+        return
+    if not matches:
+        yield ValidationError(f"{short_repr(instance)} does not match {pattern!r}")
+
+
 # A tuple is an array, as the encoders (json.dumps, the parameter styles) send it and as
 # jsonschema-rs sees it; jsonschema alone would call it "not an array".
 TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
@@ -68,7 +116,7 @@ TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
 
 Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
-    {"oneOf": _discriminated("oneOf"), "anyOf": _discriminated("anyOf")},
+    {"oneOf": _discriminated("oneOf"), "anyOf": _discriminated("anyOf"), "pattern": _pattern},
     type_checker=TYPE_CHECKER,
 )
 
@@ -94,7 +142,7 @@ def describe(error: ValidationError) -> str:
     """A message that says what was expected and what was given, never a whole huge instance."""
     keyword, expected, given = error.validator, error.validator_value, error.instance
     if keyword == "type":
-        return f"expected {_a(expected)}, got {_type_name(given)} {short_repr(given)}"
+        return f"expected {_a(expected)}, got {type_name(given)} {short_repr(given)}"
     if keyword in ("enum", "const"):
         options = expected if keyword == "enum" else [expected]
         return f"expected one of {short_repr(options, 200)}, got {short_repr(given)}"

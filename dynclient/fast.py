@@ -28,7 +28,7 @@ import logging
 from typing import Any, Callable, Iterable
 from urllib.parse import quote
 
-from .schema import DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS
+from .vocabulary import DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS
 
 try:
     import jsonschema_rs

@@ -59,6 +59,8 @@ __all__ = ["CACHE_FORMAT", "Document", "Mend", "load", "parse_bytes"]
 
 CACHE_FORMAT = 2  # bump whenever the cache file for the same source bytes would change (2: marshal)
 MAX_NODES = 10_000_000  # values in the document once every alias is expanded (alias bombs)
+ALIAS_FLOOR = 250_000   # below this many expanded values, aliases may expand as they like
+ALIAS_RATIO = 20        # above it, at most this many times the values written (see _check_size)
 
 def package_version() -> str:
     # The package's own attribute: asking importlib.metadata costs ~1.5 ms of path scanning at
@@ -87,7 +89,7 @@ class Mend:
 
 def __getattr__(name: str) -> Any:
     """The YAML loaders, imported on first use (see dynclient.yaml12)."""
-    if name in ("_FastLoader", "_TolerantLoader"):
+    if name in ("FastLoader", "TolerantLoader"):
         from . import yaml12
         return getattr(yaml12, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -154,23 +156,23 @@ def _parse_yaml(data: bytes, origin: str) -> Any:
     # (tests/test_loader.py's module docstring has the command)           1.4 MB      3.0 MB
     #   yaml.CSafeLoader (YAML 1.1; fails on the five files)                0.151       0.625
     #   yaml.CSafeLoader, gc paused                                         0.095       0.256
-    #   _FastLoader (C parser + C composer), gc on                          0.103       0.547
-    #   _FastLoader, gc paused                                              0.074       0.194
-    #   _TolerantLoader (C parser + Python composer), gc paused             0.101       0.253
+    #   FastLoader (C parser + C composer), gc on                          0.103       0.547
+    #   FastLoader, gc paused                                              0.074       0.194
+    #   TolerantLoader (C parser + Python composer), gc paused             0.101       0.253
     #   load(path, cache=False)  (fast loader + _check_size)                0.079       0.214
     #   load(path) cache hit     (read + sha256 + json.load)                0.005       0.011
     #   (the cache is marshal since CACHE_FORMAT 2: about half json.load's time, see _read_cache)
     # The tolerant loader costs ~1.3x, so it only runs when libyaml refuses a redefined anchor;
     # on those five files the failed first attempt adds ~6 ms (2024-09-28: 0.044 -> 0.050).
-    from .yaml12 import ComposerError, ReaderError, _FastLoader, _TolerantLoader, yaml
+    from .yaml12 import ComposerError, ReaderError, FastLoader, TolerantLoader, yaml
     try:
         with _gc_paused():
             try:
-                value = yaml.load(data, Loader=_FastLoader)
+                value = yaml.load(data, Loader=FastLoader)
             except ComposerError as exc:
                 if not str(exc.context).startswith("found duplicate anchor"):  # libyaml's wording
                     raise
-                value = yaml.load(data, Loader=_TolerantLoader)
+                value = yaml.load(data, Loader=TolerantLoader)
             _check_size(value, origin)
             return value
     except yaml.MarkedYAMLError as exc:
@@ -186,9 +188,17 @@ def _parse_yaml(data: bytes, origin: str) -> Any:
 
 
 def _check_size(value: Any, origin: str) -> None:
-    """Refuse alias cycles and alias bombs: either would hang whoever walks the data."""
+    """Refuse alias cycles and alias bombs: either would hang whoever walks the data.
+
+    A bomb need not be large to hurt: 1 KB of aliases that expand to a few million values stays
+    under MAX_NODES, yet every later walk (translating schemas, compiling validators) expands it
+    again, into gigabytes. So the expanded size is also bounded against the document's own size,
+    as YAML parsers bound "excessive aliasing": past ALIAS_FLOOR values, at most ALIAS_RATIO times
+    the values written out. OpenAI's documents expand by at most 1.03 times.
+    """
     sizes: dict[int, int] = {}  # id(container) -> values in it with every alias expanded
     open_: set[int] = set()
+    distinct = [0]              # values as written: each container once, with its own items
 
     def size(obj: Any) -> int:
         if obj.__class__ is dict:
@@ -202,12 +212,16 @@ def _check_size(value: Any, origin: str) -> None:
         if id(obj) in open_:
             raise SpecLoadError(origin, "an alias refers to a node that contains it (a cycle)")
         open_.add(id(obj))
+        distinct[0] += 1 + len(items)
         total = sizes[id(obj)] = 1 + sum(map(size, items))
         if total > MAX_NODES:
             raise SpecLoadError(origin, f"more than {MAX_NODES:,} values once its aliases are expanded")
         return total
 
-    size(value)
+    total = size(value)
+    if total > ALIAS_FLOOR and total > ALIAS_RATIO * distinct[0]:
+        raise SpecLoadError(origin, f"its aliases expand {distinct[0]:,} values into {total:,} (more than "
+                                    f"{ALIAS_RATIO} times): an alias bomb")
 
 
 def _what(value: Any) -> str:

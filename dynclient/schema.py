@@ -46,50 +46,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from .errors import SchemaCompileError
+from .vocabulary import DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS, Violation, short_repr, type_name
 
 URN = "urn:dynclient:"
-DISCRIMINATOR = "x-dynclient-discriminator"
 TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})
 
-# Keywords whose value is a schema, a list of schemas, or a map of schemas.
-ONE_SCHEMA = ("additionalProperties", "items", "not", "if", "then", "else", "contains",
-              "propertyNames", "unevaluatedProperties", "unevaluatedItems", "additionalItems")
-SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-SCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas", "$defs", "definitions")
+TOO_DEEP = "nested too deeply, or through a $ref chain too long, to compile"
 PLAIN_TYPED_KEYS = frozenset({"enum", "const", "$ref", "allOf", "anyOf", "oneOf", "not"})
-
-
-@dataclass
-class Violation:
-    """One schema failure, reduced to what a person needs."""
-
-    pointer: str          # JSON pointer into the instance ("" is the root)
-    message: str
-    keyword: str          # the failing keyword (type, required, enum, ...)
-    expected: Any
-    given: Any
-    messages: list[str]   # every failure found, most useful first, capped
-
-
-def json_pointer(parts) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def short_repr(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + " ...>"
-
-
-def _type_name(value: Any) -> str:
-    for python_type, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
-                              (list, "array"), (dict, "object"), (type(None), "null")):
-        if isinstance(value, python_type):
-            return name
-    return type(value).__name__
 
 
 # --- compiled schemas, and the translation behind them -----------------------
@@ -133,14 +99,22 @@ class CompiledSchema:
     def is_valid(self, instance: Any) -> bool:
         if self.fast_verdict(instance):
             return True
-        return next(self.reference().iter_errors(instance), None) is None
+        try:
+            return next(self.reference().iter_errors(instance), None) is None
+        except RecursionError:
+            return False
 
     def violation(self, instance: Any) -> Violation | None:
-        """None when valid; otherwise the most useful failure and a list of all of them."""
+        """None when valid; otherwise the most useful failure and a list of all of them. An instance
+        nested deeper than Python can walk (a hostile payload for a recursive schema) is a failure."""
         if self.fast_verdict(instance):
             return None
         from .explain import violation
-        return violation(self.reference(), instance)
+        try:
+            return violation(self.reference(), instance)
+        except RecursionError:
+            message = "the value is nested too deeply to validate"
+            return Violation("", message, "depth", None, None, [message])
 
 
 class SchemaSet:
@@ -195,7 +169,10 @@ class SchemaSet:
         found = self._compiled.get(key)
         if found is None:
             root = self._translate_closure(pointer, direction)
-            fast, recursive = self._fast_validator(root) if self.fast else (None, False)
+            try:
+                fast, recursive = self._fast_validator(root) if self.fast else (None, False)
+            except RecursionError:
+                raise SchemaCompileError(pointer, TOO_DEEP) from None
             found = self._compiled[key] = CompiledSchema(pointer, fast, lambda: self._reference_validator(root),
                                                          recursive)
         return found
@@ -238,7 +215,10 @@ class SchemaSet:
 
     def _translate_closure(self, pointer: str, direction: str) -> str:
         root = uri(direction, pointer)
-        self._translate_pending([pointer], direction)
+        try:
+            self._translate_pending([pointer], direction)
+        except RecursionError:
+            raise SchemaCompileError(pointer, TOO_DEEP) from None
         return root
 
     def _translate_pending(self, pending: list[str], direction: str) -> None:
@@ -312,7 +292,7 @@ class Translator:
         if isinstance(node, bool):
             return node
         if not isinstance(node, dict):
-            raise SchemaCompileError(pointer, f"a schema must be an object or a boolean, not {_type_name(node)}")
+            raise SchemaCompileError(pointer, f"a schema must be an object or a boolean, not {type_name(node)}")
         nullable = node.get("nullable") is True
         if isinstance(node.get("allOf"), list) and any(_bare_nullable(part) for part in node["allOf"]):
             # `allOf: [{$ref: X}, {nullable: true}]` is how documents write "X or null"; a bare
@@ -523,7 +503,7 @@ def _bare_nullable(part: Any) -> bool:
 # --- reading translated schemas (for the mock server and the command line) -------
 
 
-def _unwrap(schema: Any, resolve) -> Any:
+def unwrap(schema: Any, resolve) -> Any:
     for _ in range(20):
         if isinstance(schema, dict) and set(schema) == {"$ref"}:
             schema = resolve(schema["$ref"])
@@ -537,7 +517,7 @@ def _unwrap(schema: Any, resolve) -> Any:
 
 def schema_kind(schema: Any, resolve) -> tuple[str | None, Any]:
     """(JSON type, items schema) of a translated schema, through $ref and a nullable wrapper."""
-    schema = _unwrap(schema, resolve)
+    schema = unwrap(schema, resolve)
     if not isinstance(schema, dict):
         return None, None
     kind = schema.get("type")
@@ -553,7 +533,7 @@ def schema_kind(schema: Any, resolve) -> tuple[str | None, Any]:
 
 
 def schema_properties(schema: Any, resolve) -> dict:
-    schema = _unwrap(schema, resolve)
+    schema = unwrap(schema, resolve)
     if not isinstance(schema, dict):
         return {}
     found = dict(schema.get("properties") or {})

@@ -86,6 +86,18 @@ def route_template(path: str, where: str) -> str:
     return path
 
 
+KINDS = {dict: "a mapping", list: "a list", str: "a string"}
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")   # RFC 9110, 5.6.2: what a header name may be
+
+
+def expect(node: Any, kind: type, origin: str, pointer: str) -> Any:
+    """`node` when it is of `kind`; otherwise the SpecError that names where and what it should be."""
+    if isinstance(node, kind):
+        return node
+    raise SpecError(f"{origin}: {pointer or '/'}: must be {KINDS.get(kind, kind.__name__)}, not "
+                    f"{type(node).__name__} {str(node)[:60]!r}")
+
+
 def operation_pointer(path: str, method: str) -> str:
     return f"/paths/{escape_pointer(path)}/{method.lower()}"
 
@@ -230,7 +242,7 @@ class DocumentReader:
 
     def _sites(self) -> Iterator[Site]:
         """Every operation object of the document, in document order, without reading into it."""
-        for path, item in (self.data.get("paths") or {}).items():
+        for path, item in expect(self.data.get("paths") or {}, dict, self.document.origin, "/paths").items():
             item_pointer = f"/paths/{escape_pointer(path)}"
             item, item_pointer = self.deref(item, item_pointer)
             if not isinstance(item, dict):
@@ -252,6 +264,13 @@ class DocumentReader:
         merged.update({(p.name, p.location): p for p in own})
         parameters = self._mend_path_parameters(path, list(merged.values()), op_pointer, problems)
         security = op.get("security")
+        for where, requirements in (("/security", self.data.get("security")), (f"{op_pointer}/security", security)):
+            if requirements is not None and not (isinstance(requirements, list)
+                                                 and all(isinstance(r, dict) for r in requirements)):
+                raise SpecError(f"{self.document.origin}: {where}: must be a list of security requirement objects")
+        tags = op.get("tags") or []
+        if not isinstance(tags, list):
+            raise SpecError(f"{self.document.origin}: {op_pointer}/tags: must be a list, not {tags!r}")
         return Operation(
             operation_id=operation_id,
             method=method.upper(),
@@ -306,15 +325,21 @@ class DocumentReader:
 
     def _parameters(self, nodes: list, pointer: str) -> list[Parameter]:
         result = []
-        for i, node in enumerate(nodes):
+        for i, node in enumerate(expect(nodes, list, self.document.origin, pointer)):
             node, at = self.deref(node, f"{pointer}/{i}")
             try:
                 name, location = node["name"], node["in"]
             except (KeyError, TypeError):
                 raise SpecError(f"{self.document.origin}: {at}: a parameter needs `name` and `in`") from None
-            if location not in DEFAULT_STYLES:
-                raise SpecError(f"{self.document.origin}: {at}: unknown parameter location {location!r}")
+            if not isinstance(name, str) or not isinstance(location, str) or location not in DEFAULT_STYLES:
+                raise SpecError(f"{self.document.origin}: {at}: unknown parameter location {location!r}"
+                                if isinstance(name, str) else f"{self.document.origin}: {at}: `name` must be a string")
+            if location in ("header", "cookie") and not TOKEN.fullmatch(name):
+                raise SpecError(f"{self.document.origin}: {at}: {location} parameter name {name!r} is not an HTTP "
+                                f"token (no spaces, colons, CR, LF or other separators)")
             style = node.get("style") or DEFAULT_STYLES[location]
+            if not isinstance(style, str):
+                raise SpecError(f"{self.document.origin}: {at}/style: must be a string, not {style!r}")
             schema, schema_at, content_type = node.get("schema"), f"{at}/schema", None
             if schema is None and node.get("content"):
                 content_type, media = next(iter(node["content"].items()))
@@ -333,27 +358,28 @@ class DocumentReader:
         return result
 
     def _content(self, content: Mapping, pointer: str) -> dict[str, MediaType]:
-        return {
-            content_type: MediaType(
-                content_type=content_type,
-                schema=(media or {}).get("schema"),
-                pointer=f"{pointer}/{escape_pointer(content_type)}/schema",
-                encoding=(media or {}).get("encoding") or {},
-            )
-            for content_type, media in (content or {}).items()
-        }
+        origin = self.document.origin
+        out = {}
+        for content_type, media in expect(content or {}, dict, origin, pointer).items():
+            at = f"{pointer}/{escape_pointer(str(content_type))}"
+            media = expect(media or {}, dict, origin, at)
+            out[content_type] = MediaType(content_type=content_type, schema=media.get("schema"), pointer=f"{at}/schema",
+                                          encoding=expect(media.get("encoding") or {}, dict, origin, f"{at}/encoding"))
+        return out
 
     def _request_body(self, node: Any, pointer: str) -> RequestBody | None:
         if node is None:
             return None
         node, pointer = self.deref(node, pointer)
+        expect(node, dict, self.document.origin, pointer)
         return RequestBody(required=bool(node.get("required")),
                            content=self._content(node.get("content") or {}, f"{pointer}/content"))
 
     def _responses(self, node: Mapping, pointer: str) -> dict[str, Response]:
         responses = {}
-        for status, response in node.items():
+        for status, response in expect(node, dict, self.document.origin, pointer).items():
             response, at = self.deref(response, f"{pointer}/{escape_pointer(str(status))}")
+            expect(response, dict, self.document.origin, at)
             responses[str(status)] = Response(
                 status=str(status),
                 description=response.get("description") or "",
@@ -435,7 +461,15 @@ class OperationIndex(Mapping):
 
     def _build(self, index: int, operation_id: str) -> Operation:
         found: list[str] = []
-        operation = self._reader._build(self._sites[index], operation_id, found)
+        site = self._sites[index]
+        try:
+            operation = self._reader._build(site, operation_id, found)
+        except SpecError:
+            raise
+        except (KeyError, IndexError, AttributeError, TypeError, ValueError, RecursionError) as exc:
+            # A slot of the wrong kind that no check above names: still a document error, at the operation.
+            raise SpecError(f"{self._reader.document.origin}: {site.item_pointer}/{site.method}: the operation "
+                            f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
         self._mended[index] = found
         return operation
 
@@ -455,11 +489,18 @@ class Spec(DocumentReader):
         data = self.data
         self.openapi: str = str(data["openapi"])
         self.dialect = "3.1" if self.openapi.startswith("3.1") else "3.0"
-        info = data.get("info") or {}
-        self.title: str = info.get("title", "")
+        origin = self.document.origin
+        info = expect(data.get("info") or {}, dict, origin, "/info")
+        self.title: str = str(info.get("title", ""))
         self.version: str = str(info.get("version", ""))
-        self.servers: list = data.get("servers") or [{"url": "/"}]
-        self.security_schemes: dict = (data.get("components") or {}).get("securitySchemes") or {}
+        self.servers: list = [server for server in expect(data.get("servers") or [], list, origin, "/servers")
+                              if isinstance(server, dict)] or [{"url": "/"}]
+        components = expect(data.get("components") or {}, dict, origin, "/components")
+        schemes = expect(components.get("securitySchemes") or {}, dict, origin, "/components/securitySchemes")
+        self.security_schemes: dict = {name: expect(scheme, dict, origin, f"/components/securitySchemes/{name}")
+                                       for name, scheme in schemes.items()}
+        expect(components.get("schemas") or {}, dict, origin, "/components/schemas")
+        expect(data.get("security") or [], list, origin, "/security")
         # The index reads through a reader of its own, so it holds no reference back to this Spec:
         # a Spec nobody uses is freed at once, with its document, as plain data is, not by the GC.
         self.operations: Mapping[str, Operation] = OperationIndex(DocumentReader(self.document))

@@ -125,7 +125,7 @@ except ImportError:  # no libyaml: PyYAML's pure-Python reader, scanner and pars
     from yaml.reader import Reader
     from yaml.scanner import Scanner
 
-    class _TolerantLoader(Reader, Scanner, Parser, _RedefiningComposer, _Core12Constructor, _Core12Resolver):
+    class TolerantLoader(Reader, Scanner, Parser, _RedefiningComposer, _Core12Constructor, _Core12Resolver):
         def __init__(self, stream):
             Reader.__init__(self, stream)
             Scanner.__init__(self)
@@ -134,9 +134,9 @@ except ImportError:  # no libyaml: PyYAML's pure-Python reader, scanner and pars
             _Core12Constructor.__init__(self)
             _Core12Resolver.__init__(self)
 
-    _FastLoader = _TolerantLoader
+    FastLoader = TolerantLoader
 else:
-    class _FastLoader(CParser, _Core12Constructor, _Core12Resolver):
+    class FastLoader(CParser, _Core12Constructor, _Core12Resolver):
         """libyaml parses and composes (refusing a redefined anchor); Python constructs."""
 
         def __init__(self, stream):
@@ -144,7 +144,7 @@ else:
             _Core12Constructor.__init__(self)
             _Core12Resolver.__init__(self)
 
-    class _TolerantLoader(_RedefiningComposer, CParser, _Core12Constructor, _Core12Resolver):
+    class TolerantLoader(_RedefiningComposer, CParser, _Core12Constructor, _Core12Resolver):
         """libyaml parses; the Python composer above composes; Python constructs."""
 
         def __init__(self, stream):

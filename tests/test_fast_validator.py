@@ -236,4 +236,5 @@ def test_a_deep_instance_under_a_recursive_schema_never_crashes_the_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, f"exit {out.returncode}: {out.stderr[-500:]}"
     assert out.stdout.split("\n")[0] == "fast verdict: None"
-    assert out.stdout.split("\n")[1] in ("valid", "RecursionError")
+    # Deeper than Python's reference validator can walk: refused as too deep, never a RecursionError.
+    assert out.stdout.split("\n")[1] in ("valid", "invalid")

@@ -185,7 +185,7 @@ def test_pure_python_fallback_without_libyaml():
     """Without libyaml the same rules hold, through PyYAML's pure-Python classes."""
     code = ("import sys; sys.modules['yaml._yaml'] = None\n"
             "from dynclient import loader\n"
-            "assert loader._FastLoader is loader._TolerantLoader\n"
+            "assert loader.FastLoader is loader.TolerantLoader\n"
             "print(loader.parse_bytes(b'a: &x on\\nb: &x 010\\nc: *x\\n200: 2024-01-01\\n', 't'))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[1])
@@ -535,10 +535,10 @@ def _timings(names: list[str]) -> None:
         rows = {
             "yaml.CSafeLoader": lambda: yaml.load(raw, Loader=yaml.CSafeLoader),
             "yaml.CSafeLoader, gc paused": paused(lambda: yaml.load(raw, Loader=yaml.CSafeLoader)),
-            "_FastLoader, gc on": lambda: yaml.load(raw, Loader=loader._FastLoader),
-            "_FastLoader, gc paused": paused(lambda: yaml.load(raw, Loader=loader._FastLoader)),
-            "_TolerantLoader, gc on": lambda: yaml.load(raw, Loader=loader._TolerantLoader),
-            "_TolerantLoader, gc paused": paused(lambda: yaml.load(raw, Loader=loader._TolerantLoader)),
+            "FastLoader, gc on": lambda: yaml.load(raw, Loader=loader.FastLoader),
+            "FastLoader, gc paused": paused(lambda: yaml.load(raw, Loader=loader.FastLoader)),
+            "TolerantLoader, gc on": lambda: yaml.load(raw, Loader=loader.TolerantLoader),
+            "TolerantLoader, gc paused": paused(lambda: yaml.load(raw, Loader=loader.TolerantLoader)),
             "load(path, cache=False)": lambda: load(path, cache=False),
         }
         with tempfile.TemporaryDirectory() as cache:

@@ -21,10 +21,10 @@ import os
 from typing import Any, Callable, Mapping
 
 from .. import codecs, params
-from ..errors import (ConfigError, ParameterError, ResponseDecodeError, ResponseValidationError, UnknownOperationError,
-                      status_error)
+from ..errors import (ConfigError, ParameterError, ResponseDecodeError, ResponseValidationError, SpecError,
+                      UnknownOperationError, status_error)
 from ..schema import SchemaSet
-from ..spec import Operation, Parameter, Spec
+from ..spec import TOKEN, Operation, Parameter, Spec
 from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_MODES, Bound, Options, PreparedRequest,
                    RawResponse, Result, admit_event, ask_to_stream, bind_arguments, choose_request_media,
                    event_problem, response_media, response_problem, serves_openai, validate_request,
@@ -268,6 +268,11 @@ class BaseClient:
             for name in requirement:
                 scheme, secret = self.spec.security_schemes[name], self._credentials[name].reveal()
                 kind, where = scheme.get("type"), scheme.get("in")
+                if kind == "apiKey" and where in ("header", "cookie") and not (
+                        isinstance(scheme.get("name"), str) and TOKEN.fullmatch(scheme["name"])):
+                    raise SpecError(f"{self.spec.document.origin}: /components/securitySchemes/{name}/name: "
+                                    f"{scheme.get('name')!r} is not an HTTP token (no spaces, colons, CR, LF or "
+                                    f"other separators)")
                 if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
                     user, password = secret if isinstance(secret, tuple) else (secret, "")
                     token = base64.b64encode(f"{user}:{password}".encode()).decode()

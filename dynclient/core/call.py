@@ -157,8 +157,12 @@ def validate_request(schemas: SchemaSet, op: Operation, bound: Bound, media: Any
                                          violation.message, violation.expected, violation.given,
                                          violation.messages)
     if media is not None and body is not MISSING and media.schema is not None:
-        instance = body if codecs.media_essence(media.content_type) == "application/json" \
-            else codecs.for_validation(body)
+        try:
+            instance = body if codecs.media_essence(media.content_type) == "application/json" \
+                else codecs.for_validation(body)
+        except RecursionError:
+            raise RequestValidationError(op.operation_id, "body", "", "the body is nested too deeply to validate",
+                                         None, None) from None
         violation = schemas.compiled(media.pointer, "request").violation(instance)
         if violation:
             raise RequestValidationError(op.operation_id, "body", violation.pointer, violation.message,

@@ -16,7 +16,7 @@ import re
 from typing import Any, BinaryIO
 
 from .. import codecs
-from ..schema import _unwrap, schema_kind
+from ..schema import schema_kind, unwrap
 from ..spec import Operation, Spec
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -44,7 +44,7 @@ def success(op: Operation):
 
 def required_names(schema: Any, resolve) -> list[str]:
     """The names an object schema requires, through `$ref`s and `allOf`."""
-    schema = _unwrap(schema, resolve)
+    schema = unwrap(schema, resolve)
     if not isinstance(schema, dict):
         return []
     return [*(schema.get("required") or ()), *(n for part in schema.get("allOf") or () for n in required_names(part, resolve))]
@@ -52,7 +52,7 @@ def required_names(schema: Any, resolve) -> list[str]:
 
 def admits_array(schema: Any, resolve) -> bool:
     """Whether a schema is an array or has one among its alternatives (`image`: a file or files)."""
-    schema = _unwrap(schema, resolve)
+    schema = unwrap(schema, resolve)
     if not isinstance(schema, dict):
         return False
     return schema_kind(schema, resolve)[0] == "array" or any(
