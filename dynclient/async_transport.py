@@ -145,6 +145,7 @@ class AsyncTransport:
         self._limit = max_connections or DEFAULT_MAX_CONNECTIONS
         self._keep = pool_maxsize
         self._session: aiohttp.ClientSession | None = None
+        self._keeper: DeadlineKeeper | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proxies: dict[str, tuple[str, aiohttp.BasicAuth | None] | None] = {}   # origin -> proxy
         self._urls: dict[str, yarl.URL] = {}
@@ -161,20 +162,28 @@ class AsyncTransport:
     def session(self) -> aiohttp.ClientSession:
         """The session of the running loop (a client used from another loop gets a new one)."""
         loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ssl=self._ssl(),
-                                             keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, trust_env=False,
-                cookie_jar=aiohttp.DummyCookieJar(),      # cookies are parameters, never state
-                skip_auto_headers=("User-Agent", "Content-Type"),
-                timeout=aiohttp.ClientTimeout(total=None))
-            # aiohttp re-sends an idempotent request once, on its own, when a connection drops; the
-            # policy decides retries here (and counts them), so that one is turned off where it exists.
-            if hasattr(self._session, "_retry_connection"):
-                self._session._retry_connection = False
-            self._loop = loop
-        return self._session
+        session = self._session
+        if session is not None and self._loop is loop and not session.closed:
+            return session
+        connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ssl=self._ssl(), keepalive_timeout=60)
+        session = self._session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=True, trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),      # cookies are parameters, never state
+            skip_auto_headers=("User-Agent", "Content-Type"),
+            timeout=aiohttp.ClientTimeout(total=None))
+        # aiohttp re-sends an idempotent request once, on its own, when a connection drops; the
+        # policy decides retries here (and counts them), so that one is turned off where it exists.
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        self._loop = loop
+        return session
+
+    def keeper(self) -> DeadlineKeeper:
+        """The running loop's DeadlineKeeper, remembered for the loop this transport last ran on."""
+        loop = asyncio.get_running_loop()
+        if self._keeper is None or self._keeper.loop is not loop:
+            self._keeper = deadline_keeper()
+        return self._keeper
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -243,7 +252,7 @@ class AsyncTransport:
         if timeout.total is not None:
             if sys.version_info < (3, 11):   # pragma: no cover - no Task.uncancel: the slower, plain way
                 return await self._send_within(request, timeout, policy, stream, max_bytes, on_progress)
-            deadline = deadline_keeper().open(timeout.total)
+            deadline = self.keeper().open(timeout.total)
         started = time.perf_counter()
         attempts = Attempts(policy, request, deadline.at if deadline else None)
         try:
