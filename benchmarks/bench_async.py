@@ -24,12 +24,12 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import urllib3
@@ -252,17 +252,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="500 calls, 2 rounds: keeps the script from rotting")
     parser.add_argument("--memory", action="store_true", help="also 10,000 AsyncClient calls at 256 in flight")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="also write the section 'Many calls' of this Markdown file (benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
     calls, rounds = (500, 2) if args.quick else (args.calls, args.rounds)
+    started = time.perf_counter()
     with LoopbackServer() as base:
         results = measure(base, calls, rounds, args.concurrency)
-        print(f"{calls} createChatCompletion calls, {args.concurrency} in flight, median of {rounds} rounds "
-              f"(machine: {os.cpu_count()} cores, Python {sys.version.split()[0]})\n")
-        print("\n".join(table(results)))
+        lines = [f"`python -m benchmarks.bench_async --calls {calls} --rounds {rounds}"
+                 f"{' --memory' if args.memory else ''}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+                 f"{calls} createChatCompletion calls with {args.concurrency} in flight, median of {rounds} rounds "
+                 f"(machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}).", "", *table(results)]
         if args.memory:
             grown = memory_growth(base, 10_000)
-            print(f"\nAsyncClient, 10,000 calls at 256 in flight: RSS {grown['before_kb'] / 1024:.1f} MB -> "
-                  f"{grown['after_kb'] / 1024:.1f} MB (+{(grown['after_kb'] - grown['before_kb']) / 1024:.1f} MB)")
+            lines += ["", f"AsyncClient, 10,000 calls at 256 in flight: RSS {grown['before_kb'] / 1024:.1f} MB -> "
+                          f"{grown['after_kb'] / 1024:.1f} MB (+{(grown['after_kb'] - grown['before_kb']) / 1024:.1f} MB)."]
+    lines += ["", f"({time.perf_counter() - started:.0f} s in all)"]
+    print("\n".join(lines))
+    if args.output:
+        from .run import replace_section
+        replace_section(args.output, "Many calls", lines)
     return 0
 
 

@@ -487,8 +487,35 @@ def write(report: Report, output: Path, mode: str, seconds: float, latest: str, 
         *factor_note(report),
         *(["## Notes", "", *(f"- {note}" for note in report.notes), ""] if report.notes else []),
     ])
-    output.write_text(text)
+    output.write_text(text + kept_sections(output))
     return text
+
+
+OTHER_SECTIONS = "\n<!-- sections below are written by other benchmarks; benchmarks.run keeps them -->\n"
+
+
+def kept_sections(output: Path) -> str:
+    """The sections other benchmarks wrote into the same file (bench_async's), kept as they are."""
+    try:
+        existing = output.read_text()
+    except OSError:
+        return ""
+    found = existing.find(OTHER_SECTIONS)
+    return existing[found:] if found >= 0 else ""
+
+
+def replace_section(output: Path, heading: str, lines: list[str]) -> None:
+    """Write one section (`## heading` and what follows it) below the marker, replacing its last version."""
+    try:
+        existing = output.read_text()
+    except OSError:
+        existing = "# Benchmark results\n"
+    if OTHER_SECTIONS not in existing:
+        existing = existing.rstrip("\n") + "\n" + OTHER_SECTIONS
+    head, tail = existing.split(OTHER_SECTIONS, 1)
+    sections = [part for part in ("\n" + tail).split("\n## ")[1:] if not part.startswith(heading)]
+    body = "\n".join([f"## {heading}", "", *lines, ""])
+    output.write_text(head + OTHER_SECTIONS + "".join("\n## " + part for part in sections) + "\n" + body)
 
 
 def main(argv: list[str] | None = None) -> int:
