@@ -24,7 +24,7 @@ from .version import __version__
 
 __all__ = [
     "__version__",
-    "Client", "AsyncClient", "AsyncStream", "PreparedRequest", "Result", "Stream", "Paginator", "Event", "RetryPolicy", "Timeout", "Spec", "Operation", "Parameter", "Document", "load",
+    "Client", "PreparedRequest", "Result", "Stream", "Paginator", "Event", "RetryPolicy", "Timeout", "Spec", "Operation", "Parameter", "Document", "load",
     "DynclientError", "ConfigError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
     "RequestError", "UnknownOperationError", "ParameterError", "RequestValidationError",
     "ResponseValidationError", "APIConnectionError", "APITimeoutError", "CertificateVerifyError", "ResponseDecodeError",
@@ -38,6 +38,7 @@ def __getattr__(name: str):
     import importlib
     if name == "config":   # `dynclient.config.resolve(...)`, imported on first use
         return importlib.import_module(".config", __name__)
+    # Not in __all__: they need the optional aiohttp, and `from dynclient import *` must work without it.
     if name in ("AsyncClient", "AsyncStream", "AsyncPaginator"):   # aiohttp is imported only for these
         return getattr(importlib.import_module(".async_client", __name__), name)
     if name == "Paginator":   # imported on first use: a first call never pages

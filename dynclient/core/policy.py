@@ -28,7 +28,6 @@ import math
 import os
 import random
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -158,13 +157,14 @@ class RetryPolicy:
 
 class _KeySource:
     """Unique keys, cheaply: a random 128-bit prefix per process (made again in a forked child) and a
-    counter. uuid4() per call cost 2 µs, a tenth of dynclient's whole overhead on a call."""
+    counter. uuid4() per call cost 2 µs, a tenth of dynclient's whole overhead on a call (and importing
+    uuid costs `import dynclient` its `platform` module)."""
 
     def __init__(self) -> None:
         self.renew()
 
     def renew(self) -> None:
-        self.prefix = f"dynclient-{uuid.uuid4().hex}-"
+        self.prefix = f"dynclient-{os.urandom(16).hex()}-"
         self.counter = itertools.count(1)
 
 
