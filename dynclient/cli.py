@@ -154,6 +154,8 @@ def run_ops(args: argparse.Namespace) -> int:
     if not chosen:
         print(f"no operations match in {spec.title} {spec.version}", file=sys.stderr)
         return EXIT_OK
+    hooks = [w for w in spec.webhooks.values() if not args.tag and (
+        not args.grep or args.grep.lower() in f"{w.event_type} {w.name} {w.summary}".lower())]
     rows = [(op.operation_id, op.method, op.path,
              ("[deprecated] " if op.deprecated else "") + brief(op.summary or op.description, 120))
             for op in chosen]
@@ -165,6 +167,11 @@ def run_ops(args: argparse.Namespace) -> int:
         if limit and len(text) > limit:
             text = text[:limit - 1] + "…"
         print(text)
+    if hooks:
+        print(f"\nwebhooks (events {spec.title} sends back):")
+        width = max(len(w.event_type) for w in hooks)
+        for hook in hooks:
+            print(f"  {hook.event_type.ljust(width)}  {brief(hook.summary, 100)}".rstrip())
     return EXIT_OK
 
 
@@ -637,6 +644,12 @@ def configure_mock(parser: argparse.ArgumentParser) -> None:
                         help="refuse a request body larger than this with 413 (default 512 MiB)")
     parser.add_argument("--read-timeout", type=float, default=30.0, metavar="SECONDS",
                         help="close a connection that sends nothing for this long (default 30)")
+    parser.add_argument("--webhook-url", metavar="URL",
+                        help="POST the document's webhook events there, signed, when mock state makes them due "
+                             "(a batch whose status becomes completed sends batch.completed)")
+    parser.add_argument("--webhook-secret", metavar="SECRET", default=os.environ.get("DYNCLIENT_WEBHOOK_SECRET"),
+                        help="the secret the events are signed with (whsec_... or text; default "
+                             "$DYNCLIENT_WEBHOOK_SECRET)")
 
 
 def _positive_int(text: str) -> int:
@@ -663,10 +676,15 @@ def run_mock(args: argparse.Namespace) -> int:
     overrides: dict[str, dict] = {}
     for operation_id, value in args.override:   # a repeated OP merges, the later over the earlier
         overrides[operation_id] = deep_merge(overrides.get(operation_id, {}), value)
+    if args.webhook_url and not args.webhook_secret:
+        raise UsageError("--webhook-url needs --webhook-secret (or $DYNCLIENT_WEBHOOK_SECRET)")
     server = MockServer(args.spec, args.host, args.port, require_auth=not args.no_auth, overrides=overrides,
-                        max_body_bytes=args.max_body_bytes, read_timeout=args.read_timeout)
+                        max_body_bytes=args.max_body_bytes, read_timeout=args.read_timeout,
+                        webhook_url=args.webhook_url, webhook_secret=args.webhook_secret)
     spec = server.app.spec
     overridden = f"; answers of {', '.join(overrides)} overridden" if overrides else ""
+    if args.webhook_url:
+        overridden += f"; webhook events to {args.webhook_url}"
     print(f"dynclient mock: {spec.title} {spec.version} ({len(spec.operations)} operations{overridden}) "
           f"at {server.base_url}", flush=True)   # the URL last: scripts read it from there
     try:
@@ -713,6 +731,50 @@ def run_demo(args: argparse.Namespace) -> int:
 # --- the subcommands ------------------------------------------------------------------
 # Extra subcommands (diff, lint, check, ...) are added here: one Command each.
 
+# --- webhooks -------------------------------------------------------------------------
+
+
+def configure_webhooks(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="webhooks_command", required=True, metavar="listen")
+    listen = sub.add_parser("listen", help="receive webhooks, verify and validate them, and print each event")
+    listen.add_argument("spec", help=SPEC_HELP)
+    listen.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    listen.add_argument("--port", type=int, default=8081, help="port (default 8081; 0 picks a free one)")
+    listen.add_argument("--secret", default=os.environ.get("OPENAI_WEBHOOK_SECRET"),
+                        help="the webhook secret (whsec_...; default $OPENAI_WEBHOOK_SECRET); never printed")
+    listen.add_argument("--tolerance", type=int, default=300, metavar="SECONDS",
+                        help="how far from now a webhook's timestamp may be (default 300)")
+
+
+def run_webhooks(args: argparse.Namespace) -> int:
+    """`dynclient webhooks listen`: a development endpoint that prints each verified, validated event."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from .webhooks import Webhooks
+    if not args.secret:
+        raise UsageError("give --secret (or set OPENAI_WEBHOOK_SECRET)")
+    hooks = Webhooks(args.spec, args.secret, tolerance=args.tolerance, seen=True)
+
+    @hooks.on("*")
+    def show(event: dict) -> None:
+        print(json.dumps(event, ensure_ascii=False, separators=(",", ":")), flush=True)
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *arguments: object) -> None:   # the events are the output
+            pass
+
+    server = make_server(args.host, args.port, hooks.wsgi_app(), handler_class=Quiet)
+    print(f"dynclient webhooks: {len(hooks.spec.webhooks)} event types of {hooks.spec.title} "
+          f"{hooks.spec.version}; listening at http://{args.host}:{server.server_port}/", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
 COMMANDS: list[Command] = [
     Command("demo", "run the client against the built-in mock server (no API key, no network)",
             "dynclient demo --spec openai@2026-08-21", configure_demo, run_demo,
@@ -748,8 +810,15 @@ COMMANDS: list[Command] = [
             configure_batch, lambda args: BATCH_COMMANDS[args.batch_command](args)),
     Command("mock", "serve a mock of any OpenAPI 3.x document",
             "dynclient mock openai@2025-04-29 --port 8080\n"
-            "dynclient mock openai@2025-04-29 --override 'getRun={\"status\": \"completed\"}'",
+            "dynclient mock openai@2025-04-29 --override 'getRun={\"status\": \"completed\"}'\n"
+            "dynclient mock openai@2026-08-21 --webhook-url http://127.0.0.1:8081/ --webhook-secret whsec_...",
             configure_mock, run_mock),
+    Command("webhooks", "receive the events an API sends back: verified, validated, printed",
+            "dynclient webhooks listen openai@2026-08-21 --port 8081 --secret whsec_...",
+            configure_webhooks, run_webhooks,
+            "Listen for webhooks (Standard Webhooks signatures, as OpenAI sends them), verify each, check it "
+            "against the document's `webhooks`, and print each event as one JSON line; refused ones are "
+            "logged with the reason, and answered 400."),
 ]
 
 

@@ -63,9 +63,12 @@ def _schema_set(source: Any) -> SchemaSet:
 
 
 def find_operation(spec: Spec, operation_id: str) -> Operation:
+    """The operation, or the webhook of that event type (`batch.completed`: the request the API sends)."""
     try:
         return spec.operations[operation_id]
     except KeyError:
+        if operation_id in spec.webhooks:
+            return spec.webhook_operation(operation_id)
         import difflib
         from .errors import UnknownOperationError
         raise UnknownOperationError(operation_id,

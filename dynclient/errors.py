@@ -18,6 +18,9 @@
     │   └── ResponseTooLargeError    the body exceeded the size limit (also a gzip bomb)
     ├── APIStreamError               an event stream reported an error mid-stream
     ├── PaginationError              the operation does not page, or the server repeats a cursor
+    ├── WebhookError                 an event the API sent back (dynclient.webhooks)
+    │   ├── WebhookVerificationError its signature, timestamp or headers do not check out
+    │   └── WebhookEventError        verified, but not an event the document declares
     └── APIStatusError               the server answered 4xx/5xx
         ├── BadRequestError          400
         ├── AuthenticationError      401
@@ -216,6 +219,30 @@ class PaginationError(DynclientError):
     def __init__(self, operation_id: str, message: str):
         self.operation_id = operation_id
         super().__init__(f"{operation_id}: {message}")
+
+
+class WebhookError(DynclientError):
+    """An incoming webhook that cannot be accepted."""
+
+
+class WebhookVerificationError(WebhookError):
+    """The webhook did not come from the holder of the secret, or not now: `check` names which check
+    failed (headers, timestamp, signature, secret). Never shows the secret or a signature."""
+
+    def __init__(self, check: str, message: str):
+        self.check = check
+        super().__init__(f"webhook verification failed ({check}): {message}")
+
+
+class WebhookEventError(WebhookError):
+    """A verified webhook whose payload is not an event of the document: not JSON, an unknown `type`,
+    or a payload outside its event's schema (`pointer` into the payload)."""
+
+    def __init__(self, event_type: str | None, message: str, pointer: str | None = None):
+        self.event_type = event_type
+        self.pointer = pointer
+        where = f" at {pointer or '/'}" if pointer is not None else ""
+        super().__init__(f"webhook event {event_type or '(no type)'}{where}: {message}")
 
 
 class APIStatusError(DynclientError):

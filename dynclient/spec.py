@@ -191,6 +191,60 @@ class Operation:
                 or responses.get(f"{status // 100}xx") or responses.get("default"))
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """One event the API sends to a user's server (OpenAPI 3.1 `webhooks`), indexed by its `type`."""
+
+    name: str                  # its key under `webhooks` (batch_completed)
+    event_type: str            # the event's `type` (batch.completed)
+    method: str                # upper case, POST in practice
+    pointer: str               # JSON pointer of the event's body schema
+    summary: str = ""
+    operation_pointer: str = ""   # of the operation object that describes the request the API sends
+
+
+def index_webhooks(reader: "DocumentReader") -> dict[str, Webhook]:
+    """event type -> Webhook. The type is read from the body schema as OpenAI's documents write it
+    (`type: {enum: [batch.completed]}`, or `const`), else the schema's title, else the key; each
+    found in the same place as an operation's request body."""
+    origin = reader.document.origin
+    found: dict[str, Webhook] = {}
+    for name, item in expect(reader.data.get("webhooks") or {}, dict, origin, "/webhooks").items():
+        item, item_pointer = reader.deref(item, f"/webhooks/{escape_pointer(str(name))}")
+        for method in HTTP_METHODS:
+            op = item.get(method) if isinstance(item, dict) else None
+            if not isinstance(op, dict):
+                continue
+            body, at = reader.deref(op.get("requestBody") or {}, f"{item_pointer}/{method}/requestBody")
+            content = expect(expect(body, dict, origin, at).get("content") or {}, dict, origin, f"{at}/content")
+            key = next((k for k in content if "json" in str(k)), None)
+            if key is None or not isinstance(content[key], dict) or "schema" not in content[key]:
+                continue
+            pointer = f"{at}/content/{escape_pointer(str(key))}/schema"
+            event_type = _event_type(reader, content[key]["schema"], pointer) or str(name)
+            found.setdefault(event_type, Webhook(str(name), event_type, method.upper(), pointer,
+                                                 str(op.get("summary") or op.get("description") or "").strip(),
+                                                 f"{item_pointer}/{method}"))
+    return found
+
+
+def _event_type(reader: "DocumentReader", schema: Any, pointer: str) -> str | None:
+    try:
+        schema, _ = reader.deref(schema, pointer)
+    except SpecError:
+        return None
+    if not isinstance(schema, dict):
+        return None
+    kind = (schema.get("properties") or {}).get("type") if isinstance(schema.get("properties"), dict) else None
+    if isinstance(kind, dict):
+        values = kind.get("enum") if isinstance(kind.get("enum"), list) else (
+            [kind["const"]] if "const" in kind else [])
+        if len(values) == 1 and isinstance(values[0], str):
+            return values[0]
+    title = schema.get("title")
+    return title if isinstance(title, str) and title else None
+
+
 def _overlays(source: Any, overlays: Any) -> Mend | None:
     """The loader's Mend for the shipped overlays of a named source and the caller's, or None."""
     if overlays is False or not (overlays or sources.is_name(source)):
@@ -504,6 +558,22 @@ class Spec(DocumentReader):
         # The index reads through a reader of its own, so it holds no reference back to this Spec:
         # a Spec nobody uses is freed at once, with its document, as plain data is, not by the GC.
         self.operations: Mapping[str, Operation] = OperationIndex(DocumentReader(self.document))
+
+    @cached_property
+    def webhooks(self) -> Mapping[str, Webhook]:
+        """The events the API sends back (OpenAPI 3.1 `webhooks`), by event type; empty for 3.0."""
+        return index_webhooks(self)
+
+    def webhook_operation(self, event_type: str) -> Operation:
+        """A webhook as an Operation (the request the API sends: its body is the event), so that what
+        describes and compares operations describes and compares events too."""
+        hook = self.webhooks[event_type]
+        node = expect(self.resolve_pointer(hook.operation_pointer), dict, self.document.origin, hook.operation_pointer)
+        return Operation(operation_id=event_type, method=hook.method, path=f"webhook {hook.name}", parameters=(),
+                         request_body=self._request_body(node.get("requestBody"), f"{hook.operation_pointer}/requestBody"),
+                         responses=self._responses(node.get("responses") or {}, f"{hook.operation_pointer}/responses"),
+                         security=(), summary=str(node.get("summary") or ""),
+                         description=str(node.get("description") or ""))
 
     @property
     def problems(self) -> list[str]:

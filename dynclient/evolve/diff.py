@@ -1,7 +1,8 @@
 """What changed between two versions of a document, and what of it breaks a client.
 
-``diff(old, new)`` matches operations by operationId and returns a list of
-:class:`Change`: operations added, removed or deprecated; parameters added,
+``diff(old, new)`` matches operations by operationId (and webhooks by their
+event type) and returns a list of :class:`Change`: operations and webhooks
+added, removed or deprecated; parameters added,
 removed, renamed or made required; request bodies and responses; and, walking
 the schemas structurally through ``$ref`` (with cycle protection), every
 narrowing or widening of a type, an enum, ``required``, a property,
@@ -72,6 +73,8 @@ RULES: dict[str, bool] = {
     "response-status-removed": False,
     "response-media-type-added": False,
     "response-media-type-removed": True,
+    "webhook-added": False,
+    "webhook-removed": True,             # a handler for it would never run again
 }
 
 def breaks(effect: str, direction: str) -> bool:
@@ -102,6 +105,24 @@ class Differ:
             if op_id not in self.new.operations:
                 yield self.change("operation-removed", op_id, old_op.pointer, f"{old_op.method} {old_op.path}", None,
                                   f"operation {op_id} removed ({old_op.method} {old_op.path})")
+        yield from self.webhooks()
+
+    def webhooks(self) -> Iterator[Change]:
+        """Events the API sends back, matched by their `type`: the payload is compared as a response is
+        (the receiver reads it), so a widened payload breaks a handler, a narrowed one does not."""
+        for event_type, hook in self.new.webhooks.items():
+            was = self.old.webhooks.get(event_type)
+            if was is None:
+                yield self.change("webhook-added", event_type, hook.pointer, None, event_type,
+                                  f"{event_type}: webhook added")
+                continue
+            yield from self.schema_changes(event_type, "event payload", self.old.resolve_pointer(was.pointer),
+                                           was.pointer, self.new.resolve_pointer(hook.pointer), hook.pointer,
+                                           "response")
+        for event_type, hook in self.old.webhooks.items():
+            if event_type not in self.new.webhooks:
+                yield self.change("webhook-removed", event_type, hook.pointer, event_type, None,
+                                  f"{event_type}: webhook removed (the API no longer declares it)")
 
     @staticmethod
     def change(kind: str, op_id: str | None, location: str, old: Any, new: Any, message: str,

@@ -47,6 +47,7 @@ from .reading import (HOP_BY_HOP, admits_array, declared_headers, ends_with_done
                       openai_param, parse_multipart, required_names, success)
 from .overrides import checked_overrides, deep_merge, from_prefer
 from .synth import SAMPLES, SynthesisError, fresh_id, synthesize
+from .webhook_sender import WebhookSender
 
 REQUEST_LOG = 10_000   # exchanges kept in MockApp.requests
 
@@ -78,7 +79,8 @@ class Route:
 class MockApp:
     """The mock's logic, without sockets: a request in, a Reply out."""
 
-    def __init__(self, spec: Any, *, require_auth: bool = True, overrides: Mapping[str, Any] | None = None):
+    def __init__(self, spec: Any, *, require_auth: bool = True, overrides: Mapping[str, Any] | None = None,
+                 webhook_url: str | None = None, webhook_secret: str | bytes | None = None):
         self.spec = spec if isinstance(spec, Spec) else Spec(spec)
         self.schemas = SchemaSet(self.spec)
         self.require_auth = require_auth
@@ -91,6 +93,14 @@ class MockApp:
         self._cache: dict[tuple, Any] = {}
         # What was asked and answered, newest last (bounded): for tests that inspect the traffic.
         self.requests: collections.deque[Exchange] = collections.deque(maxlen=REQUEST_LOG)
+        self.webhooks: WebhookSender | None = None   # signed events to webhook_url (webhook_sender.py)
+        if webhook_url:
+            if not webhook_secret:
+                raise ValueError("webhook_url needs webhook_secret: the events are signed with it")
+            if not self.spec.webhooks:
+                raise ValueError(f"{self.spec.title} {self.spec.version} declares no webhooks (an OpenAPI 3.1 "
+                                 f"`webhooks` key)")
+            self.webhooks = WebhookSender(self.spec, self.schemas, webhook_url, webhook_secret)
 
     # --- routing ---------------------------------------------------------------
 
@@ -163,6 +173,9 @@ class MockApp:
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO) -> Reply:
         reply = self._handle(method, target, headers, body)
         self.requests.append(Exchange(method, target, reply.status))
+        if self.webhooks is not None and 200 <= reply.status < 300 and reply.content_type \
+                and "json" in reply.content_type:
+            self.webhooks.observe(json.loads(reply.body))   # a batch now `completed` sends batch.completed
         return reply
 
     def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO) -> Reply:
@@ -385,10 +398,21 @@ class MockApp:
                 return self.finish(op, media, gone, override, bound)
             current = items[item_id] if route.role == "retrieve" else \
                 self.merged(media, items[item_id], body, fresh=False)   # modify, action
+            if route.role == "action" and path.rsplit("/", 1)[-1] == "cancel":
+                current = self.cancelled(media, current)
             answer = self.finish(op, media, current, override, bound)
             if not isinstance(answer, Reply):
                 items[item_id] = answer
             return answer
+
+    def cancelled(self, media: Any, item: Any) -> Any:
+        """An item after a `.../cancel` action: its status becomes the schema's word for it."""
+        if not isinstance(item, dict) or "status" not in item:
+            return item
+        status = schema_properties(*self.schemas.translated(media.pointer, "response")).get("status")
+        allowed = status.get("enum") if isinstance(status, dict) else None
+        word = next((w for w in ("cancelled", "canceled") if w in (allowed or ())), None)
+        return {**item, "status": word} if word else item
 
     def finish(self, op: Operation, media: Any, answer: Any, override: dict | None, bound: Bound) -> Any:
         """The answer with the override merged in (a 500 naming the field if that breaks it), and
@@ -738,8 +762,10 @@ class MockServer:
 
     def __init__(self, spec: Any, host: str = "127.0.0.1", port: int = 0, *, require_auth: bool = True,
                  overrides: Mapping[str, Any] | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                 read_timeout: float | None = DEFAULT_READ_TIMEOUT):
-        self.app = MockApp(spec, require_auth=require_auth, overrides=overrides)
+                 read_timeout: float | None = DEFAULT_READ_TIMEOUT, webhook_url: str | None = None,
+                 webhook_secret: str | bytes | None = None):
+        self.app = MockApp(spec, require_auth=require_auth, overrides=overrides, webhook_url=webhook_url,
+                           webhook_secret=webhook_secret)
         self.httpd = _Server((host, port), self.app, max_body_bytes, read_timeout)
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
@@ -757,6 +783,8 @@ class MockServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        if self.app.webhooks is not None:
+            self.app.webhooks.close()
 
     def __enter__(self) -> "MockServer":
         return self.start()
