@@ -109,6 +109,52 @@ def _pattern(validator: Any, pattern: Any, instance: Any, schema: Any):
         yield ValidationError(f"{short_repr(instance)} does not match {pattern!r}")
 
 
+def _pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any):
+    """jsonschema's patternProperties, its regexes searched by `_matcher` (never Python's `re`)."""
+    if not validator.is_type(instance, "object") or not isinstance(patterns, dict):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            try:
+                matches = _matcher(pattern)(key)
+            except _BadPattern as exc:
+                yield ValidationError(str(exc))
+                return
+            if matches:
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _extra_properties(instance: dict, schema: dict) -> list[str]:
+    """The properties neither `properties` names nor a `patternProperties` regex matches."""
+    named = schema.get("properties") or {}
+    patterns = [p for p in (schema.get("patternProperties") or {}) if isinstance(p, str)]
+    extra = []
+    for key in instance:
+        if key in named:
+            continue
+        try:
+            if any(_matcher(pattern)(key) for pattern in patterns):
+                continue
+        except _BadPattern:
+            pass
+        extra.append(key)
+    return extra
+
+
+def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: Any):
+    """jsonschema's additionalProperties, with the same regex engine as `pattern`."""
+    if not validator.is_type(instance, "object"):
+        return
+    extras = _extra_properties(instance, schema)
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif allowed is False and extras:
+        shown = ", ".join(repr(extra) for extra in sorted(extras, key=str))
+        yield ValidationError(f"Additional properties are not allowed ({shown} "
+                              f"{'was' if len(extras) == 1 else 'were'} unexpected)")
+
+
 # A tuple is an array, as the encoders (json.dumps, the parameter styles) send it and as
 # jsonschema-rs sees it; jsonschema alone would call it "not an array".
 TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
@@ -116,7 +162,10 @@ TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
 
 Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
-    {"oneOf": _discriminated("oneOf"), "anyOf": _discriminated("anyOf"), "pattern": _pattern},
+    # Every keyword that runs a document's regex goes through `_matcher`, except unevaluatedProperties
+    # (which OpenAPI documents do not combine with patternProperties).
+    {"oneOf": _discriminated("oneOf"), "anyOf": _discriminated("anyOf"), "pattern": _pattern,
+     "patternProperties": _pattern_properties, "additionalProperties": _additional_properties},
     type_checker=TYPE_CHECKER,
 )
 

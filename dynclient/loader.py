@@ -59,7 +59,7 @@ __all__ = ["CACHE_FORMAT", "Document", "Mend", "load", "parse_bytes"]
 
 CACHE_FORMAT = 2  # bump whenever the cache file for the same source bytes would change (2: marshal)
 MAX_NODES = 10_000_000  # values in the document once every alias is expanded (alias bombs)
-ALIAS_FLOOR = 250_000   # below this many expanded values, aliases may expand as they like
+ALIAS_FLOOR = 50_000    # below this many expanded values, aliases may expand as they like
 ALIAS_RATIO = 20        # above it, at most this many times the values written (see _check_size)
 
 def package_version() -> str:

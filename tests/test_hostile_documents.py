@@ -262,3 +262,71 @@ def test_a_900_deep_request_body_for_a_recursive_schema_is_refused_before_sendin
     with pytest.raises(dynclient.RequestValidationError) as info:
         client.call("tree", nested(900))
     assert "nested too deeply" in str(info.value) and srv.attempts == []
+
+
+# --- found after the first round (helper's review): every regex keyword, every server variable ----
+
+
+@pytest.mark.parametrize("schema, value", [
+    ({"type": "object", "patternProperties": {"^(a+)+$": {"type": "integer"}}}, {"a" * 40 + "!": "x", "aaa": "x"}),
+    ({"type": "object", "patternProperties": {"^(a+)+$": {}}, "additionalProperties": False},
+     {"a" * 40 + "!": 1}),
+])
+def test_catastrophic_patterns_in_property_names_are_explained_fast(schema, value):
+    code = textwrap.dedent(f'''
+        import time, dynclient
+        doc = {{"openapi": "3.0.3", "info": {{"title": "t", "version": "1"}}, "paths": {{"/x": {{"post": {{
+            "operationId": "x", "requestBody": {{"content": {{"application/json": {{"schema": {schema!r}}}}}}},
+            "responses": {{"200": {{"description": "ok"}}}}}}}}}}}}
+        client = dynclient.Client(doc, base_url="http://127.0.0.1:9")
+        started = time.perf_counter()
+        try:
+            client.prepare("x", {value!r})
+        except dynclient.RequestValidationError as exc:
+            print(round(time.perf_counter() - started, 3))
+    ''')
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0 and float(done.stdout.strip()) < 1, done.stderr[-500:]
+
+
+def test_property_patterns_still_decide_as_before():
+    schema = {"type": "object", "properties": {"id": {"type": "string"}},
+              "patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False}
+    client = dynclient.Client(put(OP + ["requestBody", "content", "application/json", "schema"], schema),
+                              base_url="http://127.0.0.1:9", credentials={"k": "secret-key-1"})
+    client.prepare("x", {"id": "a", "x-count": 3}, id="1")
+    for bad in ({"x-count": "three"}, {"other": 1}):
+        with pytest.raises(dynclient.RequestValidationError):
+            client.prepare("x", bad, id="1")
+
+
+@pytest.mark.parametrize("make, pointer", [
+    (lambda: put(["servers"], [{"url": "https://{v}.example", "variables": 5}]), "/servers/0/variables"),
+    (lambda: put(["servers"], [{"url": "https://{v}.example", "variables": {"v": 5}}]), "/servers/0/variables/v"),
+])
+def test_server_variables_of_the_wrong_shape_name_their_pointer(make, pointer):
+    with pytest.raises(dynclient.SpecError) as info:
+        dynclient.Client(make())
+    assert pointer in str(info.value)
+
+
+def test_an_api_key_named_by_a_number_is_refused_where_it_is_used(srv):
+    client = dynclient.Client(put(["components", "securitySchemes", "k", "name"], 5), base_url=srv.url,
+                              credentials={"k": "secret-key-1"})
+    with pytest.raises(dynclient.SpecError) as info:
+        client.prepare("x", {}, id="1")
+    assert "/components/securitySchemes/k/name" in str(info.value) and srv.attempts == []
+
+
+def test_a_small_alias_bomb_is_refused_too():
+    # 5 levels of 7 aliases, about 108,000 values from under 100 written: under the first floor
+    # (250,000) a bomb this size loaded, and its first prepare cost hundreds of ms and MB; OpenAI's
+    # documents expand at most 1.071 times.
+    lines = ["openapi: 3.0.0\ninfo: {title: t, version: '1'}\ncomponents:\n  schemas:\n",
+             "    s0: &s0 {type: object, properties: {a: {type: string}}}\n"]
+    for level in range(1, 6):
+        members = ", ".join(f"p{i}: *s{level - 1}" for i in range(7))
+        lines.append(f"    s{level}: &s{level} {{type: object, properties: {{{members}}}}}\n")
+    lines.append("paths: {}\n")
+    with pytest.raises(SpecLoadError, match="alias bomb"):
+        dynclient.loader.parse_bytes("".join(lines).encode(), "small-bomb.yaml")

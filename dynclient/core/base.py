@@ -24,7 +24,7 @@ from .. import codecs, params
 from ..errors import (ConfigError, ParameterError, ResponseDecodeError, ResponseValidationError, SpecError,
                       UnknownOperationError, status_error)
 from ..schema import SchemaSet
-from ..spec import TOKEN, Operation, Parameter, Spec
+from ..spec import TOKEN, Operation, Parameter, Spec, expect
 from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_MODES, Bound, Options, PreparedRequest,
                    RawResponse, Result, admit_event, ask_to_stream, bind_arguments, choose_request_media,
                    event_problem, response_media, response_problem, serves_openai, validate_request,
@@ -85,9 +85,9 @@ class BaseClient:
             max_response_bytes=max_response_bytes,
             max_event_bytes=max_event_bytes,
         )
-        self._sensitive = frozenset(
+        self._sensitive = frozenset(   # a name that is not a string is refused where the scheme is used
             s["name"].lower() for s in self.spec.security_schemes.values()
-            if isinstance(s, dict) and s.get("type") == "apiKey" and s.get("in") == "header" and "name" in s
+            if s.get("type") == "apiKey" and s.get("in") == "header" and isinstance(s.get("name"), str)
         )
         self._templates: dict[str, tuple[Headers, str, list]] = {}   # see _header_template
         if not verify:
@@ -140,8 +140,10 @@ class BaseClient:
     def _default_base_url(self) -> str | None:
         server = self.spec.servers[0] if self.spec.servers else {"url": "/"}
         url = str(server.get("url", "/"))
-        for name, variable in (server.get("variables") or {}).items():
-            url = url.replace("{" + name + "}", str(variable.get("default", "")))
+        origin = self.spec.document.origin
+        for name, variable in expect(server.get("variables") or {}, dict, origin, "/servers/0/variables").items():
+            default = expect(variable, dict, origin, f"/servers/0/variables/{name}").get("default", "")
+            url = url.replace("{" + str(name) + "}", str(default))
         return url if url.startswith(("http://", "https://")) else None
 
     def with_options(self, **changes: Any) -> Any:
