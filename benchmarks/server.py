@@ -71,7 +71,7 @@ def main() -> None:
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
+    listener.listen(1024)   # 256 clients at once must not be reset (the kernel caps it at somaxconn)
     print(listener.getsockname()[1], flush=True)
 
     def accept() -> None:
