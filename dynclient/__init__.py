@@ -12,7 +12,8 @@ from .errors import (APIConnectionError, ConfigError, APIStatusError, APIStreamE
                      CertificateVerifyError,
                      BadRequestError, ConflictError, DynclientError, IntegrityError, InternalServerError,
                      NotFoundError, NotOpenAPIError, PaginationError, ParameterError, PermissionDeniedError,
-                     RateLimitError, RequestError, RequestValidationError, ResponseDecodeError,
+                     RateLimitError, RequestError, RequestValidationError, ResponseDecodeError, RunError,
+                     RunInputError, RunStoppedError,
                      ResponseTooLargeError, ResponseValidationError, SchemaCompileError, SpecError, SpecLoadError,
                      UnknownOperationError, UnprocessableEntityError)
 from .streaming import Stream
@@ -28,7 +29,7 @@ __all__ = [
     "DynclientError", "ConfigError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
     "RequestError", "UnknownOperationError", "ParameterError", "RequestValidationError",
     "ResponseValidationError", "APIConnectionError", "APITimeoutError", "CertificateVerifyError", "ResponseDecodeError",
-    "ResponseTooLargeError", "APIStreamError", "PaginationError",
+    "ResponseTooLargeError", "APIStreamError", "PaginationError", "RunError", "RunInputError", "RunStoppedError",
     "APIStatusError", "BadRequestError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
     "ConflictError", "UnprocessableEntityError", "RateLimitError", "InternalServerError",
 ]

@@ -112,6 +112,13 @@ class AsyncClient(BaseClient):
         return AsyncPaginator(self, operation_id, {"headers": headers, "timeout": timeout},
                               {**(params or {}), **arguments})
 
+    async def run(self, requests: Any, *, out: str | os.PathLike, **options: Any) -> Any:
+        """Many calls, resumable: `requests` is a JSONL path or an iterable of request dicts, `out` the
+        results file; returns a RunSummary. Options: concurrency, requests_per_minute,
+        tokens_per_minute, estimate (tokens of a Job), progress. See dynclient/run.py."""
+        from .run import run_async
+        return await run_async(self, requests, out, **options)
+
     async def _send(self, prepared: PreparedRequest, timeout: Any, progress: ProgressCallback | None,
                     stream: bool = False) -> RawResponse:
         return await self.transport.send(

@@ -519,6 +519,66 @@ def response_problems(schemas: Any, op: Any, status_text: str, path: str, conten
     return [f"{problem[0] or '/'}: {problem[1]}"] if problem else []
 
 
+# --- run ------------------------------------------------------------------------------
+
+
+def configure_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help=SPEC_HELP)
+    parser.add_argument("requests", help="JSONL: one request a line, in the Batch API's form (custom_id, method, "
+                                         "url, body) or as custom_id, operation, body, params")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="the results file (JSONL), appended to; the same command again resumes")
+    parser.add_argument("--base-url", help="server base URL (default: the document's first server)")
+    parser.add_argument("--concurrency", type=int, default=32, metavar="N", help="requests in flight (default 32)")
+    parser.add_argument("--max-requests-per-minute", type=float, metavar="R",
+                        help="a budget of requests per minute (default: what the server's rate-limit headers say)")
+    parser.add_argument("--max-tokens-per-minute", type=float, metavar="T",
+                        help="a budget of tokens per minute, each request's estimated from its body")
+    parser.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the token "
+                                                              "(default OPENAI_API_KEY); the token is never printed")
+    parser.add_argument("--timeout", type=float, help="seconds for connect and for each read")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from .client import Client
+    from .errors import RunInputError, RunStoppedError
+    resume = resume_command(args)
+    options: dict[str, Any] = {"timeout": args.timeout} if args.timeout else {}
+    client = Client(args.spec, base_url=args.base_url, api_key=api_key(args), **options)
+    try:
+        summary = client.run(args.requests, out=args.output, concurrency=args.concurrency,
+                             requests_per_minute=args.max_requests_per_minute,
+                             tokens_per_minute=args.max_tokens_per_minute,
+                             progress=False if args.no_progress else True)
+    except RunInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RunStoppedError as exc:
+        print(f"stopped: {exc}\nresume with:\n  {resume}", file=sys.stderr)
+        return EXIT_API_ERROR
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: every finished request is in {args.output}; resume with:\n  {resume}",
+              file=sys.stderr)
+        return 130
+    finally:
+        client.close()
+    print(summary)
+    return EXIT_OK if summary.failed + summary.invalid == 0 else EXIT_API_ERROR
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    import shlex
+    words = ["dynclient", "run", args.spec, args.requests, "-o", args.output]
+    for flag, value in (("--base-url", args.base_url), ("--concurrency", args.concurrency),
+                        ("--max-requests-per-minute", args.max_requests_per_minute),
+                        ("--max-tokens-per-minute", args.max_tokens_per_minute),
+                        ("--api-key-env", args.api_key_env), ("--timeout", args.timeout)):
+        if value is not None:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(word) for word in words)
+
+
 # --- batch ----------------------------------------------------------------------------
 
 
@@ -808,6 +868,14 @@ COMMANDS: list[Command] = [
             "dynclient batch validate openai@2025-04-29 requests.jsonl\n"
             "dynclient batch build openai@2025-04-29 createChatCompletion bodies.jsonl -o requests.jsonl",
             configure_batch, lambda args: BATCH_COMMANDS[args.batch_command](args)),
+    Command("run", "send many requests from a JSONL file: validated, rate-limited, resumable",
+            "dynclient run openai@2025-04-29 requests.jsonl -o results.jsonl --base-url http://127.0.0.1:8080/v1 "
+            "--concurrency 64", configure_run, run_run,
+            "Validate every line, send the valid ones (concurrency and rate limits: your budgets and the "
+            "server's x-ratelimit headers; a 429 pauses the whole run), and append one result line per "
+            "request to the output as it finishes. The same command again resumes: requests that have a "
+            "result are skipped. Exit codes: 0 every request succeeded, 1 some failed or were invalid (see "
+            "the results), 2 the input cannot be run (duplicate or missing custom_ids), 130 interrupted."),
     Command("mock", "serve a mock of any OpenAPI 3.x document",
             "dynclient mock openai@2025-04-29 --port 8080\n"
             "dynclient mock openai@2025-04-29 --override 'getRun={\"status\": \"completed\"}'\n"

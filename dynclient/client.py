@@ -119,6 +119,14 @@ class Client(BaseClient):
         from .pagination import Paginator
         return Paginator(self, operation_id, options, {**(params or {}), **arguments})
 
+    def run(self, requests: Any, *, out: str | os.PathLike, **options: Any) -> Any:
+        """Many calls, resumable: `requests` is a JSONL path or an iterable of request dicts, `out` the
+        results file (run again to resume); returns a RunSummary. Options: concurrency,
+        requests_per_minute, tokens_per_minute, estimate, progress. Runs on an AsyncClient of the
+        same document and settings (see dynclient/run.py); not inside a running event loop."""
+        from .run import run_sync
+        return run_sync(self, requests, out, **options)
+
     def _send(self, prepared: PreparedRequest, timeout: Any, progress: ProgressCallback | None,
               stream: bool = False) -> RawResponse:
         return self.transport.send(prepared, Timeout.of(timeout) if timeout is not None else self.options.timeout,

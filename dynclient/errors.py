@@ -18,6 +18,9 @@
     │   └── ResponseTooLargeError    the body exceeded the size limit (also a gzip bomb)
     ├── APIStreamError               an event stream reported an error mid-stream
     ├── PaginationError              the operation does not page, or the server repeats a cursor
+    ├── RunError                     a run of many calls (dynclient.run)
+    │   ├── RunInputError            the input cannot be run: duplicate or missing custom_ids, …
+    │   └── RunStoppedError          the run stopped before the end (insufficient_quota); resumable
     ├── WebhookError                 an event the API sent back (dynclient.webhooks)
     │   ├── WebhookVerificationError its signature, timestamp or headers do not check out
     │   └── WebhookEventError        verified, but not an event the document declares
@@ -219,6 +222,35 @@ class PaginationError(DynclientError):
     def __init__(self, operation_id: str, message: str):
         self.operation_id = operation_id
         super().__init__(f"{operation_id}: {message}")
+
+
+class RunError(DynclientError):
+    """A run of many calls (`dynclient run`, `client.run`) that cannot go on."""
+
+
+class RunInputError(RunError):
+    """The input of a run cannot be run as it is; nothing was sent. `problems` lists each one with its
+    line number (at most the first `MAX_LISTED` are kept)."""
+
+    MAX_LISTED = 20
+
+    def __init__(self, source: str, problems: list[str], more: int = 0):
+        self.source = source
+        self.problems = problems[:self.MAX_LISTED]
+        more += max(0, len(problems) - self.MAX_LISTED)
+        listed = "".join(f"\n  {problem}" for problem in self.problems)
+        tail = f"\n  ... and {more} more" if more else ""
+        super().__init__(f"{source}: nothing was sent:{listed}{tail}")
+
+
+class RunStoppedError(RunError):
+    """The run stopped before its end for a reason that stops every request (`reason`, e.g.
+    `insufficient_quota`); what finished is in the results, and the same run again resumes."""
+
+    def __init__(self, reason: str, message: str, summary: Any = None):
+        self.reason = reason
+        self.summary = summary
+        super().__init__(message)
 
 
 class WebhookError(DynclientError):

@@ -98,8 +98,9 @@ class BaseClient:
         if record:
             from ..evolve.record import Recorder   # dynclient.evolve.record
             self.recorder = Recorder(record, self.spec)
-        self.transport = self._new_transport(verify=verify, ca_certs=ca_certs, pool_maxsize=pool_maxsize,
-                                             max_connections=max_connections, proxy=proxy)
+        self.transport_options = {"verify": verify, "ca_certs": ca_certs, "pool_maxsize": pool_maxsize,
+                                  "max_connections": max_connections, "proxy": proxy}
+        self.transport = self._new_transport(**self.transport_options)
 
     @property
     def sensitive_headers(self) -> frozenset[str]:
@@ -165,6 +166,17 @@ class BaseClient:
         clone.__dict__.update(self.__dict__)
         clone.options = dataclasses.replace(self.options, **changes)
         clone._templates = {}
+        return clone
+
+    def sibling(self, shell: type, **transport_options: Any) -> Any:
+        """A client of another shell (an AsyncClient for a Client, or back) with this one's document,
+        schemas, options and credentials, and a transport of its own (`transport_options` change
+        pool_maxsize, max_connections, ...). The caller closes it."""
+        clone = object.__new__(shell)
+        clone.__dict__.update(self.__dict__)
+        clone._templates = {}
+        clone.transport_options = {**self.transport_options, **transport_options}
+        clone.transport = clone._new_transport(**clone.transport_options)
         return clone
 
     def __repr__(self) -> str:

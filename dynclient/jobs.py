@@ -1,0 +1,197 @@
+"""The lines of a job: requests in, results out (JSONL), shared by `dynclient run` and the Batch workflow.
+
+A request line takes one of two forms:
+
+    {"custom_id": "q-17", "method": "POST", "url": "/v1/chat/completions", "body": {...}}     the Batch API's
+    {"custom_id": "q-17", "operation": "createChatCompletion", "body": {...}, "params": {...}} any document's
+
+The first is routed by method and path (the server URL's path, `/v1`, may lead
+the URL or not; a query string becomes parameters, path segments path
+parameters); the second names its operation. `read_request` turns either into a
+`Job`, or a Job whose `problem` says what is wrong with the line (it is then
+answered by an error result and never sent).
+
+A result line always begins `{"custom_id": ..., "line": N, ...}`, in that order
+and with that spacing, so a resumed run finds what is done without parsing the
+bodies (ledger.py); then `operation`, `status`, `request_id`, `attempts`,
+`body` (the validated response body, or the error body of an error answer) and
+`error` (null, or `{type, message, ...}` with the fields of the typed error).
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .errors import APIStatusError, DynclientError, RequestValidationError
+from .spec import Spec
+
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+MAX_CUSTOM_ID = 512   # characters; longer ids are refused (they go into every result line)
+
+
+@dataclass
+class Job:
+    """One request line, read: where it came from, which call it makes, or what is wrong with it."""
+    line: int
+    custom_id: str
+    operation_id: str | None = None
+    body: Any = None
+    params: dict = field(default_factory=dict)
+    size: int = 0                        # bytes of the line as read (a cheap size for token estimates)
+    problem: dict | None = None          # the error of a line that cannot be sent
+
+
+def canonical_key(custom_id: str) -> bytes:
+    """The bytes that stand for a custom_id in a results file (its JSON form, ASCII, without quotes), so a
+    resumed run can compare ids without parsing lines."""
+    return json.dumps(custom_id)[1:-1].encode("ascii")
+
+
+def key_from_raw(raw: bytes) -> bytes:
+    """`canonical_key` of the id whose JSON text (between the quotes) is `raw`, as found in a line."""
+    if raw.isascii() and b"\\" not in raw:
+        return raw
+    return canonical_key(json.loads(b'"' + raw + b'"'))
+
+
+class Router:
+    """Method and URL (as in the Batch API's lines) to an operation and its path and query values."""
+
+    def __init__(self, spec: Spec):
+        server = spec.servers[0].get("url", "") if spec.servers and isinstance(spec.servers[0], dict) else ""
+        self.prefix = urlsplit(server).path.rstrip("/") if "{" not in server else ""
+        self.routes: list[tuple[str, re.Pattern, list[str], tuple, str]] = []
+        for op in spec:
+            template, _, fixed = op.path.partition("?")
+            names = re.findall(r"\{([^}]+)\}", template)
+            regex = "".join("([^/]+)" if part.startswith("{") else re.escape(part)
+                            for part in re.split(r"(\{[^}]+\})", template))
+            self.routes.append((op.method, re.compile(regex + "$"), names, tuple(parse_qsl(fixed)), op.operation_id))
+        # Literal paths before templated ones; routes with a fixed query first.
+        self.routes.sort(key=lambda r: (-len(r[3]), r[1].pattern.count("([^/]+)"), -len(r[1].pattern)))
+
+    def route(self, method: str, url: str) -> tuple[str, dict, list[tuple[str, str]]] | None:
+        parts = urlsplit(url)
+        path, query = parts.path, parse_qsl(parts.query, keep_blank_values=True)
+        if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
+            path = path[len(self.prefix):]
+        for route_method, pattern, names, fixed, operation_id in self.routes:
+            if route_method != method:
+                continue
+            match = pattern.match(path)
+            if match and all(pair in query for pair in fixed):
+                values = {name: unquote(value) for name, value in zip(names, match.groups())}
+                return operation_id, values, [pair for pair in query if pair not in fixed]
+        return None
+
+
+def problem(type_: str, message: str, **facts: Any) -> dict:
+    return {"type": type_, "message": message, **{k: v for k, v in facts.items() if v is not None}}
+
+
+def read_request(router: Router | None, number: int, text: bytes | str, data: Any = None) -> Job:
+    """One request line (its text, or an already decoded `data`) as a Job; a line that cannot be sent is a
+    Job with a `problem` (bad JSON, a missing field, an unknown operation or endpoint)."""
+    size = len(text)
+    if data is None:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return Job(number, "", size=size, problem=problem("InvalidLine", f"line {number}: not JSON: {exc}"))
+    if not isinstance(data, dict):
+        return Job(number, "", size=size,
+                   problem=problem("InvalidLine", f"line {number}: a request must be a JSON object, "
+                                                  f"not {type(data).__name__}"))
+    custom_id = data.get("custom_id")
+    job = Job(number, custom_id if isinstance(custom_id, str) else "", size=size)
+    bad = custom_id_problem(custom_id)
+    if bad:
+        job.problem = problem("InvalidLine", f"line {number}: {bad}")
+        return job
+    body = data.get("body")
+    job.body = body
+    if "operation" in data:
+        unknown = sorted(set(data) - {"custom_id", "operation", "body", "params"})
+        operation_id, params = data["operation"], data.get("params") or {}
+        if unknown:
+            job.problem = problem("InvalidLine", f"line {number} ({custom_id}): unknown fields {unknown} (a line with "
+                                                 f"`operation` has custom_id, operation, body, params)")
+        elif not isinstance(operation_id, str) or not operation_id:
+            job.problem = problem("InvalidLine", f"line {number} ({custom_id}): `operation` must be an operationId")
+        elif not isinstance(params, dict):
+            job.problem = problem("InvalidLine", f"line {number} ({custom_id}): `params` must be an object")
+        else:
+            job.operation_id, job.params = operation_id, dict(params)
+        return job
+    method, url = data.get("method"), data.get("url")
+    if not isinstance(method, str) or method.upper() not in METHODS or not isinstance(url, str) or not url:
+        job.problem = problem("InvalidLine", f"line {number} ({custom_id}): a request line needs `operation`, or "
+                                             f"`method` and `url` (as in the Batch API)")
+        return job
+    found = router.route(method.upper(), url) if router is not None else None
+    if found is None:
+        job.problem = problem("UnknownOperationError",
+                              f"line {number} ({custom_id}): no operation of the document serves {method.upper()} {url}")
+        return job
+    job.operation_id, path_values, query = found
+    job.params = {**path_values, **_query_values(query)}
+    return job
+
+
+def custom_id_problem(custom_id: Any) -> str | None:
+    if custom_id is None:
+        return "no custom_id (every request needs one, unique in the file)"
+    if not isinstance(custom_id, str) or not custom_id:
+        return f"custom_id must be a non-empty string, not {custom_id!r}"
+    if len(custom_id) > MAX_CUSTOM_ID:
+        return f"custom_id is {len(custom_id)} characters long (at most {MAX_CUSTOM_ID})"
+    return None
+
+
+def _query_values(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in values:
+            previous = values[name]
+            values[name] = (previous if isinstance(previous, list) else [previous]) + [value]
+        else:
+            values[name] = value
+    return values
+
+
+# --- results -----------------------------------------------------------------------------
+
+
+def result_line(job: Job, *, status: int | None = None, request_id: str | None = None, attempts: int = 0,
+                body: Any = None, error: Mapping[str, Any] | None = None) -> bytes:
+    """One result line, custom_id and line first (see the module's docstring), ending in a newline."""
+    head = f'{{"custom_id": {json.dumps(job.custom_id)}, "line": {job.line}, '
+    rest = json.dumps({"operation": job.operation_id, "status": status, "request_id": request_id,
+                       "attempts": attempts, "body": body, "error": error}, ensure_ascii=False,
+                      separators=(", ", ": "), default=str)
+    return (head + rest[1:] + "\n").encode("utf-8")
+
+
+def error_facts(exc: DynclientError) -> dict:
+    """The `error` of a result: the typed error's class, message and facts (never a credential: errors
+    hold none)."""
+    facts: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, APIStatusError):
+        facts.update(status=exc.status, code=exc.code, param=exc.param, request_id=exc.request_id)
+    elif isinstance(exc, RequestValidationError):
+        facts.update(location=exc.location, pointer=exc.pointer, expected=_plain(exc.expected))
+    else:
+        for name in ("pointer", "status", "request_id"):
+            value = getattr(exc, name, None)
+            if value is not None:
+                facts[name] = value
+    return {k: v for k, v in facts.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)

@@ -1,0 +1,355 @@
+"""What a run has done: its results file, read back on resume, and appended to as calls finish.
+
+A run must survive `kill -9` at any moment and resume without losing or
+repeating a request, over inputs of millions of lines, in flat memory and
+within a couple of seconds. So:
+
+- **Appends are whole lines.** Each result is one `os.write` of one line to a
+  file opened for appending: a killed process leaves whole lines, and at worst
+  (a full disk, a power cut) a torn last line, which `open` cuts off.
+- **Done is per input line.** Every result line starts with its custom_id and
+  line number (jobs.result_line), found by a regular expression over big
+  chunks without parsing the bodies; each becomes a 64-bit hash of the id at
+  its line number (`array('q')`, 8 bytes a line). An input line is done when
+  the id it holds hashes to what its line recorded. When the input changed
+  (ids moved to other lines), done falls back to a set of the recorded ids.
+  A 64-bit hash can collide: the odds that some unfinished request of a
+  million is taken for a finished one are below 1 in 10^7.
+- **A checkpoint** (`RESULTS.resume`, replaced atomically at most every few
+  seconds and at the end) holds which input lines are still to do, for an
+  input file of a given size and mtime, as of a given length of the results
+  file. A resume then reads only the results written after it, and the input
+  is not surveyed again.
+
+The input survey (`survey_file`) is the one pass over the input before
+anything is sent: it reports missing and duplicate custom_ids (exactly:
+hash collisions are checked against the ids themselves) and marks which lines
+are still to do.
+"""
+
+from __future__ import annotations
+
+import array
+import base64
+import json
+import operator
+import os
+import re
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+from .errors import RunInputError
+from .jobs import custom_id_problem, key_from_raw
+
+CHUNK = 1 << 22
+CHECKPOINT_EVERY = 5.0      # seconds between checkpoints (and fsyncs of the results)
+STATE_FORMAT = 1
+_RESULT_HEAD = re.compile(rb'\n\{"custom_id": "((?:[^"\\\n]|\\.)*)", "line": (\d+),')
+_REQUEST_HEAD = re.compile(rb'\n\{\s*"custom_id"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
+
+
+def _chunks(fh: Any) -> Iterator[bytes]:
+    """Whole lines in big chunks, each chunk starting with a newline (so every line follows one)."""
+    tail = b"\n"
+    while True:
+        data = fh.read(CHUNK)
+        if not data:
+            if len(tail) > 1:
+                yield tail + b"\n"
+            return
+        data = tail + data
+        cut = data.rfind(b"\n")
+        tail = data[cut:]
+        if cut > 0:
+            yield data[:cut]
+
+
+def _hash(key: bytes) -> int:
+    return hash(key) or 1   # 0 means "no result at this line"
+
+
+@dataclass
+class Survey:
+    """The input, surveyed: `pending[n]` is 1 when line n still has to be run."""
+    total: int                 # requests in the input
+    skipped: int               # of which a result exists
+    pending: bytearray
+
+
+class Ledger:
+    """The results file of a run (see the module's docstring)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        self.state_path = self.path + ".resume"
+        self.by_line = array.array("q")      # line -> hash of the custom_id recorded for it (0: none)
+        self.results = 0                       # result lines in the file
+        self.fd: int | None = None
+        self.tail_from = 0                     # the checkpoint's length of the results file
+        self.state: dict | None = None
+        self.last_sync = time.monotonic()
+        self.unsynced = False
+
+    # --- opening: what is done -------------------------------------------------------
+
+    def open(self, input_identity: dict | None) -> None:
+        """Cut a torn last line, then learn what is done: from the checkpoint when it matches the input
+        and the file, reading only what follows it; else from the whole file."""
+        size = self._cut_torn_line()
+        state = self._load_state(input_identity, size)
+        self.tail_from = state["results_bytes"] if state else 0
+        self.state = state
+        self._scan(self.tail_from)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def _cut_torn_line(self) -> int:
+        try:
+            fh = open(self.path, "rb+")
+        except FileNotFoundError:
+            return 0
+        with fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return 0
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return size
+            # Find the last newline, reading backwards a block at a time.
+            end = size
+            while end > 0:
+                start = max(0, end - 65536)
+                fh.seek(start)
+                block = fh.read(end - start)
+                cut = block.rfind(b"\n")
+                if cut >= 0:
+                    keep = start + cut + 1
+                    break
+                end = start
+            else:
+                keep = 0
+            fh.truncate(keep)
+            return keep
+
+    def _load_state(self, identity: dict | None, size: int) -> dict | None:
+        if identity is None:
+            return None
+        try:
+            with open(self.state_path, "rb") as fh:
+                state = json.loads(fh.read(64 << 20))
+            if (state.get("format") != STATE_FORMAT or state.get("input") != identity
+                    or not isinstance(state.get("results_bytes"), int) or not 0 <= state["results_bytes"] <= size):
+                return None
+            if state["results_bytes"]:
+                with open(self.path, "rb") as fh:
+                    fh.seek(state["results_bytes"] - 1)
+                    if fh.read(1) != b"\n":
+                        return None
+            state["pending"] = bytearray(zlib.decompress(base64.b64decode(state["pending"])))
+            return state
+        except (OSError, ValueError, TypeError, KeyError, zlib.error):
+            return None   # no checkpoint, or one that cannot be trusted: read the whole file
+
+    def _scan(self, start: int) -> None:
+        try:
+            fh = open(self.path, "rb")
+        except FileNotFoundError:
+            return
+        with fh:
+            fh.seek(start)
+            number = 0   # counts the lines after `start`, for messages
+            for chunk in _chunks(fh):
+                found = _RESULT_HEAD.findall(chunk)
+                lines = chunk.count(b"\n")
+                if len(found) != lines:
+                    found = [self._slow_result(number + i, text) for i, text in enumerate(chunk[1:].split(b"\n"))]
+                for raw, line in found:
+                    self._record(int(line), _hash(key_from_raw(raw)))
+                number += lines
+                self.results += lines
+
+    def _slow_result(self, number: int, text: bytes) -> tuple[bytes, int]:
+        where = f"{self.path}, line {number + 1} after byte {self.tail_from}" if self.tail_from else \
+            f"{self.path}, line {number + 1}"
+        try:
+            data = json.loads(text)
+            custom_id, line = data["custom_id"], data["line"]
+            if not isinstance(custom_id, str) or not isinstance(line, int) or line < 1:
+                raise TypeError
+        except (ValueError, TypeError, KeyError, RecursionError):
+            raise RunInputError(self.path, [f"{where}: not a result line of dynclient run (it must hold custom_id "
+                                            f"and line); give another output file"]) from None
+        return json.dumps(custom_id)[1:-1].encode("ascii"), line
+
+    def _record(self, line: int, key_hash: int) -> None:
+        if self.state is not None:   # after the checkpoint: the line is done
+            pending = self.state["pending"]
+            if line < len(pending):
+                pending[line] = 0
+            return
+        if line >= len(self.by_line):
+            grow = max(line + 1 - len(self.by_line), len(self.by_line), 1024)
+            self.by_line.frombytes(bytes(8 * grow))
+        self.by_line[line] = key_hash
+
+    # --- the input -------------------------------------------------------------------
+
+    def survey_file(self, path: str, identity: dict) -> Survey:
+        """The one pass over an input file before anything is sent (see the module's docstring)."""
+        if self.state is not None:   # the checkpoint's survey, plus what was written after it
+            pending = self.state["pending"]
+            total = self.state["total"]
+            return Survey(total, total - pending.count(1), pending)
+        problems: list[str] = []
+        seen: set[int] = set()
+        suspect = False
+        pending = bytearray(1)   # line 0 does not exist
+        changed = False
+        total = 0
+        with open(path, "rb") as fh:
+            line = 1
+            for chunk in _chunks(fh):
+                count = chunk.count(b"\n")
+                raws = _REQUEST_HEAD.findall(chunk)
+                if len(raws) == count:
+                    hashes = [_hash(key_from_raw(raw)) for raw in raws]
+                else:
+                    hashes = [self._slow_request(line + i, text, problems)
+                              for i, text in enumerate(chunk[1:].split(b"\n"))]
+                present = [h for h in hashes if h]
+                before = len(seen)
+                seen.update(present)
+                suspect |= len(seen) - before != len(present)
+                total += len(present)
+                recorded = self.by_line[line:line + count]
+                recorded.extend(array.array("q", bytes(8 * (count - len(recorded)))))
+                same = bytes(map(operator.eq, hashes, recorded))
+                changed |= (count - recorded.count(0)) != same.count(1)
+                pending += bytes(map(operator.and_, map(bool, hashes), map(operator.not_, same)))
+                line += count
+        if len(self.by_line) > line and self.by_line[line:].count(0) != len(self.by_line) - line:
+            changed = True   # results for lines the input no longer has
+        del seen
+        if suspect:
+            problems += self._duplicates(path)
+        if problems:
+            raise RunInputError(path, problems)
+        if changed:
+            pending = self._pending_by_id(path)
+        return Survey(total, total - pending.count(1), pending)
+
+    def _slow_request(self, number: int, text: bytes, problems: list[str]) -> int:
+        """The id hash of one line the fast pattern did not read (0 for a blank line or a bad one)."""
+        if not text.strip():
+            return 0
+        match = _REQUEST_HEAD.match(b"\n" + text)
+        if match:
+            return _hash(key_from_raw(match.group(1)))
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            data = None
+        custom_id = data.get("custom_id") if isinstance(data, dict) else None
+        bad = custom_id_problem(custom_id) if isinstance(data, dict) else "not a JSON object"
+        if bad:
+            problems.append(f"line {number}: {bad}")
+            return 0
+        return _hash(json.dumps(custom_id)[1:-1].encode("ascii"))
+
+    def _duplicates(self, path: str) -> list[str]:
+        """Which custom_ids repeat, exactly (a second pass, only when the first saw a repeated hash)."""
+        seen: set[int] = set()
+        repeated: set[int] = set()
+        for _, key in _keys_of_file(path):
+            h = _hash(key)
+            (repeated if h in seen else seen).add(h)
+        del seen
+        lines: dict[bytes, list[int]] = {}
+        for number, key in _keys_of_file(path):
+            if _hash(key) in repeated:
+                lines.setdefault(key, []).append(number)
+        return [f"custom_id {_id_of(key)!r} is on lines {', '.join(map(str, found[:10]))}"
+                f"{' …' if len(found) > 10 else ''}" for key, found in lines.items() if len(found) > 1]
+
+    def _pending_by_id(self, path: str) -> bytearray:
+        """The input changed since the results were written: done is whatever id has a result."""
+        done = set(self.by_line)
+        done.discard(0)
+        pending = bytearray(1)
+        last = 0
+        for number, key in _keys_of_file(path):
+            pending += bytes(number - last - 1)
+            pending.append(_hash(key) not in done)
+            last = number
+        return pending
+
+    # --- inputs that are not a file --------------------------------------------------
+
+    def done_ids(self) -> set[int]:
+        """The hashes of every recorded id (for inputs whose lines may have moved)."""
+        done = set(self.by_line)
+        done.discard(0)
+        return done
+
+    # --- writing -----------------------------------------------------------------------
+
+    def append(self, data: bytes) -> None:
+        """Write one whole result line."""
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+        self.results += 1
+        self.unsynced = True
+
+    def due(self, now: float) -> bool:
+        return self.unsynced and now - self.last_sync >= CHECKPOINT_EVERY
+
+    def sync(self, survey: Survey | None, identity: dict | None) -> None:
+        """fsync the results, then replace the checkpoint (when the input is a file)."""
+        if self.fd is None:
+            return
+        os.fsync(self.fd)
+        self.last_sync, self.unsynced = time.monotonic(), False
+        if survey is None or identity is None:
+            return
+        state = {"format": STATE_FORMAT, "input": identity, "results_bytes": os.fstat(self.fd).st_size,
+                 "total": survey.total,
+                 "pending": base64.b64encode(zlib.compress(bytes(survey.pending), 1)).decode("ascii")}
+        temporary = self.state_path + ".tmp"
+        with open(temporary, "w", encoding="ascii") as fh:
+            json.dump(state, fh)
+        os.replace(temporary, self.state_path)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _keys_of_file(path: str) -> Iterable[tuple[int, bytes]]:
+    """(line number, canonical custom_id) of every line that has one, the slow and exact way."""
+    with open(path, "rb") as fh:
+        for number, text in enumerate(fh, 1):
+            match = _REQUEST_HEAD.match(b"\n" + text)
+            if match:
+                yield number, key_from_raw(match.group(1))
+                continue
+            try:
+                data = json.loads(text)
+            except (ValueError, RecursionError):
+                continue
+            custom_id = data.get("custom_id") if isinstance(data, dict) else None
+            if isinstance(custom_id, str) and custom_id:
+                yield number, json.dumps(custom_id)[1:-1].encode("ascii")
+
+
+def _id_of(key: bytes) -> str:
+    return json.loads(b'"' + key + b'"')
+
+
+def file_identity(path: str) -> dict:
+    """What says an input file is the one a checkpoint was made for."""
+    info = os.stat(path)
+    return {"path": os.path.abspath(path), "size": info.st_size, "mtime_ns": info.st_mtime_ns}

@@ -1,0 +1,394 @@
+"""Many calls from a JSONL file (or any iterable of requests): `dynclient run`, `Client.run`, `AsyncClient.run`.
+
+    summary = client.run("requests.jsonl", out="results.jsonl", concurrency=64,
+                         requests_per_minute=5000, tokens_per_minute=2_000_000)
+
+The requests are the lines of jobs.py (the Batch API's, or `operation` + `body`
++ `params` for any document); each is validated before it is sent, and an
+invalid one is answered by an error result without being sent. Results are
+appended as calls finish (ledger.py), so the same run again resumes where this
+one stopped, whether it finished, was interrupted or was killed.
+
+The work is a loop of `concurrency` tasks over one AsyncClient (a Client's run
+uses an AsyncClient of the same document and settings: asyncio carries 2.6×
+the calls of 64 threads, benchmarks/RESULTS.md, "Many calls"). Each task takes
+the next line, waits for its turn (core/limits.py: budgets, the server's rate
+limit headers, pauses after a 429), sends it with the client's own transport and
+retry policy (less 429, which the whole run answers), and appends the result.
+`insufficient_quota` stops the run at once; Ctrl-C stops it cleanly; both leave
+the results as they are, to resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import itertools
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+from .core.call import MISSING
+from .core.limits import RateLimits
+from .core.policy import IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, error_code
+from .errors import (APIStatusError, ConfigError, DynclientError, RequestError, RunInputError,
+                     RunStoppedError)
+from .jobs import Job, Router, canonical_key, custom_id_problem, error_facts, read_request, result_line
+from .ledger import Ledger, Survey, file_identity
+
+log = logging.getLogger("dynclient.run")
+
+DEFAULT_CONCURRENCY = 32
+MAX_CONCURRENCY = 4096
+MAX_RATE_LIMITED = 10        # 429s one request may get before its result is the 429
+PROGRESS_EVERY = 10.0        # seconds between plain progress lines (not on a terminal)
+MAX_LINE_BYTES = 64 << 20    # a request line longer than this is refused, not read into memory whole
+
+
+@dataclass
+class RunSummary:
+    """What a run did. `done` answered with success, `failed` with an error (after retries), `invalid`
+    were refused before sending, `skipped` had a result from an earlier run."""
+    output: str
+    total: int | None
+    done: int = 0
+    failed: int = 0
+    invalid: int = 0
+    skipped: int = 0
+    elapsed: float = 0.0
+    stopped: str | None = None
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.invalid
+
+    def __str__(self) -> str:
+        rate = self.finished / self.elapsed if self.elapsed > 0 else 0.0
+        total = f"{self.total:,} requests" if self.total is not None else "requests"
+        return (f"{total}: {self.done:,} done, {self.failed:,} failed, {self.invalid:,} invalid, "
+                f"{self.skipped:,} skipped (done before) in {self.elapsed:.1f} s ({rate:,.0f}/s) -> {self.output}")
+
+
+def estimate_tokens(job: Job) -> int:
+    """A request's tokens, roughly, for a tokens-per-minute budget: its line's length / 4 (the prompt;
+    about four characters a token in English) plus the completion it may ask for (`max_tokens`,
+    `max_completion_tokens` or `max_output_tokens`, times `n`). Replace it with `estimate_tokens=`."""
+    body = job.body if isinstance(job.body, dict) else {}
+    size = job.size or len(json.dumps(body, default=str))
+    completion = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens") or 0
+    n = body.get("n") or 1
+    if not isinstance(completion, int) or isinstance(completion, bool):
+        completion = 0
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        n = 1
+    return size // 4 + completion * n
+
+
+class Progress:
+    """A tqdm bar on a terminal; plain lines every PROGRESS_EVERY seconds otherwise ("lines"); or nothing."""
+
+    def __init__(self, mode: str, total: int | None, skipped: int):
+        self.mode, self.total = mode, total
+        self.bar: Any = None
+        self.last_line = time.monotonic()
+        self.started = time.monotonic()
+        if mode == "bar":
+            from tqdm import tqdm
+            self.bar = tqdm(total=None if total is None else total - skipped, unit="req", dynamic_ncols=True,
+                            smoothing=0.1, file=sys.stderr, desc="run")
+
+    def update(self, summary: RunSummary, limits: str) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.bar.n % 64 == 0 or summary.failed + summary.invalid == 1:
+                errors = summary.failed + summary.invalid
+                self.bar.set_postfix_str(f"errors {errors:,}" + (f", {limits}" if limits else ""), refresh=False)
+        elif self.mode == "lines":
+            now = time.monotonic()
+            if now - self.last_line >= PROGRESS_EVERY:
+                self.last_line = now
+                self.line(summary, limits, now)
+
+    def line(self, summary: RunSummary, limits: str, now: float) -> None:
+        elapsed = now - self.started
+        rate = summary.finished / elapsed if elapsed > 0 else 0.0
+        left = (self.total - summary.skipped - summary.finished) if self.total is not None else None
+        eta = f", ETA {left / rate:,.0f}s" if left is not None and rate > 0 else ""
+        total = f"{self.total:,}" if self.total is not None else "?"
+        print(f"run: {summary.finished + summary.skipped:,}/{total} "
+              f"({summary.failed + summary.invalid:,} errors), {rate:,.0f}/s{eta}"
+              f"{', ' + limits if limits else ''}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def progress_mode(progress: bool | str | None) -> str:
+    """None: a bar on a terminal, nothing otherwise; True: a bar on a terminal, lines otherwise; False: nothing."""
+    if isinstance(progress, str):
+        if progress not in ("bar", "lines", "off"):
+            raise ConfigError(f"progress must be True, False, None, 'bar', 'lines' or 'off', not {progress!r}")
+        return progress
+    if progress is False:
+        return "off"
+    if sys.stderr.isatty():
+        return "bar"
+    return "lines" if progress else "off"
+
+
+class Runner:
+    """One run (see the module's docstring). `client` is an AsyncClient; the run uses a sibling of it with a
+    pool as large as the concurrency, and closes that."""
+
+    def __init__(self, client: Any, requests: Any, out: str | os.PathLike, *, concurrency: int = DEFAULT_CONCURRENCY,
+                 requests_per_minute: float | None = None, tokens_per_minute: float | None = None,
+                 estimate: Callable[[Job], int] | None = None, max_rate_limited: int = MAX_RATE_LIMITED,
+                 progress: bool | str | None = None):
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ConfigError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {concurrency!r}")
+        if out is None:
+            raise ConfigError("run needs `out`, the results file (JSONL) to write and to resume from")
+        self.client = client
+        self.requests = requests
+        self.out = os.fspath(out)
+        self.concurrency = concurrency
+        self.limits = RateLimits(requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
+                                 concurrency=concurrency, now=time.monotonic())
+        self.estimate = estimate or estimate_tokens
+        self.max_rate_limited = max_rate_limited
+        self.progress_mode = progress_mode(progress)
+        self.router = Router(client.spec)
+        self.ledger = Ledger(self.out)
+        self.survey: Survey | None = None
+        self.identity: dict | None = None
+        self.summary = RunSummary(self.out, None)
+        self.stopping: str | None = None
+        self.stop_error: DynclientError | None = None
+        self.key_prefix = hashlib.sha256(os.path.abspath(self.out).encode()).hexdigest()[:16]
+
+    # --- the run ------------------------------------------------------------------------
+
+    async def run(self) -> RunSummary:
+        started = time.perf_counter()
+        jobs = self._prepare_input()
+        worker_client = self.client.sibling(type(self.client), pool_maxsize=self.concurrency,
+                                            max_connections=self.concurrency)
+        self.caller = worker_client
+        self.policy = dataclasses.replace(worker_client.options.retry,
+                                          statuses=worker_client.options.retry.statuses - {429})
+        self.progress = Progress(self.progress_mode, self.summary.total, self.summary.skipped)
+        tasks = [asyncio.ensure_future(self._work(jobs)) for _ in range(self.concurrency)]
+        self.tasks = tasks
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            self.summary.elapsed = time.perf_counter() - started
+            self.progress.close()
+            self.ledger.sync(self.survey, self.identity)
+            self.ledger.close()
+            await worker_client.aclose()
+        if self.stopping:
+            self.summary.stopped = self.stopping
+            raise RunStoppedError(self.stopping, f"{self.stop_error}; the run stopped ({self.summary}); "
+                                                 f"run it again to resume", self.summary)
+        return self.summary
+
+    def _prepare_input(self) -> Iterator[Job]:
+        requests = self.requests
+        if isinstance(requests, (str, os.PathLike)):
+            path = os.fspath(requests)
+            if not os.path.isfile(path):
+                raise RunInputError(path, ["no such file"])
+            self.identity = file_identity(path)
+            self.ledger.open(self.identity)
+            self.survey = self.ledger.survey_file(path, self.identity)
+            self.summary.total, self.summary.skipped = self.survey.total, self.survey.skipped
+            return self._file_jobs(path, self.survey.pending)
+        if isinstance(requests, (bytes, dict)) or not isinstance(requests, Iterable):
+            raise ConfigError("run takes a path to a JSONL file, or an iterable of request dicts")
+        self.ledger.open(None)
+        if isinstance(requests, Sequence):
+            self._check_ids(requests)
+            self.summary.total = len(requests)
+        return self._iterable_jobs(requests, self.ledger.done_ids())
+
+    def _file_jobs(self, path: str, pending: bytearray) -> Iterator[Job]:
+        with open(path, "rb") as fh:
+            for number, text in enumerate(fh, 1):
+                if number < len(pending) and pending[number]:
+                    if len(text) > MAX_LINE_BYTES:
+                        yield Job(number, "", size=len(text), problem={
+                            "type": "InvalidLine", "message": f"line {number}: longer than {MAX_LINE_BYTES:,} bytes"})
+                        continue
+                    yield read_request(self.router, number, text)
+
+    def _check_ids(self, requests: Sequence) -> None:
+        seen: dict[bytes, int] = {}
+        problems = []
+        for number, item in enumerate(requests, 1):
+            custom_id = item.get("custom_id") if isinstance(item, dict) else None
+            bad = custom_id_problem(custom_id) if isinstance(item, dict) else "a request must be a dict"
+            if bad:
+                problems.append(f"request {number}: {bad}")
+                continue
+            key = canonical_key(custom_id)
+            if key in seen:
+                problems.append(f"request {number}: custom_id {custom_id!r} repeats request {seen[key]}")
+            seen.setdefault(key, number)
+        if problems:
+            raise RunInputError("requests", problems)
+
+    def _iterable_jobs(self, requests: Iterable, done: set[int]) -> Iterator[Job]:
+        checked = isinstance(requests, Sequence)
+        seen: set[int] = set()
+        for number, item in enumerate(requests, 1):
+            custom_id = item.get("custom_id") if isinstance(item, dict) else None
+            if not checked:   # a one-shot iterator: its ids are checked as they come
+                bad = custom_id_problem(custom_id) if isinstance(item, dict) else "a request must be a dict"
+                key_hash = hash(canonical_key(custom_id)) or 1 if not bad else 0
+                if not bad and key_hash in seen:
+                    bad = f"custom_id {custom_id!r} repeats an earlier request"
+                if bad:
+                    raise RunInputError("requests", [f"request {number}: {bad} (the requests before it were run; "
+                                                     f"fix it and run again to resume)"])
+                seen.add(key_hash)
+            if (hash(canonical_key(custom_id)) or 1) in done:
+                self.summary.skipped += 1
+                continue
+            yield read_request(self.router, number, b"", data=item)
+
+    # --- one worker -----------------------------------------------------------------
+
+    async def _work(self, jobs: Iterator[Job]) -> None:
+        while not self.stopping:
+            job = next(jobs, None)
+            if job is None:
+                return
+            await self._run_job(job)
+
+    async def _run_job(self, job: Job) -> None:
+        if job.problem is not None:
+            self._write(job, "invalid", error=job.problem)
+            return
+        client = self.caller
+        headers = None
+        try:
+            op = client.operation(job.operation_id)
+            if op.method not in IDEMPOTENT_METHODS and self.policy.non_idempotent == "with-key":
+                # The same key on every attempt of every run of this output: a server that honours it
+                # does not do twice what a resumed run sends again.
+                digest = hashlib.sha256(f"{self.key_prefix}:{job.custom_id}".encode()).hexdigest()[:32]
+                headers = {IDEMPOTENCY_HEADER: f"dynclient-run-{digest}"}
+            prepared = client.prepare(op.operation_id, MISSING if job.body is None else job.body,
+                                      params=job.params, headers=headers)
+        except RequestError as exc:
+            self._write(job, "invalid", error=error_facts(exc))
+            return
+        tokens = self.estimate(job)
+        limits = self.limits
+        options = client.options
+        for limited in itertools.count():
+            await self._turn(tokens)
+            limits.started(tokens, time.monotonic())
+            try:
+                raw = await client.transport.send(prepared, options.timeout, self.policy,
+                                                  max_bytes=options.max_response_bytes)
+            except DynclientError as exc:
+                limits.finished(None, time.monotonic())
+                self._write(job, "failed", error=error_facts(exc), attempts=self.policy.max_retries + 1 + limited)
+                return
+            except BaseException:
+                limits.finished(None, time.monotonic())
+                raise
+            quota = raw.status == 429 and error_code(raw.data) in self.policy.final_codes
+            if raw.status == 429 and not quota and limited < self.max_rate_limited:
+                pause = limits.finished(raw.headers, time.monotonic(), limited=True)
+                log.info("%s: 429, the run pauses %.1f s", job.custom_id, pause)
+                continue
+            limits.finished(raw.headers, time.monotonic())
+            attempts = raw.attempts + limited
+            try:
+                result = client.interpret(op, raw)
+            except APIStatusError as exc:
+                if quota:
+                    self._stop("insufficient_quota", exc)
+                    return
+                self._write(job, "failed", status=exc.status, request_id=exc.request_id, attempts=attempts,
+                            body=exc.body, error=error_facts(exc))
+            except DynclientError as exc:
+                self._write(job, "failed", status=raw.status, attempts=attempts, error=error_facts(exc),
+                            request_id=getattr(exc, "request_id", None))
+            else:
+                self._write(job, "done", status=result.status, request_id=result.request_id, attempts=attempts,
+                            body=result.body)
+            return
+
+    async def _turn(self, tokens: int) -> None:
+        while True:
+            if self.stopping:
+                raise asyncio.CancelledError()
+            wait = self.limits.delay(tokens, time.monotonic())
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, 1.0))
+
+    def _stop(self, reason: str, error: DynclientError) -> None:
+        """Stop everything now: what is in flight is dropped (and sent again on resume)."""
+        if self.stopping:
+            return
+        self.stopping, self.stop_error = reason, error
+        current = asyncio.current_task()
+        for task in self.tasks:
+            if task is not current:
+                task.cancel()
+
+    def _write(self, job: Job, outcome: str, **fields: Any) -> None:
+        self.ledger.append(result_line(job, **fields))
+        if self.survey is not None and job.line < len(self.survey.pending):
+            self.survey.pending[job.line] = 0
+        summary = self.summary
+        setattr(summary, outcome, getattr(summary, outcome) + 1)
+        now = time.monotonic()
+        self.progress.update(summary, self.limits.describe(now) if self.progress.mode != "off" else "")
+        if self.ledger.due(now):
+            self.ledger.sync(self.survey, self.identity)
+
+
+async def run_async(client: Any, requests: Any, out: str | os.PathLike, **options: Any) -> RunSummary:
+    """`await aclient.run(...)`: see Runner."""
+    return await Runner(client, requests, out, **options).run()
+
+
+def run_sync(client: Any, requests: Any, out: str | os.PathLike, **options: Any) -> RunSummary:
+    """`client.run(...)` of a Client: the same run on an AsyncClient of the same document and settings, in
+    an event loop of its own."""
+    try:
+        from .async_client import AsyncClient
+    except ImportError as exc:   # pragma: no cover - aiohttp is part of every install that runs tests
+        raise ConfigError(f"Client.run needs aiohttp (pip install 'dynclient[async]'): {exc}") from None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise ConfigError("Client.run was called inside a running event loop; use `await AsyncClient.run(...)`")
+    async def main() -> RunSummary:
+        aclient = client.sibling(AsyncClient)
+        try:
+            return await run_async(aclient, requests, out, **options)
+        finally:
+            await aclient.aclose()
+    return asyncio.run(main())
