@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from .core.base import BaseClient
 from .core.call import MISSING, PreparedRequest, ProgressCallback, RawResponse, Result
 from .core.policy import Timeout
+from .errors import ConfigError
 from .streaming import Stream
 from .transport import Transport
 
@@ -124,8 +125,12 @@ class Client(BaseClient):
         results file (run again to resume); returns a RunSummary. Options: concurrency,
         requests_per_minute, tokens_per_minute, estimate, progress. Runs on an AsyncClient of the
         same document and settings (see dynclient/run.py); not inside a running event loop."""
+        try:
+            from .async_client import AsyncClient
+        except ImportError as exc:   # pragma: no cover - aiohttp comes with every install that runs tests
+            raise ConfigError(f"Client.run needs aiohttp (pip install 'dynclient[async]'): {exc}") from None
         from .run import run_sync
-        return run_sync(self, requests, out, **options)
+        return run_sync(self, AsyncClient, requests, out, **options)
 
     def _send(self, prepared: PreparedRequest, timeout: Any, progress: ProgressCallback | None,
               stream: bool = False) -> RawResponse:

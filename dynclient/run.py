@@ -372,21 +372,18 @@ async def run_async(client: Any, requests: Any, out: str | os.PathLike, **option
     return await Runner(client, requests, out, **options).run()
 
 
-def run_sync(client: Any, requests: Any, out: str | os.PathLike, **options: Any) -> RunSummary:
-    """`client.run(...)` of a Client: the same run on an AsyncClient of the same document and settings, in
-    an event loop of its own."""
-    try:
-        from .async_client import AsyncClient
-    except ImportError as exc:   # pragma: no cover - aiohttp is part of every install that runs tests
-        raise ConfigError(f"Client.run needs aiohttp (pip install 'dynclient[async]'): {exc}") from None
+def run_sync(client: Any, shell: type, requests: Any, out: str | os.PathLike, **options: Any) -> RunSummary:
+    """`client.run(...)` of a Client: the same run on a sibling of the `shell` class (AsyncClient) with the
+    same document and settings, in an event loop of its own."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:
         raise ConfigError("Client.run was called inside a running event loop; use `await AsyncClient.run(...)`")
+
     async def main() -> RunSummary:
-        aclient = client.sibling(AsyncClient)
+        aclient = client.sibling(shell)
         try:
             return await run_async(aclient, requests, out, **options)
         finally:
