@@ -28,7 +28,8 @@ from typing import Any, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .errors import APIStatusError, DynclientError, RequestValidationError
-from .spec import Spec
+from .schema import SchemaSet, from_text, schema_kind
+from .spec import Operation, Spec
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 MAX_CUSTOM_ID = 512   # characters; longer ids are refused (they go into every result line)
@@ -43,6 +44,7 @@ class Job:
     body: Any = None
     params: dict = field(default_factory=dict)
     size: int = 0                        # bytes of the line as read (a cheap size for token estimates)
+    from_url: bool = False               # params are texts from a URL, to be typed by their schemas
     problem: dict | None = None          # the error of a line that cannot be sent
 
 
@@ -102,7 +104,8 @@ def read_request(router: Router | None, number: int, text: bytes | str, data: An
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
-            return Job(number, "", size=size, problem=problem("InvalidLine", f"line {number}: not JSON: {exc}"))
+            return Job(number, _leading_id(text), size=size,
+                       problem=problem("InvalidLine", f"line {number}: not JSON: {exc}"))
     if not isinstance(data, dict):
         return Job(number, "", size=size,
                    problem=problem("InvalidLine", f"line {number}: a request must be a JSON object, "
@@ -140,7 +143,43 @@ def read_request(router: Router | None, number: int, text: bytes | str, data: An
         return job
     job.operation_id, path_values, query = found
     job.params = {**path_values, **_query_values(query)}
+    job.from_url = True
     return job
+
+
+def typed_params(schemas: SchemaSet, op: Operation, values: dict[str, Any]) -> dict[str, Any]:
+    """Path and query values read from a URL (texts) as the JSON values their schemas describe, so that
+    `?limit=5` is the integer 5 and `?include=a&include=b` an array; the validator then judges them."""
+    typed: dict[str, Any] = {}
+    for name, value in values.items():
+        p = op.parameters_by_name.get(name)
+        if p is None or p.schema is None:
+            typed[name] = value
+            continue
+        root, resolve = schemas.translated(p.pointer, "request")
+        kind, items = schema_kind(root, resolve)
+        texts = value if isinstance(value, list) else [value]
+        if kind == "array":
+            item_kind = schema_kind(items, resolve)[0]
+            parts = texts if len(texts) > 1 else [t for t in texts[0].split(",") if t] if texts[0] else []
+            typed[name] = [from_text(t, item_kind) for t in parts]
+        else:
+            typed[name] = from_text(texts[-1], kind)
+    return typed
+
+
+_LEADING_ID = re.compile(rb'\s*\{\s*"custom_id"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
+
+
+def _leading_id(text: bytes | str) -> str:
+    """The custom_id a broken line begins with (as the input survey read it), or ""."""
+    match = _LEADING_ID.match(text.encode("utf-8", "replace") if isinstance(text, str) else text)
+    if not match:
+        return ""
+    try:
+        return json.loads(b'"' + match.group(1) + b'"')
+    except ValueError:
+        return ""
 
 
 def custom_id_problem(custom_id: Any) -> str | None:

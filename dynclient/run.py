@@ -39,7 +39,8 @@ from .core.limits import RateLimits
 from .core.policy import IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, error_code
 from .errors import (APIStatusError, ConfigError, DynclientError, RequestError, RunInputError,
                      RunStoppedError)
-from .jobs import Job, Router, canonical_key, custom_id_problem, error_facts, read_request, result_line
+from .jobs import (Job, Router, canonical_key, custom_id_problem, error_facts, read_request, result_line,
+                   typed_params)
 from .ledger import Ledger, Survey, file_identity
 
 log = logging.getLogger("dynclient.run")
@@ -171,7 +172,8 @@ class Runner:
         self.identity: dict | None = None
         self.summary = RunSummary(self.out, None)
         self.stopping: str | None = None
-        self.stop_error: DynclientError | None = None
+        self.stop_error: Exception | None = None
+        self.failure: Exception | None = None
         self.key_prefix = hashlib.sha256(os.path.abspath(self.out).encode()).hexdigest()[:16]
 
     # --- the run ------------------------------------------------------------------------
@@ -188,8 +190,8 @@ class Runner:
         tasks = [asyncio.ensure_future(self._work(jobs)) for _ in range(self.concurrency)]
         self.tasks = tasks
         try:
-            await asyncio.gather(*tasks)
-        except BaseException:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        except BaseException:   # the run itself was cancelled (Ctrl-C): drop what is in flight
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -200,6 +202,8 @@ class Runner:
             self.ledger.sync(self.survey, self.identity)
             self.ledger.close()
             await worker_client.aclose()
+        if self.failure is not None:
+            raise self.failure
         if self.stopping:
             self.summary.stopped = self.stopping
             raise RunStoppedError(self.stopping, f"{self.stop_error}; the run stopped ({self.summary}); "
@@ -273,11 +277,18 @@ class Runner:
     # --- one worker -----------------------------------------------------------------
 
     async def _work(self, jobs: Iterator[Job]) -> None:
-        while not self.stopping:
-            job = next(jobs, None)
-            if job is None:
-                return
-            await self._run_job(job)
+        try:
+            while not self.stopping:
+                job = next(jobs, None)
+                if job is None:
+                    return
+                await self._run_job(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:   # a bad one-shot input, or a bug: stop the others, raise it after
+            if self.failure is None:
+                self.failure = exc
+            self._stop("failed", exc)
 
     async def _run_job(self, job: Job) -> None:
         if job.problem is not None:
@@ -292,8 +303,9 @@ class Runner:
                 # does not do twice what a resumed run sends again.
                 digest = hashlib.sha256(f"{self.key_prefix}:{job.custom_id}".encode()).hexdigest()[:32]
                 headers = {IDEMPOTENCY_HEADER: f"dynclient-run-{digest}"}
+            params = typed_params(client.schemas, op, job.params) if job.from_url else job.params
             prepared = client.prepare(op.operation_id, MISSING if job.body is None else job.body,
-                                      params=job.params, headers=headers)
+                                      params=params, headers=headers)
         except RequestError as exc:
             self._write(job, "invalid", error=error_facts(exc))
             return
@@ -301,7 +313,8 @@ class Runner:
         limits = self.limits
         options = client.options
         for limited in itertools.count():
-            await self._turn(tokens)
+            if not await self._turn(tokens):
+                return
             limits.started(tokens, time.monotonic())
             try:
                 raw = await client.transport.send(prepared, options.timeout, self.policy,
@@ -336,16 +349,16 @@ class Runner:
                             body=result.body)
             return
 
-    async def _turn(self, tokens: int) -> None:
-        while True:
-            if self.stopping:
-                raise asyncio.CancelledError()
+    async def _turn(self, tokens: int) -> bool:
+        """Wait until the limits let a request go: True, or False when the run is stopping."""
+        while not self.stopping:
             wait = self.limits.delay(tokens, time.monotonic())
             if wait <= 0:
-                return
+                return True
             await asyncio.sleep(min(wait, 1.0))
+        return False
 
-    def _stop(self, reason: str, error: DynclientError) -> None:
+    def _stop(self, reason: str, error: Exception) -> None:
         """Stop everything now: what is in flight is dropped (and sent again on resume)."""
         if self.stopping:
             return
