@@ -67,17 +67,26 @@ class Router:
     def __init__(self, spec: Spec):
         server = spec.servers[0].get("url", "") if spec.servers and isinstance(spec.servers[0], dict) else ""
         self.prefix = urlsplit(server).path.rstrip("/") if "{" not in server else ""
+        self.literal: dict[tuple[str, str], str] = {}     # (method, path) -> operationId, for fixed paths
         self.routes: list[tuple[str, re.Pattern, list[str], tuple, str]] = []
         for op in spec:
             template, _, fixed = op.path.partition("?")
             names = re.findall(r"\{([^}]+)\}", template)
+            if not names and not fixed:
+                self.literal.setdefault((op.method, template), op.operation_id)
             regex = "".join("([^/]+)" if part.startswith("{") else re.escape(part)
                             for part in re.split(r"(\{[^}]+\})", template))
             self.routes.append((op.method, re.compile(regex + "$"), names, tuple(parse_qsl(fixed)), op.operation_id))
         # Literal paths before templated ones; routes with a fixed query first.
         self.routes.sort(key=lambda r: (-len(r[3]), r[1].pattern.count("([^/]+)"), -len(r[1].pattern)))
+        self.has_fixed_query = any(r[3] for r in self.routes)
 
     def route(self, method: str, url: str) -> tuple[str, dict, list[tuple[str, str]]] | None:
+        if "?" not in url and "#" not in url and "%" not in url:   # the common line: a plain path
+            path = url[len(self.prefix):] if self.prefix and url.startswith(self.prefix + "/") else url
+            found = self.literal.get((method, path))
+            if found is not None and not self.has_fixed_query:
+                return found, {}, []
         parts = urlsplit(url)
         path, query = parts.path, parse_qsl(parts.query, keep_blank_values=True)
         if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
@@ -207,13 +216,38 @@ def _query_values(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def result_line(job: Job, *, status: int | None = None, request_id: str | None = None, attempts: int = 0,
-                body: Any = None, error: Mapping[str, Any] | None = None) -> bytes:
-    """One result line, custom_id and line first (see the module's docstring), ending in a newline."""
-    head = f'{{"custom_id": {json.dumps(job.custom_id)}, "line": {job.line}, '
+                body: Any = None, error: Mapping[str, Any] | None = None, body_json: bytes | None = None) -> bytes:
+    """One result line, custom_id and line first (see the module's docstring), ending in a newline.
+
+    `body_json` is the body as the server sent it, when that JSON text can go into the line as it is
+    (see `embeddable`): the same value as `body`, without encoding it again."""
+    head = f'{{"custom_id": {_ascii(job.custom_id)}, "line": {job.line}, '
+    if body_json is not None and error is None:   # the common line, written without json.dumps
+        text = (f'{head}"operation": {_text(job.operation_id)}, "status": {_number(status)}, "request_id": '
+                f'{_text(request_id)}, "attempts": {int(attempts)}, "error": null, "body": ')
+        return b"".join((text.encode("utf-8"), body_json, b"}\n"))
     rest = json.dumps({"operation": job.operation_id, "status": status, "request_id": request_id,
                        "attempts": attempts, "body": body, "error": error}, ensure_ascii=False,
                       separators=(", ", ": "), default=str)
     return (head + rest[1:] + "\n").encode("utf-8")
+
+
+_ascii = json.encoder.encode_basestring_ascii   # the JSON string of a str, as json.dumps writes it
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else json.encoder.encode_basestring(str(value))
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def embeddable(data: bytes) -> bool:
+    """Whether a JSON body the client decoded can be written into a result line as it is: one line, and
+    UTF-8 (the decoder also reads UTF-16 and -32, whose NUL bytes give them away), under 64 MiB."""
+    return (0 < len(data) < 1 << 26 and data[:1] in (b"{", b"[") and b"\n" not in data and b"\r" not in data
+            and b"\x00" not in data[:4])
 
 
 def error_facts(exc: DynclientError) -> dict:

@@ -91,6 +91,7 @@ class Ledger:
         self.state: dict | None = None
         self.last_sync = time.monotonic()
         self.unsynced = False
+        self.buffer: list[bytes] = []
 
     # --- opening: what is done -------------------------------------------------------
 
@@ -295,13 +296,22 @@ class Ledger:
     # --- writing -----------------------------------------------------------------------
 
     def append(self, data: bytes) -> None:
-        """Write one whole result line."""
-        view = memoryview(data)
+        """Add one whole result line; it reaches the file at the next `flush` (the runner flushes once per
+        turn of its event loop, before it waits for anything, so a line waits microseconds, and a kill
+        loses at most the lines of one turn, whose requests are sent again on resume)."""
+        self.buffer.append(data)
+        self.results += 1
+        self.unsynced = True
+
+    def flush(self) -> None:
+        """Write what `append` gathered, as one write of whole lines."""
+        if not self.buffer or self.fd is None:
+            return
+        view = memoryview(b"".join(self.buffer))
+        self.buffer.clear()
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
-        self.results += 1
-        self.unsynced = True
 
     def due(self, now: float) -> bool:
         return self.unsynced and now - self.last_sync >= CHECKPOINT_EVERY
@@ -310,6 +320,7 @@ class Ledger:
         """fsync the results, then replace the checkpoint (when the input is a file)."""
         if self.fd is None:
             return
+        self.flush()
         os.fsync(self.fd)
         self.last_sync, self.unsynced = time.monotonic(), False
         if survey is None or identity is None:
@@ -323,6 +334,7 @@ class Ledger:
         os.replace(temporary, self.state_path)
 
     def close(self) -> None:
+        self.flush()
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None

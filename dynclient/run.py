@@ -39,8 +39,8 @@ from .core.limits import RateLimits
 from .core.policy import IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, error_code
 from .errors import (APIStatusError, ConfigError, DynclientError, RequestError, RunInputError,
                      RunStoppedError)
-from .jobs import (Job, Router, canonical_key, custom_id_problem, error_facts, read_request, result_line,
-                   typed_params)
+from .jobs import (Job, Router, canonical_key, custom_id_problem, embeddable, error_facts, read_request,
+                   result_line, typed_params)
 from .ledger import Ledger, Survey, file_identity
 
 log = logging.getLogger("dynclient.run")
@@ -174,6 +174,7 @@ class Runner:
         self.stopping: str | None = None
         self.stop_error: Exception | None = None
         self.failure: Exception | None = None
+        self.flush_due = False
         self.key_prefix = hashlib.sha256(os.path.abspath(self.out).encode()).hexdigest()[:16]
 
     # --- the run ------------------------------------------------------------------------
@@ -313,9 +314,12 @@ class Runner:
         limits = self.limits
         options = client.options
         for limited in itertools.count():
-            if not await self._turn(tokens):
-                return
-            limits.started(tokens, time.monotonic())
+            now = time.monotonic()
+            if self.stopping or limits.delay(tokens, now) > 0:   # the common case goes on without awaiting
+                if not await self._turn(tokens):
+                    return
+                now = time.monotonic()
+            limits.started(tokens, now)
             try:
                 raw = await client.transport.send(prepared, options.timeout, self.policy,
                                                   max_bytes=options.max_response_bytes)
@@ -345,8 +349,10 @@ class Runner:
                 self._write(job, "failed", status=raw.status, attempts=attempts, error=error_facts(exc),
                             request_id=getattr(exc, "request_id", None))
             else:
+                data = raw.data
                 self._write(job, "done", status=result.status, request_id=result.request_id, attempts=attempts,
-                            body=result.body)
+                            body=result.body, body_json=data if isinstance(result.body, (dict, list)) and
+                            embeddable(data) else None)
             return
 
     async def _turn(self, tokens: int) -> bool:
@@ -357,6 +363,10 @@ class Runner:
                 return True
             await asyncio.sleep(min(wait, 1.0))
         return False
+
+    def _flush(self) -> None:
+        self.flush_due = False
+        self.ledger.flush()
 
     def _stop(self, reason: str, error: Exception) -> None:
         """Stop everything now: what is in flight is dropped (and sent again on resume)."""
@@ -370,6 +380,9 @@ class Runner:
 
     def _write(self, job: Job, outcome: str, **fields: Any) -> None:
         self.ledger.append(result_line(job, **fields))
+        if not self.flush_due:   # one write for all the results of this turn of the loop
+            self.flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush)
         if self.survey is not None and job.line < len(self.survey.pending):
             self.survey.pending[job.line] = 0
         summary = self.summary

@@ -29,11 +29,15 @@ from .policy import retry_after
 
 MAX_PAUSE = 300.0   # no single pause is longer, whatever a header says
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
+_HEADER_NAMES = tuple((kind, tuple(f"x-ratelimit-{what}-{kind}" for what in ("limit", "remaining", "reset")))
+                      for kind in ("requests", "tokens"))
 _DURATION = re.compile(r"(\d+(?:\.\d*)?)(ms|h|m|s)")
 
 
 def parse_reset(text: Any) -> float | None:
     """OpenAI's reset durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s`, or plain seconds; None if unreadable."""
+    if text is None:
+        return None
     if not isinstance(text, str) or not text.strip():
         return None
     text = text.strip()
@@ -49,6 +53,8 @@ def parse_reset(text: Any) -> float | None:
 
 
 def _count(text: Any) -> float | None:
+    if text is None:
+        return None
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -158,14 +164,17 @@ class RateLimits:
 
     def observe(self, headers: Mapping[str, str], now: float) -> None:
         """Learn from `x-ratelimit-*` headers (any answer may carry them)."""
-        for kind in ("requests", "tokens"):
-            limit = _count(headers.get(f"x-ratelimit-limit-{kind}"))
+        for kind, names in _HEADER_NAMES:
+            limit_text, remaining_text = headers.get(names[0]), headers.get(names[1])
+            if limit_text is None and remaining_text is None:   # most answers of most servers
+                continue
+            limit = _count(limit_text)
             if limit and not self.chosen[kind]:
                 bucket = self.buckets.get(kind)
                 if bucket is None or abs(bucket.rate * 60 - limit) > 1e-9:
                     self.buckets[kind] = Bucket(limit, now)
-            remaining = _count(headers.get(f"x-ratelimit-remaining-{kind}"))
-            reset = parse_reset(headers.get(f"x-ratelimit-reset-{kind}"))
+            remaining = _count(remaining_text)
+            reset = parse_reset(headers.get(names[2]))
             if remaining is not None and reset is not None:
                 # Requests sent after this one was answered are not counted in `remaining` yet.
                 others = max(self.in_flight, 0) if kind == "requests" else 0

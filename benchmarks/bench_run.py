@@ -1,0 +1,213 @@
+"""Bulk runs (dynclient/run.py): the runner against bare AsyncClient calls, its memory on a million lines,
+and how soon a resume over a million finished lines starts sending.
+
+    python -m benchmarks.bench_run [--calls 100000] [--rounds 3] [--lines 1000000] [--quick] [--output FILE]
+
+1. Throughput: `--calls` createChatCompletion requests (benchmarks/payloads.py) to the loopback server
+   (benchmarks/server.py, its own process), 64 in flight, made (a) by bare `AsyncClient.call` in
+   64 worker tasks, nothing written, and (b) by `AsyncClient.run` over a JSONL file of the same
+   requests, every result validated and appended to a results file. Rounds interleave the two; the
+   median of each is reported with their ratio (the target: run >= 0.9x bare calls).
+2. Memory: `--lines` requests in a fresh process running `Client.run` (as `dynclient run` does),
+   its RSS sampled every 0.5 s, and the peak (VmHWM) at the end (the target: <= 150 MB throughout).
+   The run is stopped (as by Ctrl-C) after `--lines` results, with 1,000 lines of the input left.
+3. Resume: a fresh process runs the same command again over those results; reported: seconds from
+   spawning the process to its first request going out (the target: within 2 s), for the resume from
+   the checkpoint, and for the worst case, an input that changed since (the whole results file is
+   read again, and the input surveyed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dynclient
+
+from .payloads import CHAT_REQUEST, CHAT_RESPONSE
+from .run import LoopbackServer
+
+EXPECTED = CHAT_RESPONSE["id"]
+CONCURRENCY = 64
+
+
+def write_requests(path: Path, count: int) -> None:
+    body = json.dumps(CHAT_REQUEST)
+    with open(path, "w") as fh:
+        for i in range(count):
+            fh.write(f'{{"custom_id": "req-{i}", "method": "POST", "url": "/v1/chat/completions", "body": {body}}}\n')
+
+
+async def bare_calls(client: dynclient.AsyncClient, calls: int) -> float:
+    remaining = [calls]
+
+    async def worker() -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            answer = await client.call("createChatCompletion", CHAT_REQUEST)
+            if answer["id"] != EXPECTED:
+                raise AssertionError(f"wrong answer {answer}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*[worker() for _ in range(CONCURRENCY)])
+    return calls / (time.perf_counter() - started)
+
+
+async def runner_calls(client: dynclient.AsyncClient, path: Path, out: Path, calls: int) -> float:
+    for stale in (out, Path(str(out) + ".resume")):
+        if stale.exists():
+            stale.unlink()
+    started = time.perf_counter()
+    summary = await client.run(path, out=out, concurrency=CONCURRENCY, progress=False)
+    rate = calls / (time.perf_counter() - started)
+    if summary.done != calls:
+        raise AssertionError(f"run: {summary}")
+    with open(out, "rb") as fh:   # spot-check that the results are the answers
+        first = json.loads(fh.readline())
+    if first["body"]["id"] != EXPECTED or first["status"] != 200:
+        raise AssertionError(f"run: wrong result {first}")
+    return rate
+
+
+def throughput(base: str, calls: int, rounds: int, workdir: Path) -> dict[str, list[float]]:
+    path, out = workdir / "requests.jsonl", workdir / "results.jsonl"
+    write_requests(path, calls)
+    rates: dict[str, list[float]] = {"bare AsyncClient.call, 64 tasks": [], "AsyncClient.run (results written)": []}
+
+    async def main() -> None:
+        async with dynclient.AsyncClient("openai@2025-04-29", base_url=base, api_key="sk-bench",
+                                         pool_maxsize=CONCURRENCY, max_connections=CONCURRENCY) as client:
+            await bare_calls(client, min(calls, 2000))   # warm: validators, pools
+            for _ in range(rounds):
+                rates["bare AsyncClient.call, 64 tasks"].append(await bare_calls(client, calls))
+                rates["AsyncClient.run (results written)"].append(await runner_calls(client, path, out, calls))
+    asyncio.run(main())
+    return rates
+
+
+# --- the million-line run, in fresh processes ---------------------------------------------------
+
+CHILD = r"""
+import json, os, sys, threading, time
+spawned = float(sys.argv[1]); args = json.loads(sys.argv[2])
+sys.path.insert(0, args["root"])
+import dynclient
+from dynclient.run import estimate_tokens
+
+peak = [0]
+def rss_kb(field="VmRSS"):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+def sample():
+    while True:
+        peak[0] = max(peak[0], rss_kb())
+        time.sleep(0.5)
+threading.Thread(target=sample, daemon=True).start()
+
+first = []
+started = [0]
+def estimate(job):
+    if not first:
+        first.append(time.time() - spawned)
+    started[0] += 1
+    if args["stop_after"] and started[0] > args["stop_after"]:
+        raise KeyboardInterrupt   # as a Ctrl-C would, once `stop_after` requests have started
+    return estimate_tokens(job)
+
+client = dynclient.Client("openai@2025-04-29", base_url=args["base"], api_key="sk-bench")
+stopped = False
+try:
+    summary = client.run(args["path"], out=args["out"], concurrency=64, estimate=estimate, progress=False)
+except KeyboardInterrupt:
+    stopped = True
+print(json.dumps({"first_send_s": first[0] if first else None, "peak_sampled_kb": peak[0],
+                  "hwm_kb": rss_kb("VmHWM"), "stopped": stopped}))
+"""
+
+
+def child(base: str, path: Path, out: Path, stop_after: int | None = None) -> dict:
+    args = {"root": str(Path(__file__).resolve().parents[1]), "base": base, "path": str(path), "out": str(out),
+            "stop_after": stop_after}
+    done = subprocess.run([sys.executable, "-c", CHILD, repr(time.time()), json.dumps(args)],
+                          capture_output=True, text=True, timeout=7200)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def million(base: str, lines: int, workdir: Path) -> list[str]:
+    path, out = workdir / "million.jsonl", workdir / "million-results.jsonl"
+    write_requests(path, lines + 1000)
+    started = time.perf_counter()
+    first = child(base, path, out, stop_after=lines)
+    took = time.perf_counter() - started
+    finished = sum(1 for _ in open(out, "rb"))
+    resumed = child(base, path, out)
+    # The worst case: the input changed since (one more line), so the checkpoint does not hold.
+    with open(path, "a") as fh:
+        fh.write('{"custom_id": "one-more", "method": "POST", "url": "/v1/chat/completions", "body": '
+                 + json.dumps(CHAT_REQUEST) + "}\n")
+    changed = child(base, path, out)
+    total = sum(1 for _ in open(out, "rb"))
+    if total != lines + 1001:
+        raise AssertionError(f"{total} result lines for {lines + 1001} requests")
+    size = os.path.getsize(out) / 1e6
+    return [
+        f"- {lines + 1000:,}-line input, `Client.run` at 64 in flight, stopped (as by Ctrl-C) after {finished:,} "
+        f"results ({took:.0f} s): peak RSS {first['hwm_kb'] / 1024:.0f} MB (sampled every 0.5 s: "
+        f"{first['peak_sampled_kb'] / 1024:.0f} MB).",
+        f"- Resumed in a fresh process over {finished:,} finished lines ({size:,.0f} MB of results): first request "
+        f"out {resumed['first_send_s']:.2f} s after spawning the process (import, document, checkpoint, results "
+        f"written after it); peak RSS {resumed['hwm_kb'] / 1024:.0f} MB.",
+        f"- Worst case, the input changed since (so the whole results file is read and the input surveyed): first "
+        f"request out {changed['first_send_s']:.2f} s after spawning; peak RSS {changed['hwm_kb'] / 1024:.0f} MB.",
+        f"- Every one of the {lines + 1001:,} requests has exactly one result line.",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="2,000 calls, 1 round, 20,000 lines: keeps it from rotting")
+    parser.add_argument("--skip-million", action="store_true", help="only the throughput rows")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="also write the section 'Bulk runs' of this Markdown file (benchmarks/RESULTS.md)")
+    args = parser.parse_args(argv)
+    calls, rounds, lines = (2000, 1, 20_000) if args.quick else (args.calls, args.rounds, args.lines)
+    started = time.perf_counter()
+    with LoopbackServer() as base, tempfile.TemporaryDirectory() as tmp:
+        rates = throughput(base, calls, rounds, Path(tmp))
+        medians = {name: statistics.median(values) for name, values in rates.items()}
+        bare, run = medians.values()
+        command = (f"python -m benchmarks.bench_run --calls {calls} --rounds {rounds} --lines {lines}"
+                   + (" --skip-million" if args.skip_million else ""))
+        out = [f"`{command}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (machine: {os.cpu_count()} "
+               f"cores, Python {sys.version.split()[0]}).", "",
+               f"{calls:,} createChatCompletion requests, 64 in flight, median of {rounds} rounds:", "",
+               "| variant | calls/s | / bare calls |", "|---|---:|---:|"]
+        for name, value in medians.items():
+            out.append(f"| {name} | {value:,.0f} | {value / bare:.2f}× |")
+        if not args.skip_million:
+            out += ["", *million(base, lines, Path(tmp))]
+    out += ["", f"({time.perf_counter() - started:.0f} s in all)"]
+    print("\n".join(out))
+    if args.output:
+        from .run import replace_section
+        replace_section(args.output, "Bulk runs", out)
+    del run
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
