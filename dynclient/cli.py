@@ -619,24 +619,23 @@ def _jsonl(path: str, progress: "Progress | None" = None) -> Iterable[tuple[int,
 
 
 class Progress:
-    """`validated 1,234 lines (12%)` on stderr, redrawn at most ten times a second."""
+    """A tqdm bar over the file's bytes on stderr ("validating"); problems printed above it."""
 
     def __init__(self, total_bytes: int):
-        self.total = max(total_bytes, 1)
-        self.done = 0
-        self.shown = 0.0
+        from tqdm import tqdm
+        self.bar = tqdm(total=max(total_bytes, 1), unit="B", unit_scale=True, desc="validating", file=sys.stderr,
+                        dynamic_ncols=True, mininterval=0.1)
+        self.line = 0
 
     def advance(self, line: int, size: int) -> None:
-        self.done += size
-        now = time.monotonic()
-        if now - self.shown >= 0.1:
-            self.shown = now
-            sys.stderr.write(f"\rvalidating line {line:,} ({100 * self.done // self.total}%)")
-            sys.stderr.flush()
+        self.line = line
+        self.bar.update(size)
+
+    def write(self, text: str) -> None:
+        self.bar.write(text, file=sys.stdout)
 
     def finish(self) -> None:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
+        self.bar.close()
 
 
 def run_batch_validate(args: argparse.Namespace) -> int:
@@ -651,11 +650,12 @@ def run_batch_validate(args: argparse.Namespace) -> int:
         for number, text in _jsonl(args.file, progress):
             total = number
             problems = checker.check(number, text)
-            if problems and progress:
-                progress.finish()
             bad_lines += bool(problems)
             for problem in problems:
-                print(problem, flush=bool(progress))
+                if progress:
+                    progress.write(str(problem))
+                else:
+                    print(problem)
     finally:
         if progress:
             progress.finish()

@@ -559,3 +559,28 @@ def test_openai_batch_lines_against_the_mock(tmp_path, spec_2025):
     assert by_id["c-7"]["body"]["object"] == "chat.completion"
     assert by_id["bad"]["error"]["pointer"] == "/messages/0/role"
     assert by_id["emb"]["operation"] == "createEmbedding" and by_id["emb"]["status"] == 200
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+
+def test_a_terminal_shows_a_progress_bar_and_the_summary(tmp_path, doc_path, server):
+    from test_cli_terminal import SCRIPT, in_terminal
+    if not SCRIPT.exists():
+        pytest.skip(f"console script not installed at {SCRIPT}")
+    path = requests_file(tmp_path / "in.jsonl", 300)
+    code, shown = in_terminal(["run", str(doc_path), str(path), "-o", str(tmp_path / "out.jsonl"),
+                               "--base-url", server.url + "/v1"], 100)
+    assert code == 0, shown
+    assert "run: 100%|" in shown and "300/300" in shown   # tqdm's bar: done/total, rate, ETA
+    assert "300 requests: 300 done, 0 failed, 0 invalid, 0 skipped" in shown
+
+
+def test_without_a_terminal_progress_is_plain_lines(tmp_path, server, monkeypatch, capsys):
+    from dynclient import run
+    monkeypatch.setattr(run, "PROGRESS_EVERY", 0.0)
+    path = requests_file(tmp_path / "in.jsonl", 5)
+    client_for(server).run(path, out=tmp_path / "out.jsonl", concurrency=1, progress="lines")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 5 and lines[-1].startswith("run: 5/5 (0 errors), ") and "/s" in lines[-1]
+    assert "\r" not in "".join(lines) and "\x1b" not in "".join(lines)
