@@ -112,6 +112,13 @@ class AsyncClient(BaseClient):
         return AsyncPaginator(self, operation_id, {"headers": headers, "timeout": timeout},
                               {**(params or {}), **arguments})
 
+    @property
+    def batch(self) -> Any:
+        """The Batch API workflow: `await client.batch.submit(...)`, `.status`, `.watch`, `.collect`,
+        `.cancel` (see dynclient/batchflow.py)."""
+        from .batchflow import BatchWorkflow
+        return BatchWorkflow(self)
+
     async def run(self, requests: Any, *, out: str | os.PathLike, **options: Any) -> Any:
         """Many calls, resumable: `requests` is a JSONL path or an iterable of request dicts, `out` the
         results file; returns a RunSummary. Options: concurrency, requests_per_minute,

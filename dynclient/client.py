@@ -120,6 +120,14 @@ class Client(BaseClient):
         from .pagination import Paginator
         return Paginator(self, operation_id, options, {**(params or {}), **arguments})
 
+    @property
+    def batch(self) -> Any:
+        """The Batch API workflow: `client.batch.submit(...)`, `.status`, `.watch`, `.collect`, `.cancel`
+        (see dynclient/batchflow.py); run on an AsyncClient of the same document and settings."""
+        from .async_client import AsyncClient
+        from .batchflow import SyncBatchWorkflow
+        return SyncBatchWorkflow(self, AsyncClient)
+
     def run(self, requests: Any, *, out: str | os.PathLike, **options: Any) -> Any:
         """Many calls, resumable: `requests` is a JSONL path or an iterable of request dicts, `out` the
         results file (run again to resume); returns a RunSummary. Options: concurrency,
