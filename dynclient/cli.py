@@ -583,7 +583,8 @@ def resume_command(args: argparse.Namespace) -> str:
 
 
 def configure_batch(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="batch_command", metavar="validate|build", required=True)
+    sub = parser.add_subparsers(dest="batch_command", metavar="validate|build|submit|status|collect|cancel",
+                                required=True)
     check = sub.add_parser("validate", help="check every line of a Batch API input file",
                            description="Check each line of an OpenAI Batch API input file (custom_id, method, "
                                        "url, body): its operation is found by method and path, and its body is "
@@ -606,6 +607,7 @@ def configure_batch(parser: argparse.ArgumentParser) -> None:
     build.add_argument("-o", "--output", required=True, metavar="FILE", help="the batch input file to write")
     build.add_argument("--id-field", metavar="NAME",
                        help="take each custom_id from this body field (it is removed from the body)")
+    configure_batch_workflow(sub)
     build.add_argument("--id-prefix", default="request-",
                        help="custom_id prefix before the line number, without --id-field (default request-)")
 
@@ -686,7 +688,99 @@ def run_batch_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-BATCH_COMMANDS = {"validate": run_batch_validate, "build": run_batch_build}
+def configure_batch_workflow(sub: Any) -> None:
+    def common(child: argparse.ArgumentParser) -> None:
+        child.add_argument("spec", help=SPEC_HELP)
+        child.add_argument("--manifest", required=True, metavar="FILE", help="the job's manifest (JSON)")
+        child.add_argument("--base-url", help="server base URL (default: the document's first server)")
+        child.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the token "
+                                                                 "(default OPENAI_API_KEY); never printed")
+    submit = sub.add_parser("submit", help="validate, split, upload and create the batches of a job",
+                            description="Validate every line (the input of `dynclient run`), split the requests "
+                                        "within the Batch API's limits, upload each part and create its batch, "
+                                        "recording each step in the manifest; run again to finish an "
+                                        "interrupted submit (nothing is uploaded or created twice).",
+                            epilog="example:\n  dynclient batch submit openai@2025-04-29 requests.jsonl "
+                                   "--manifest job.json --base-url http://127.0.0.1:8080/v1",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(submit)
+    submit.add_argument("requests", help="JSONL, as for `dynclient run`")
+    submit.add_argument("--completion-window", default="24h")
+    submit.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE", help="a batch metadata pair")
+    submit.add_argument("--skip-invalid", action="store_true",
+                        help="submit the valid lines and write the invalid ones to --rejects")
+    submit.add_argument("--rejects", metavar="FILE", help="where --skip-invalid writes (default MANIFEST.rejects.jsonl)")
+    status = sub.add_parser("status", help="the status and request counts of each part of a job")
+    common(status)
+    status.add_argument("--watch", action="store_true", help="poll (backing off) until every part has ended")
+    status.add_argument("--interval", type=float, default=2.0, help="first polling interval in seconds (default 2)")
+    collect = sub.add_parser("collect", help="download, validate and merge the answers in input order")
+    common(collect)
+    collect.add_argument("-o", "--output", required=True, metavar="FILE", help="the results file (run's format)")
+    collect.add_argument("--retry", metavar="FILE", help="the requests to send again (default: retry.jsonl beside "
+                                                         "the results)")
+    cancel = sub.add_parser("cancel", help="cancel every part of a job that has not ended")
+    common(cancel)
+
+
+def _batch_client(args: argparse.Namespace) -> Any:
+    from .client import Client
+    return Client(args.spec, base_url=args.base_url, api_key=api_key(args))
+
+
+def _print_parts(parts: list[dict]) -> None:
+    for part in parts:
+        counts = part.get("request_counts") or {}
+        print(f"part {part['index']}: {part.get('batch_id') or '-'} {part.get('status') or 'not created'} "
+              f"{counts.get('completed', 0)}/{counts.get('total', part['requests'])} completed, "
+              f"{counts.get('failed', 0)} failed ({part['endpoint']}, lines {part['first_line']}-{part['last_line']})")
+
+
+def run_batch_submit(args: argparse.Namespace) -> int:
+    metadata = {}
+    for pair in args.metadata:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--metadata takes KEY=VALUE, not {pair!r}")
+        metadata[key] = value
+    from .errors import RunInputError
+    try:
+        job = _batch_client(args).batch.submit(args.requests, manifest=args.manifest,
+                                               completion_window=args.completion_window, metadata=metadata,
+                                               skip_invalid=args.skip_invalid, rejects=args.rejects)
+    except RunInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _print_parts(job["parts"])
+    rejected = job["input"]["rejected"]
+    print(f"submitted {job['input']['requests']:,} requests in {len(job['parts'])} batch(es)"
+          + (f"; {rejected:,} invalid lines in {job['input']['rejects']}" if rejected else "")
+          + f" -> {args.manifest}")
+    return EXIT_OK
+
+
+def run_batch_status(args: argparse.Namespace) -> int:
+    workflow = _batch_client(args).batch
+    parts = workflow.watch(args.manifest, interval=args.interval) if args.watch else workflow.status(args.manifest)
+    _print_parts(parts)
+    return EXIT_OK
+
+
+def run_batch_collect(args: argparse.Namespace) -> int:
+    summary = _batch_client(args).batch.collect(args.manifest, out=args.output, retry=args.retry)
+    for custom_id, pointer, message in summary.invalid_output[:20]:
+        print(f"{custom_id}: answer outside the document at {pointer}: {message}", file=sys.stderr)
+    print(summary)
+    return EXIT_OK if summary.failed == 0 and summary.to_retry == 0 else EXIT_API_ERROR
+
+
+def run_batch_cancel(args: argparse.Namespace) -> int:
+    _print_parts(_batch_client(args).batch.cancel(args.manifest))
+    return EXIT_OK
+
+
+BATCH_COMMANDS = {"validate": run_batch_validate, "build": run_batch_build, "submit": run_batch_submit,
+                  "status": run_batch_status, "collect": run_batch_collect, "cancel": run_batch_cancel}
 
 
 # --- mock and demo --------------------------------------------------------------------
@@ -864,7 +958,7 @@ COMMANDS: list[Command] = [
             "--response 200 answer.json", configure_validate, run_validate,
             "Check recorded payloads against the document (for your own CI). Exit code 0 when valid, 2 "
             "otherwise, with the JSON pointer of the failing field on stderr."),
-    Command("batch", "validate or build OpenAI Batch API input files (JSONL)",
+    Command("batch", "OpenAI Batch API jobs: validate or build input files; submit, status, collect, cancel",
             "dynclient batch validate openai@2025-04-29 requests.jsonl\n"
             "dynclient batch build openai@2025-04-29 createChatCompletion bodies.jsonl -o requests.jsonl",
             configure_batch, lambda args: BATCH_COMMANDS[args.batch_command](args)),
