@@ -48,6 +48,11 @@ CHECKPOINT_EVERY = 5.0      # seconds between checkpoints (and fsyncs of the res
 STATE_FORMAT = 1
 _RESULT_HEAD = re.compile(rb'\n\{"custom_id": "((?:[^"\\\n]|\\.)*)", "line": (\d+),')
 _REQUEST_HEAD = re.compile(rb'\n\{\s*"custom_id"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
+# The same, for ids of printable ASCII without a backslash: their bytes are their canonical key as found,
+# so a whole chunk is read by C code (findall, map) when every line of it has such an id.
+_SIMPLE_ID = rb'([\x20\x21\x23-\x5b\x5d-\x7e]*)'
+_SIMPLE_RESULT_HEAD = re.compile(rb'\n\{"custom_id": "' + _SIMPLE_ID + rb'", "line": (\d+),')
+_SIMPLE_REQUEST_HEAD = re.compile(rb'\n\{\s*"custom_id"\s*:\s*"' + _SIMPLE_ID + rb'"')
 
 
 def _chunks(fh: Any) -> Iterator[bytes]:
@@ -68,6 +73,11 @@ def _chunks(fh: Any) -> Iterator[bytes]:
 
 def _hash(key: bytes) -> int:
     return hash(key) or 1   # 0 means "no result at this line"
+
+
+def _hashes(keys: Any) -> list[int]:
+    hashes = list(map(hash, keys))
+    return [h or 1 for h in hashes] if 0 in hashes else hashes
 
 
 @dataclass
@@ -161,18 +171,25 @@ class Ledger:
             fh.seek(start)
             number = 0   # counts the lines after `start`, for messages
             for chunk in _chunks(fh):
-                found = _RESULT_HEAD.findall(chunk)
                 lines = chunk.count(b"\n")
-                if len(found) != lines:
-                    found = [self._slow_result(number + i, text) for i, text in enumerate(chunk[1:].split(b"\n"))]
-                for raw, line in found:
-                    self._record(int(line), _hash(key_from_raw(raw)))
+                found = _SIMPLE_RESULT_HEAD.findall(chunk)
+                if len(found) == lines:
+                    keys, numbers = zip(*found) if found else ((), ())
+                    hashes = _hashes(keys)
+                else:
+                    pairs = [self._slow_result(number + i, text) for i, text in enumerate(chunk[1:].split(b"\n"))]
+                    numbers = [line for _, line in pairs]
+                    hashes = [_hash(key) for key, _ in pairs]
+                self._record(list(map(int, numbers)), hashes)
                 number += lines
                 self.results += lines
 
     def _slow_result(self, number: int, text: bytes) -> tuple[bytes, int]:
         where = f"{self.path}, line {number + 1} after byte {self.tail_from}" if self.tail_from else \
             f"{self.path}, line {number + 1}"
+        match = _RESULT_HEAD.match(b"\n" + text)
+        if match:
+            return key_from_raw(match.group(1)), int(match.group(2))
         try:
             data = json.loads(text)
             custom_id, line = data["custom_id"], data["line"]
@@ -183,16 +200,22 @@ class Ledger:
                                             f"and line); give another output file"]) from None
         return json.dumps(custom_id)[1:-1].encode("ascii"), line
 
-    def _record(self, line: int, key_hash: int) -> None:
-        if self.state is not None:   # after the checkpoint: the line is done
+    def _record(self, lines: list[int], hashes: list[int]) -> None:
+        if self.state is not None:   # after the checkpoint: those lines are done
             pending = self.state["pending"]
-            if line < len(pending):
-                pending[line] = 0
+            for line in lines:
+                if line < len(pending):
+                    pending[line] = 0
             return
-        if line >= len(self.by_line):
-            grow = max(line + 1 - len(self.by_line), len(self.by_line), 1024)
+        if not lines:
+            return
+        top = max(lines)
+        if top >= len(self.by_line):
+            grow = max(top + 1 - len(self.by_line), len(self.by_line), 1024)
             self.by_line.frombytes(bytes(8 * grow))
-        self.by_line[line] = key_hash
+        by_line = self.by_line
+        for line, key_hash in zip(lines, hashes):
+            by_line[line] = key_hash
 
     # --- the input -------------------------------------------------------------------
 
@@ -203,26 +226,15 @@ class Ledger:
             total = self.state["total"]
             return Survey(total, total - pending.count(1), pending)
         problems: list[str] = []
-        seen: set[int] = set()
-        suspect = False
-        pending = bytearray(1)   # line 0 does not exist
+        every = array.array("q")   # every id's hash, to find repeats (8 bytes a line)
+        pending = bytearray(1)     # line 0 does not exist
         changed = False
-        total = 0
         with open(path, "rb") as fh:
             line = 1
             for chunk in _chunks(fh):
                 count = chunk.count(b"\n")
-                raws = _REQUEST_HEAD.findall(chunk)
-                if len(raws) == count:
-                    hashes = [_hash(key_from_raw(raw)) for raw in raws]
-                else:
-                    hashes = [self._slow_request(line + i, text, problems)
-                              for i, text in enumerate(chunk[1:].split(b"\n"))]
-                present = [h for h in hashes if h]
-                before = len(seen)
-                seen.update(present)
-                suspect |= len(seen) - before != len(present)
-                total += len(present)
+                hashes = self._chunk_hashes(chunk, count, line, problems)
+                every.extend(h for h in hashes if h) if 0 in hashes else every.extend(hashes)
                 recorded = self.by_line[line:line + count]
                 recorded.extend(array.array("q", bytes(8 * (count - len(recorded)))))
                 same = bytes(map(operator.eq, hashes, recorded))
@@ -231,14 +243,23 @@ class Ledger:
                 line += count
         if len(self.by_line) > line and self.by_line[line:].count(0) != len(self.by_line) - line:
             changed = True   # results for lines the input no longer has
-        del seen
-        if suspect:
+        total = len(every)
+        repeated = has_repeats(every)
+        del every
+        if repeated:   # some id repeats, or two ids share a hash: check exactly
             problems += self._duplicates(path)
         if problems:
             raise RunInputError(path, problems)
         if changed:
             pending = self._pending_by_id(path)
         return Survey(total, total - pending.count(1), pending)
+
+    def _chunk_hashes(self, chunk: bytes, count: int, line: int, problems: list[str]) -> list[int]:
+        """The id hash of each line of a chunk (0 for a blank or unreadable line)."""
+        raws = _SIMPLE_REQUEST_HEAD.findall(chunk)
+        if len(raws) == count:
+            return _hashes(raws)
+        return [self._slow_request(line + i, text, problems) for i, text in enumerate(chunk[1:].split(b"\n"))]
 
     def _slow_request(self, number: int, text: bytes, problems: list[str]) -> int:
         """The id hash of one line the fast pattern did not read (0 for a blank line or a bad one)."""
@@ -275,14 +296,16 @@ class Ledger:
 
     def _pending_by_id(self, path: str) -> bytearray:
         """The input changed since the results were written: done is whatever id has a result."""
-        done = set(self.by_line)
-        done.discard(0)
+        done = self.done_ids()
         pending = bytearray(1)
-        last = 0
-        for number, key in _keys_of_file(path):
-            pending += bytes(number - last - 1)
-            pending.append(_hash(key) not in done)
-            last = number
+        problems: list[str] = []
+        with open(path, "rb") as fh:
+            line = 1
+            for chunk in _chunks(fh):
+                count = chunk.count(b"\n")
+                hashes = self._chunk_hashes(chunk, count, line, problems)
+                pending += bytes(map(operator.and_, map(bool, hashes), map(operator.not_, map(done.__contains__, hashes))))
+                line += count
         return pending
 
     # --- inputs that are not a file --------------------------------------------------
@@ -355,6 +378,32 @@ def _keys_of_file(path: str) -> Iterable[tuple[int, bytes]]:
             custom_id = data.get("custom_id") if isinstance(data, dict) else None
             if isinstance(custom_id, str) and custom_id:
                 yield number, json.dumps(custom_id)[1:-1].encode("ascii")
+
+
+def has_repeats(hashes: array.array) -> bool:
+    """Whether a value repeats, in 16 MiB and two quick passes: a bitmap of 2^27 bits finds the values whose
+    bit was already set; only those are compared exactly (a set of them). A set of every value would hold
+    about 64 bytes a value (64 MB for a million lines), sorting them takes half a second."""
+    bits = bytearray(1 << 24)
+    mask = (1 << 27) - 1
+    suspect_bits = set()
+    for value in hashes:
+        bit = value & mask
+        byte, flag = bit >> 3, 1 << (bit & 7)
+        if bits[byte] & flag:
+            suspect_bits.add(bit)
+        else:
+            bits[byte] |= flag
+    if not suspect_bits:
+        return False
+    del bits
+    seen: set[int] = set()
+    for value in hashes:
+        if value & mask in suspect_bits:
+            if value in seen:
+                return True
+            seen.add(value)
+    return False
 
 
 def _id_of(key: bytes) -> str:

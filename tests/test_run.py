@@ -584,3 +584,44 @@ def test_without_a_terminal_progress_is_plain_lines(tmp_path, server, monkeypatc
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 5 and lines[-1].startswith("run: 5/5 (0 errors), ") and "/s" in lines[-1]
     assert "\r" not in "".join(lines) and "\x1b" not in "".join(lines)
+
+
+def test_reading_in_small_chunks_with_every_kind_of_id(tmp_path, server, monkeypatch):
+    """The fast paths (whole chunks read by C code) and the slow ones (an id with an escape, a non-ASCII
+    id, a blank line, custom_id not the first key) give the same answers, across chunk boundaries."""
+    from dynclient import ledger
+    monkeypatch.setattr(ledger, "CHUNK", 97)
+    ids = [f"q-{i}" for i in range(30)] + ['quo"te', "café", "tab\there", "back\\slash", "ünï"]
+    lines = []
+    for n, custom_id in enumerate(ids):
+        line = {"custom_id": custom_id, "operation": "echo", "body": {"text": custom_id}}
+        lines.append(json.dumps(line) if n % 3 else json.dumps({"body": line["body"], "operation": "echo",
+                                                                 "custom_id": custom_id}, ensure_ascii=False))
+        if n % 7 == 0:
+            lines.append("   ")
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    client_for(server).run(path, out=out, concurrency=3, progress=False)
+    assert {r["custom_id"]: r["body"]["echo"] for r in results(out)} == {i: i for i in ids}
+    kept = out.read_text().splitlines()[::2]   # as if every other result had been lost
+    out.write_text("\n".join(kept) + "\n")
+    os.unlink(str(out) + ".resume")
+    summary = client_for(server).run(path, out=out, concurrency=3, progress=False)
+    assert (summary.skipped, summary.done) == (len(kept), len(ids) - len(kept))
+    once_each(out, len(ids))
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"custom_id": "café", "operation": "echo", "body": {"text": "again"}}) + "\n")
+    with pytest.raises(dynclient.RunInputError, match="café"):
+        client_for(server).run(path, out=out, progress=False)
+
+
+def testhas_repeats_finds_a_repeat_and_only_a_repeat():
+    import array
+    from dynclient.ledger import has_repeats
+    mask = (1 << 27) - 1
+    base = [i * 7919 for i in range(1, 5000)]
+    clashing = array.array("q", base + [b + (1 << 40) for b in base[:50]])   # same bitmap bits, other values
+    assert has_repeats(clashing) is False
+    assert has_repeats(array.array("q", base + [base[123]])) is True
+    assert has_repeats(array.array("q", [])) is False and all((b + (1 << 40)) & mask == b & mask for b in base[:50])
