@@ -44,6 +44,8 @@ from .errors import RunInputError
 from .jobs import custom_id_problem, key_from_raw
 
 CHUNK = 1 << 22
+MAX_LINE_BYTES = 64 << 20    # a request line longer than this stops the survey (nothing is sent)
+MAX_RESULT_BYTES = 1 << 30   # a result line: a whole answer (the client's own cap is 256 MiB)
 CHECKPOINT_EVERY = 5.0      # seconds between checkpoints (and fsyncs of the results)
 STATE_FORMAT = 1
 _RESULT_HEAD = re.compile(rb'\n\{"custom_id": "((?:[^"\\\n]|\\.)*)", "line": (\d+),')
@@ -55,8 +57,10 @@ _SIMPLE_RESULT_HEAD = re.compile(rb'\n\{"custom_id": "' + _SIMPLE_ID + rb'", "li
 _SIMPLE_REQUEST_HEAD = re.compile(rb'\n\{\s*"custom_id"\s*:\s*"' + _SIMPLE_ID + rb'"')
 
 
-def _chunks(fh: Any) -> Iterator[bytes]:
-    """Whole lines in big chunks, each chunk starting with a newline (so every line follows one)."""
+def _chunks(fh: Any, limit: int | None = None) -> Iterator[bytes]:
+    """Whole lines in big chunks, each chunk starting with a newline (so every line follows one). A line
+    longer than `limit` bytes raises RunInputError (it is never held whole)."""
+    limit = MAX_LINE_BYTES if limit is None else limit
     tail = b"\n"
     while True:
         data = fh.read(CHUNK)
@@ -67,6 +71,9 @@ def _chunks(fh: Any) -> Iterator[bytes]:
         data = tail + data
         cut = data.rfind(b"\n")
         tail = data[cut:]
+        if len(tail) > limit:
+            raise RunInputError(getattr(fh, "name", "input"),
+                                [f"a line longer than {limit:,} bytes ends after byte {fh.tell():,}"])
         if cut > 0:
             yield data[:cut]
 
@@ -170,7 +177,7 @@ class Ledger:
         with fh:
             fh.seek(start)
             number = 0   # counts the lines after `start`, for messages
-            for chunk in _chunks(fh):
+            for chunk in _chunks(fh, MAX_RESULT_BYTES):
                 lines = chunk.count(b"\n")
                 found = _SIMPLE_RESULT_HEAD.findall(chunk)
                 if len(found) == lines:

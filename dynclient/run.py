@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .core.call import MISSING
 from .core.limits import RateLimits
 from .core.policy import IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, error_code
-from .errors import (APIStatusError, ConfigError, DynclientError, RequestError, RunInputError,
+from .errors import (APIStatusError, ConfigError, DynclientError, RequestError, RunError, RunInputError,
                      RunStoppedError)
 from .jobs import (Job, Router, canonical_key, custom_id_problem, embeddable, error_facts, read_request,
                    result_line, typed_params)
@@ -49,7 +49,6 @@ DEFAULT_CONCURRENCY = 32
 MAX_CONCURRENCY = 4096
 MAX_RATE_LIMITED = 10        # 429s one request may get before its result is the 429
 PROGRESS_EVERY = 10.0        # seconds between plain progress lines (not on a terminal)
-MAX_LINE_BYTES = 64 << 20    # a request line longer than this is refused, not read into memory whole
 
 
 @dataclass
@@ -217,27 +216,30 @@ class Runner:
             path = os.fspath(requests)
             if not os.path.isfile(path):
                 raise RunInputError(path, ["no such file"])
-            self.identity = file_identity(path)
-            self.ledger.open(self.identity)
-            self.survey = self.ledger.survey_file(path, self.identity)
+            try:
+                self.identity = file_identity(path)
+                self.ledger.open(self.identity)
+                self.survey = self.ledger.survey_file(path, self.identity)
+            except OSError as exc:
+                raise RunError(f"cannot run {path} into {self.out}: {exc}") from None
             self.summary.total, self.summary.skipped = self.survey.total, self.survey.skipped
             return self._file_jobs(path, self.survey.pending)
         if isinstance(requests, (bytes, dict)) or not isinstance(requests, Iterable):
             raise ConfigError("run takes a path to a JSONL file, or an iterable of request dicts")
-        self.ledger.open(None)
+        try:
+            self.ledger.open(None)
+        except OSError as exc:
+            raise RunError(f"cannot write the results to {self.out}: {exc}") from None
         if isinstance(requests, Sequence):
             self._check_ids(requests)
             self.summary.total = len(requests)
         return self._iterable_jobs(requests, self.ledger.done_ids())
 
     def _file_jobs(self, path: str, pending: bytearray) -> Iterator[Job]:
+        # The survey refused lines longer than ledger.MAX_LINE_BYTES, so a line read here is bounded.
         with open(path, "rb") as fh:
             for number, text in enumerate(fh, 1):
                 if number < len(pending) and pending[number]:
-                    if len(text) > MAX_LINE_BYTES:
-                        yield Job(number, "", size=len(text), problem={
-                            "type": "InvalidLine", "message": f"line {number}: longer than {MAX_LINE_BYTES:,} bytes"})
-                        continue
                     yield read_request(self.router, number, text)
 
     def _check_ids(self, requests: Sequence) -> None:

@@ -625,3 +625,18 @@ def testhas_repeats_finds_a_repeat_and_only_a_repeat():
     assert has_repeats(clashing) is False
     assert has_repeats(array.array("q", base + [base[123]])) is True
     assert has_repeats(array.array("q", [])) is False and all((b + (1 << 40)) & mask == b & mask for b in base[:50])
+
+
+def test_an_overlong_line_or_an_unwritable_output_is_a_typed_error(tmp_path, server, monkeypatch):
+    from dynclient import ledger
+    monkeypatch.setattr(ledger, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(ledger, "CHUNK", 256)
+    path = requests_file(tmp_path / "in.jsonl", 3)
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"custom_id": "big", "operation": "echo", "body": {"text": "x" * 5000}}) + "\n")
+    with pytest.raises(dynclient.RunInputError, match="longer than 1,000 bytes"):
+        client_for(server).run(path, out=tmp_path / "out.jsonl", progress=False)
+    assert server.attempts == []
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(dynclient.RunError, match="cannot run"):
+        client_for(server).run(requests_file(tmp_path / "ok.jsonl", 1), out=tmp_path / "dir", progress=False)
