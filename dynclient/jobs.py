@@ -21,12 +21,14 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .core.sse import Event
 from .errors import APIStatusError, DynclientError, RequestValidationError
 from .schema import SchemaSet, from_text, schema_kind
 from .spec import Operation, Spec
@@ -228,8 +230,18 @@ def result_line(job: Job, *, status: int | None = None, request_id: str | None =
         return b"".join((text.encode("utf-8"), body_json, b"}\n"))
     rest = json.dumps({"operation": job.operation_id, "status": status, "request_id": request_id,
                        "attempts": attempts, "body": body, "error": error}, ensure_ascii=False,
-                      separators=(", ", ": "), default=str)
+                      separators=(", ", ": "), default=_jsonable)
     return (head + rest[1:] + "\n").encode("utf-8")
+
+
+def _jsonable(value: Any) -> Any:
+    """Bodies that are not JSON values: the events of a stream as `{event, data, id}`, bytes (a binary
+    answer) as `{"base64": ...}`, anything else as its text."""
+    if isinstance(value, Event):
+        return {"event": value.event, "data": value.data, "id": value.id}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
+    return str(value)
 
 
 _ascii = json.encoder.encode_basestring_ascii   # the JSON string of a str, as json.dumps writes it

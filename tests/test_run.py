@@ -8,6 +8,7 @@ custom_id, never two.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -549,13 +550,21 @@ def test_openai_batch_lines_against_the_mock(tmp_path, spec_2025):
                   "body": {"model": "gpt-4o", "messages": [{"role": "usr", "content": "x"}]}})
     lines.append({"custom_id": "emb", "operation": "createEmbedding",
                   "body": {"model": "text-embedding-3-small", "input": "hello"}})
+    lines.append({"custom_id": "stream", "operation": "createChatCompletion",
+                  "body": {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "x"}]}})
+    lines.append({"custom_id": "speech", "operation": "createSpeech",
+                  "body": {"model": "tts-1", "input": "hello", "voice": "alloy"}})
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     with MockServer(str(spec_2025)) as mock:
         client = dynclient.Client(str(spec_2025), base_url=mock.base_url, api_key=KEY)
         summary = client.run(path, out=tmp_path / "out.jsonl", concurrency=16, progress=False)
         sent = len(mock.app.requests)
-    assert (summary.done, summary.invalid) == (51, 1) and sent == 51
-    by_id = once_each(tmp_path / "out.jsonl", 52)
+    assert (summary.done, summary.invalid) == (53, 1) and sent == 53
+    by_id = once_each(tmp_path / "out.jsonl", 54)
+    events = by_id["stream"]["body"]
+    assert isinstance(events, list) and events and set(events[0]) == {"event", "data", "id"}
+    assert events[0]["data"]["object"] == "chat.completion.chunk"
+    assert base64.b64decode(by_id["speech"]["body"]["base64"])
     assert by_id["c-7"]["body"]["object"] == "chat.completion"
     assert by_id["bad"]["error"]["pointer"] == "/messages/0/role"
     assert by_id["emb"]["operation"] == "createEmbedding" and by_id["emb"]["status"] == 200
