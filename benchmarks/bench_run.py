@@ -181,23 +181,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="2,000 calls, 1 round, 20,000 lines: keeps it from rotting")
     parser.add_argument("--skip-million", action="store_true", help="only the throughput rows")
+    parser.add_argument("--skip-throughput", action="store_true", help="only the million-line run")
     parser.add_argument("--output", type=Path, default=None,
                         help="also write the section 'Bulk runs' of this Markdown file (benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
     calls, rounds, lines = (2000, 1, 20_000) if args.quick else (args.calls, args.rounds, args.lines)
     started = time.perf_counter()
     with LoopbackServer() as base, tempfile.TemporaryDirectory() as tmp:
-        rates = throughput(base, calls, rounds, Path(tmp))
-        medians = {name: statistics.median(values) for name, values in rates.items()}
-        bare, run = medians.values()
         command = (f"python -m benchmarks.bench_run --calls {calls} --rounds {rounds} --lines {lines}"
-                   + (" --skip-million" if args.skip_million else ""))
+                   + (" --skip-million" if args.skip_million else "")
+                   + (" --skip-throughput" if args.skip_throughput else ""))
         out = [f"`{command}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (machine: {os.cpu_count()} "
-               f"cores, Python {sys.version.split()[0]}).", "",
-               f"{calls:,} createChatCompletion requests, 64 in flight, median of {rounds} rounds:", "",
-               "| variant | calls/s | / bare calls |", "|---|---:|---:|"]
-        for name, value in medians.items():
-            out.append(f"| {name} | {value:,.0f} | {value / bare:.2f}× |")
+               f"cores, Python {sys.version.split()[0]})."]
+        if not args.skip_throughput:
+            rates = throughput(base, calls, rounds, Path(tmp))
+            medians = {name: statistics.median(values) for name, values in rates.items()}
+            bare = medians["bare AsyncClient.call, 64 tasks"]
+            out += ["", f"{calls:,} createChatCompletion requests, 64 in flight, median of {rounds} rounds:", "",
+                    "| variant | calls/s | / bare calls | rounds |", "|---|---:|---:|---|"]
+            for name, value in medians.items():
+                out.append(f"| {name} | {value:,.0f} | {value / bare:.2f}× | "
+                           f"{', '.join(f'{v:,.0f}' for v in rates[name])} |")
         if not args.skip_million:
             out += ["", *million(base, lines, Path(tmp))]
     out += ["", f"({time.perf_counter() - started:.0f} s in all)"]
@@ -205,7 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         from .run import replace_section
         replace_section(args.output, "Bulk runs", out)
-    del run
     return 0
 
 

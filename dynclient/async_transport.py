@@ -145,6 +145,7 @@ class AsyncTransport:
         self.max_redirects = max_redirects
         self._verify, self._ca_certs = verify, ca_certs
         self._limit = max_connections or DEFAULT_MAX_CONNECTIONS
+        self.capacity = self._limit   # connections open at once (what a run's concurrency may use)
         self._keep = pool_maxsize
         self._session: aiohttp.ClientSession | None = None
         self._keeper: DeadlineKeeper | None = None

@@ -145,8 +145,8 @@ def progress_mode(progress: bool | str | None) -> str:
 
 
 class Runner:
-    """One run (see the module's docstring). `client` is an AsyncClient; the run uses a sibling of it with a
-    pool as large as the concurrency, and closes that."""
+    """One run (see the module's docstring). `client` is an AsyncClient; when its transport cannot hold
+    `concurrency` connections, the run uses a sibling of it whose pool can, and closes that."""
 
     def __init__(self, client: Any, requests: Any, out: str | os.PathLike, *, concurrency: int = DEFAULT_CONCURRENCY,
                  requests_per_minute: float | None = None, tokens_per_minute: float | None = None,
@@ -181,8 +181,9 @@ class Runner:
     async def run(self) -> RunSummary:
         started = time.perf_counter()
         jobs = self._prepare_input()
+        own = getattr(self.client.transport, "capacity", 0) < self.concurrency
         worker_client = self.client.sibling(type(self.client), pool_maxsize=self.concurrency,
-                                            max_connections=self.concurrency)
+                                            max_connections=self.concurrency) if own else self.client
         self.caller = worker_client
         self.policy = dataclasses.replace(worker_client.options.retry,
                                           statuses=worker_client.options.retry.statuses - {429})
@@ -201,7 +202,8 @@ class Runner:
             self.progress.close()
             self.ledger.sync(self.survey, self.identity)
             self.ledger.close()
-            await worker_client.aclose()
+            if own:
+                await worker_client.aclose()
         if self.failure is not None:
             raise self.failure
         if self.stopping:
@@ -410,8 +412,10 @@ def run_sync(client: Any, shell: type, requests: Any, out: str | os.PathLike, **
     else:
         raise ConfigError("Client.run was called inside a running event loop; use `await AsyncClient.run(...)`")
 
+    concurrency = options.get("concurrency", DEFAULT_CONCURRENCY)
+
     async def main() -> RunSummary:
-        aclient = client.sibling(shell)
+        aclient = client.sibling(shell, pool_maxsize=concurrency, max_connections=concurrency)
         try:
             return await run_async(aclient, requests, out, **options)
         finally:
