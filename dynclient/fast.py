@@ -121,6 +121,54 @@ def refers_to_itself(root: str, refs_of: Callable[[str], list[str]]) -> bool:
     return False
 
 
+# jsonschema-rs (0.61.2, the newest on PyPI) compiles a `$ref` in place unless its target is already
+# on the path of references being compiled, so its work grows with the number of paths through the
+# `$ref` graph: schemas that refer to each other (Stripe's customer and its expandable fields,
+# eight schemas each naming the seven others through anyOf) take minutes and gigabytes, and the
+# compile cannot be interrupted. `compile_cost` counts that work beforehand, by the same rule, and
+# stops counting at the budget; a schema over it is left to the reference validator alone.
+# Measured with jsonschema-rs 0.61.2: OpenAI's costliest schema (the 2026-08-21 Responses event
+# stream) costs 83,424 and compiles in 0.25 s; eight schemas naming each other cost 493,201 and
+# take 59 s (seven: 60,668, 0.7 s); Stripe's customer response costs 147 million.
+COMPILE_BUDGET = 100_000
+
+
+def compile_cost(root: str, refs_of: Callable[[str], list[str]], size_of: Callable[[str], int],
+                 budget: int = COMPILE_BUDGET) -> int:
+    """The schema nodes jsonschema-rs would build for `root`: each resource once per path of `$ref`s
+    that reaches it without passing through it; counting stops past `budget`."""
+    cost = size_of(root)
+    on_path = {root}
+    stack = [(root, iter(refs_of(root)))]
+    while stack and cost <= budget:
+        node, refs = stack[-1]
+        ref = next(refs, None)
+        if ref is None:
+            on_path.discard(node)
+            stack.pop()
+        elif ref in on_path:
+            cost += 1              # a cycle: compiled lazily, at validation time
+        else:
+            cost += size_of(ref)
+            on_path.add(ref)
+            stack.append((ref, iter(refs_of(ref))))
+    return cost
+
+
+def size(form: Any) -> int:
+    """The number of schema objects and arrays in a jsonschema-rs form."""
+    count, todo = 0, [form]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            count += 1
+            todo.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            count += 1
+            todo.extend(v for v in node if isinstance(v, (dict, list)))
+    return count
+
+
 def shallow(value: Any, room: int = MAX_DEPTH) -> bool:
     """Whether containers in `value` nest at most `room` deep."""
     if isinstance(value, dict):
