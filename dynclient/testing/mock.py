@@ -39,12 +39,13 @@ from typing import Any, BinaryIO, Iterator, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .. import codecs
+from ..codecs import FORM_DELIMITERS
 from ..core.call import MISSING, Bound, validate_request
 from ..errors import RequestValidationError
 from ..schema import SchemaSet, from_text, schema_kind, schema_properties
 from ..spec import Operation, Parameter, Spec
-from .reading import (HOP_BY_HOP, admits_array, declared_headers, ends_with_done, error_media, examples,
-                      openai_param, parse_multipart, required_names, success)
+from .reading import (HOP_BY_HOP, admits_array, bracketed, declared_headers, ends_with_done, error_media, examples,
+                      openai_param, parse_multipart, required_names, success, typed, unflatten)
 from .overrides import checked_overrides, deep_merge, from_prefer
 from .synth import SAMPLES, SynthesisError, fresh_id, synthesize
 from .webhook_sender import WebhookSender
@@ -242,9 +243,9 @@ class MockApp:
                 bound.path[p.name] = self.coerce(p, [path_values[p.name]])
             elif p.location == "query":
                 if p.style == "deepObject":
-                    found = {k[len(p.name) + 1:-1]: v for k, v in query
-                             if k.startswith(p.name + "[") and k.endswith("]")}
-                    values = [found] if found else []
+                    found = unflatten([(tokens, v) for k, v in query
+                                       if k.startswith(p.name + "[") and (tokens := bracketed(k))])
+                    values = [found[p.name]] if found else []
                 else:
                     values = [v for k, v in query if k == p.name]
                 if values:
@@ -269,9 +270,9 @@ class MockApp:
         """Text from the wire to the JSON value its schema describes."""
         if p.schema is None:
             return values[-1]
-        if isinstance(values[-1], dict):
-            return values[-1]
         root, resolve = self.schemas.translated(p.pointer, "request")
+        if isinstance(values[-1], dict):   # a deepObject's members
+            return typed(values[-1], root, resolve)
         kind, items = schema_kind(root, resolve)
         if kind == "array":
             delimiter = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(p.style, ",")
@@ -296,6 +297,8 @@ class MockApp:
                              f"expected {', '.join(request_body.content)}")
         media = request_body.content[key]
         essence = codecs.media_essence(key)
+        if essence in codecs.JSON_RANGES:   # `*/*` declared: what was sent decides how it reads
+            essence = codecs.media_essence(content_type)
         if essence == "multipart/form-data":
             return media, self.form_fields(media, parse_multipart(content_type, body))
         if not (essence == "application/json" or essence.endswith("+json")
@@ -314,14 +317,34 @@ class MockApp:
     def form_fields(self, media: Any, pairs: list[tuple[str, Any]]) -> dict:
         """Form fields typed by the body schema: numbers, booleans, JSON objects, repeated arrays."""
         properties: dict = {}
+        root, resolve = None, None
         if media.schema is not None:
             root, resolve = self.schemas.translated(media.pointer, "request")
             properties = schema_properties(root, resolve)
         out: dict[str, Any] = {}
+        # `items[0][price]=...` (an encoding of style deepObject) is a field's members; a bracketed
+        # name that is itself a property (OpenAI's `include[]`) stays a plain field.
+        nested, plain = [], []
         for name, value in pairs:
+            tokens = None if name in properties else bracketed(name)
+            if tokens and (tokens[0] in properties or not properties):
+                nested.append((tokens, value))
+            else:
+                plain.append((name, value))
+        for name, value in unflatten(nested).items():
+            out[name] = typed(value, properties.get(name), resolve)
+        for name, value in plain:
             kind, items = schema_kind(properties.get(name, {}), resolve) if properties else (None, None)
+            rule = media.encoding.get(name) if isinstance(media.encoding.get(name), dict) else {}
+            if kind == "array" and isinstance(value, str) and rule.get("explode") is False:
+                delimiter = FORM_DELIMITERS.get(rule.get("style", "form"), ",")
+                item_kind = schema_kind(items, resolve)[0]
+                out[name] = [from_text(v, item_kind) for v in value.split(delimiter)] if value else []
+                continue
             if isinstance(value, bytes):
                 value = codecs.BINARY_PLACEHOLDER
+            elif rule.get("style") == "deepObject" and kind in ("object", "array"):
+                pass   # its members come as `name[key]`: JSON text here is a string, as a server reads it
             elif isinstance(value, str):   # not already typed by a JSON part
                 value = from_text(value, schema_kind(items, resolve)[0] if kind == "array" else kind)
             if kind == "array":

@@ -874,6 +874,9 @@ def _is_binary_schema(schemas: SchemaSet, pointer: str, direction: str) -> bool:
 
 def _media_strategy(schemas: SchemaSet, media: Any, direction: str) -> SearchStrategy:
     essence = codecs.media_essence(media.content_type)
+    if essence in codecs.JSON_RANGES and media.schema is not None \
+            and not _is_binary_schema(schemas, media.pointer, direction):
+        return from_schema(schemas, media.pointer, direction)   # `*/*` with a JSON-shaped schema: JSON
     if essence == "application/json" or essence.endswith("+json"):
         if media.schema is None:
             return _generator(schemas, direction).anything(0)
@@ -1050,10 +1053,9 @@ def invalid_request_body(spec_or_client: Any, operation_id: str, content_type: s
                          f"so no body is invalid")
     valid = _media_strategy(schemas, media, "request")
     compiled = schemas.compiled(media.pointer, "request")
-    binary = codecs.media_essence(media.content_type) != "application/json"
 
     def rejected(value: Any) -> bool:
-        return not compiled.is_valid(codecs.for_validation(value) if binary else value)
+        return not compiled.is_valid(codecs.body_instance(media.content_type, value))
 
     @st.composite
     def mutated(draw: Callable) -> Any:
