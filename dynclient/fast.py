@@ -15,7 +15,9 @@ What jsonschema-rs sees is the 2020-12 translation of `dynclient.schema`, reshap
   for anything else, the plain keyword;
 * annotations (descriptions, examples, `x-*`, `format`, which neither validator asserts) are
   dropped, which makes building a validator several times cheaper;
-* `urn:dynclient:` URIs are percent-encoded, since JSON pointers may hold `{` and `}`.
+* `urn:dynclient:` URIs are percent-encoded, since JSON pointers may hold `{` and `}`;
+* `pattern`s have ECMA-262's `\\d \\w \\s` written out as classes (`vocabulary.ecma_pattern`): the
+  backtracking engine jsonschema-rs uses for lookaround reads `\\d` as any Unicode digit.
 
 Each compiled schema gets a jsonschema-rs Registry of the resources it reaches, and nothing
 more, so building one costs what its own closure costs. A schema jsonschema-rs refuses (a
@@ -28,7 +30,7 @@ import logging
 from typing import Any, Callable, Iterable
 from urllib.parse import quote
 
-from .vocabulary import DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS
+from .vocabulary import DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS, ecma_pattern
 
 try:
     import jsonschema_rs
@@ -71,8 +73,12 @@ def _form(node: Any, refs: list[str]) -> Any:
             out[key] = [_form(v, refs) for v in value] if isinstance(value, list) else _form(value, refs)
         elif key in SCHEMA_LISTS:
             out[key] = [_form(v, refs) for v in value]
+        elif key == "patternProperties":
+            out[key] = {ecma_pattern(name): _form(v, refs) for name, v in value.items()}
         elif key in SCHEMA_MAPS:
             out[key] = {name: _form(v, refs) for name, v in value.items()}
+        elif key == "pattern" and isinstance(value, str):
+            out[key] = ecma_pattern(value)
         else:
             out[key] = value
     rule = node.get(DISCRIMINATOR)

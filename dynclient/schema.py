@@ -50,7 +50,8 @@ import re
 from typing import Any, Callable, Iterator
 
 from .errors import SchemaCompileError
-from .vocabulary import DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS, Violation, short_repr, type_name
+from .vocabulary import (DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS, Violation, ecma_regex, short_repr,
+                         type_name)
 
 log = logging.getLogger("dynclient")
 
@@ -365,7 +366,7 @@ class Translator:
                 out[key] = self.required(value, node)
             elif key == "pattern":
                 try:
-                    re.compile(value)
+                    ecma_regex(value)
                 except (re.error, TypeError) as exc:
                     raise SchemaCompileError(at, f"pattern {value!r} is not a regular expression: {exc}") from None
                 out[key] = value

@@ -90,7 +90,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import re
 import string
 import weakref
 from collections import Counter
@@ -106,6 +105,7 @@ from .. import codecs
 from ..params import text
 from ..schema import DISCRIMINATOR, URN, SchemaSet, Validator, uri
 from ..spec import Operation, Spec
+from ..vocabulary import ecma_regex
 
 __all__ = ["from_schema", "request_body", "parameters", "invalid_request_body", "response_body",
            "encode_response_body", "filter_statistics", "reset_filter_statistics", "SOFT_DEPTH"]
@@ -676,7 +676,7 @@ class _Generator:
             return st.binary(max_size=16)
         if "pattern" in node:
             kwargs = {} if self.alphabet is None else {"alphabet": self.chars}
-            return st.from_regex(node["pattern"], fullmatch=True, **kwargs)
+            return st.from_regex(ecma_regex(node["pattern"]), fullmatch=True, **kwargs)
         if fmt in _formats() and (self.alphabet is None or fmt not in ("uuid",)):
             return _formats()[fmt]
         top = low + MAX_TEXT if high is None else min(high, low + MAX_TEXT)
@@ -712,7 +712,7 @@ class _Generator:
             if name in properties:
                 return self.build(properties[name], depth)
             for pattern, schema in patterns.items():
-                if re.search(pattern, name):
+                if ecma_regex(pattern).search(name):
                     return self.build(schema, depth)
             return self.build(True if additional is None else additional, depth)
 
@@ -739,7 +739,7 @@ class _Generator:
                  else st.text(NAME_ALPHABET, min_size=1, max_size=8))
         taken = set(properties)
         if patterns:
-            pattern_names = st.one_of([st.from_regex(p) for p in patterns])
+            pattern_names = st.one_of([st.from_regex(ecma_regex(p)) for p in patterns])
             names = st.one_of(names, pattern_names) if extra_room and (additional is not False) else pattern_names
         names = names.filter(lambda n: isinstance(n, str) and n not in taken)
         extra_values = (lambda name: value_for(name))

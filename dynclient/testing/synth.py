@@ -24,6 +24,7 @@ import time
 from typing import Any, Callable
 
 from ..schema import DISCRIMINATOR, SchemaSet
+from ..vocabulary import ecma_regex
 
 MAX_DEPTH = 12
 TEXT_FIELDS = frozenset({"content", "text", "message"})
@@ -264,7 +265,7 @@ def from_pattern(pattern: str) -> str | None:
         value = _from_parsed(parsed)
     except (re.error, ValueError, RecursionError, KeyError):
         return None
-    return value if re.search(pattern, value) else None
+    return value if ecma_regex(pattern).search(value) else None
 
 
 def _from_parsed(items: Any) -> str:
