@@ -228,6 +228,9 @@ def part_content_type(declared: Any) -> str | None:
     return None
 
 
+# `allowReserved` leaves reserved characters as they are, except those that would end the value,
+# add a pair or read as a space in a form (`&`, `=`, `#`, `+`): no value can change the body's shape.
+FORM_RESERVED = "".join(ch for ch in RESERVED if ch not in "&=#+")
 FORM_DELIMITERS = {"form": ",", "spaceDelimited": " ", "pipeDelimited": "|"}
 
 
@@ -288,7 +291,7 @@ def encode_form(body: Any, encoding: dict) -> tuple[bytes, str]:
     pairs = []
     for name, value in body.items():
         rule = encoding.get(name) or {}
-        safe = RESERVED if isinstance(rule, dict) and rule.get("allowReserved") else ""
+        safe = FORM_RESERVED if isinstance(rule, dict) and rule.get("allowReserved") else ""
         for key, item in form_pairs(str(name), value, rule):
             if is_file_value(item):
                 raise EncodeError(f"field {key!r}: a form body cannot carry a file; use multipart/form-data")

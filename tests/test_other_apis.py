@@ -87,8 +87,8 @@ def client(server):
     return dynclient.Client(DOCUMENT, base_url=server.url)
 
 
-def mock_answer(method: str, target: str, body: bytes = b"", content_type: str = FORM):
-    app = MockApp(DOCUMENT, require_auth=False)
+def mock_answer(document: dict, method: str, target: str, body: bytes = b"", content_type: str = FORM):
+    app = MockApp(document, require_auth=False)
     headers = {"Content-Type": content_type} if body else {}
     reply = app.handle(method, target, headers, body)
     return reply.status, json.loads(reply.body) if reply.body else None
@@ -104,8 +104,8 @@ def test_a_form_body_is_sent_as_its_encoding_says(client, server):
 
 
 def test_the_mock_reads_a_hand_written_deep_object_form():
-    assert mock_answer("POST", "/v1/checkout/sessions", SESSION_WIRE)[0] == 200
-    assert mock_answer("POST", "/v1/checkout/sessions", b"line_items[0][price]=p&metadata=")[0] == 200
+    assert mock_answer(DOCUMENT, "POST", "/v1/checkout/sessions", SESSION_WIRE)[0] == 200
+    assert mock_answer(DOCUMENT, "POST", "/v1/checkout/sessions", b"line_items[0][price]=p&metadata=")[0] == 200
 
 
 @pytest.mark.parametrize("wire,where", [
@@ -115,14 +115,14 @@ def test_the_mock_reads_a_hand_written_deep_object_form():
     (b"line_items[0][price]=p&mode=refund", "mode"),
 ])
 def test_the_mock_rejects_a_wrong_member_by_its_place(wire, where):
-    status, answer = mock_answer("POST", "/v1/checkout/sessions", wire)
+    status, answer = mock_answer(DOCUMENT, "POST", "/v1/checkout/sessions", wire)
     assert status == 400, answer
     assert answer["error"]["param"] == where
 
 
 def test_json_text_is_not_a_deep_object():
     """What the client sent before: the mock must not take it either."""
-    status, _ = mock_answer("POST", "/v1/checkout/sessions",
+    status, _ = mock_answer(DOCUMENT, "POST", "/v1/checkout/sessions",
                             b"line_items=%7B%22price%22%3A%22price_1%22%7D&expand=line_items")
     assert status == 400
 
@@ -146,8 +146,8 @@ def test_the_mock_reads_a_hand_written_deep_object_multipart():
                 b"--XyZ\r\nContent-Disposition: form-data; name=\"file_link_data[expires_at]\"\r\n\r\n" + expires
                 + b"\r\n--XyZ--\r\n")
     content_type = "multipart/form-data; boundary=XyZ"
-    assert mock_answer("POST", "/v1/files", body(b"1700000000"), content_type)[0] == 200
-    status, answer = mock_answer("POST", "/v1/files", body(b"soon"), content_type)
+    assert mock_answer(DOCUMENT, "POST", "/v1/files", body(b"1700000000"), content_type)[0] == 200
+    status, answer = mock_answer(DOCUMENT, "POST", "/v1/files", body(b"soon"), content_type)
     assert status == 400 and answer["error"]["param"] == "file_link_data.expires_at"
 
 
@@ -167,10 +167,10 @@ def test_a_deep_object_query_holding_an_array_of_objects(client, server):
 def test_the_mock_types_deep_object_members():
     target = ("/v1/invoices/upcoming?subscription_items[0][price]=price_1&subscription_items[0][quantity]=2"
               "&automatic_tax[enabled]=true&automatic_tax[limit]=5")
-    assert mock_answer("GET", target)[0] == 200
-    status, answer = mock_answer("GET", "/v1/invoices/upcoming?subscription_items[0][quantity]=2x")
+    assert mock_answer(DOCUMENT, "GET", target)[0] == 200
+    status, answer = mock_answer(DOCUMENT, "GET", "/v1/invoices/upcoming?subscription_items[0][quantity]=2x")
     assert status == 400 and "subscription_items" in answer["error"]["message"]
-    assert mock_answer("GET", "/v1/invoices/upcoming?automatic_tax[limit]=many")[0] == 400
+    assert mock_answer(DOCUMENT, "GET", "/v1/invoices/upcoming?automatic_tax[limit]=many")[0] == 400
 
 
 # --- item 4: a `*/*` body with a JSON-shaped schema ----------------------------------------------
@@ -216,3 +216,77 @@ def test_strategies_generate_wildcard_bodies_the_client_sends():
         assert prepared.headers["Content-Type"] == "application/json"
 
     sends()
+
+
+# --- the mock answers as such a server would (issue #19, item 6, in part) ------------------------
+
+STRIPE_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["type"],
+    "properties": {"type": {"type": "string", "enum": ["api_error", "card_error", "invalid_request_error"]},
+                   "message": {"type": "string"}, "param": {"type": "string"}, "code": {"type": "string"}}}}}
+
+
+def with_errors(document: dict) -> dict:
+    document = json.loads(json.dumps(document))
+    for item in document["paths"].values():
+        for operation in item.values():
+            operation["responses"]["default"] = {"description": "error", "content": {
+                "application/json": {"schema": STRIPE_ERROR}}}
+    return document
+
+
+def test_a_stripe_style_error_carries_its_message():
+    app = MockApp(with_errors(DOCUMENT), require_auth=False)
+    reply = app.handle("POST", "/v1/checkout/sessions", {"Content-Type": FORM},
+                       b"line_items[0][price]=p&line_items[0][quantity]=many")
+    answer = json.loads(reply.body)
+    assert reply.status == 400 and answer["error"]["type"] == "invalid_request_error"
+    assert "line_items/0/quantity" in answer["error"]["message"] and answer["error"]["param"] == "line_items[0].quantity"
+
+
+def test_empty_arrays_and_objects_are_absent_from_a_form():
+    """An empty array or deepObject has no pair on the wire; a body of nothing else is empty."""
+    document = json.loads(json.dumps(DOCUMENT))
+    schema = document["paths"]["/v1/checkout/sessions"]["post"]["requestBody"]["content"][FORM]["schema"]
+    schema["required"] = ["line_items", "metadata"]
+    schema["properties"]["metadata"] = {"type": "object", "additionalProperties": {"type": "string"}}
+    app = MockApp(document, require_auth=False)
+    assert app.handle("POST", "/v1/checkout/sessions", {"Content-Type": FORM}, b"").status == 200
+    assert app.handle("POST", "/v1/checkout/sessions", {}, b"").status == 200
+    with MockServer(document, require_auth=False) as mock:
+        client = dynclient.Client(document, base_url=mock.url)
+        assert isinstance(client.call("PostCheckoutSessions", {"line_items": [], "metadata": {}}), dict)
+
+
+def test_a_default_that_misses_required_members_is_not_the_answer():
+    document = json.loads(json.dumps(DOCUMENT))
+    document["components"] = {"schemas": {"Tax": {"type": "object", "required": ["enabled"],
+                                                   "properties": {"enabled": {"type": "boolean"}}}}}
+    document["paths"]["/v1/invoices/upcoming"]["get"]["responses"] = {"200": {"description": "ok", "content": {
+        "application/json": {"schema": {"type": "object", "required": ["automatic_tax"], "properties": {
+            "automatic_tax": {"allOf": [{"$ref": "#/components/schemas/Tax"}], "default": {}}}}}}}}
+    status, answer = mock_answer(document, "GET", "/v1/invoices/upcoming")
+    assert status == 200 and answer["automatic_tax"]["enabled"] in (True, False)
+
+
+@pytest.mark.parametrize("rule,wire", [
+    ({}, b"expand=a&expand=b"),
+    ({"style": "form", "explode": False}, b"expand=a%2Cb"),
+    ({"style": "spaceDelimited", "explode": False}, b"expand=a%20b"),
+    ({"style": "pipeDelimited", "explode": False}, b"expand=a%7Cb"),
+    ({"style": "deepObject", "explode": True}, b"expand[0]=a&expand[1]=b"),
+])
+def test_form_array_styles(rule, wire):
+    document = json.loads(json.dumps(DOCUMENT))
+    document["paths"]["/v1/checkout/sessions"]["post"]["requestBody"]["content"][FORM]["encoding"] = {"expand": rule}
+    prepared = dynclient.Client(document).prepare("PostCheckoutSessions", {"line_items": [], "expand": ["a", "b"]})
+    assert prepared.body == wire
+
+
+def test_allow_reserved_never_lets_a_value_add_a_pair():
+    document = json.loads(json.dumps(DOCUMENT))
+    media = document["paths"]["/v1/checkout/sessions"]["post"]["requestBody"]["content"][FORM]
+    media["schema"]["properties"]["mode"] = {"type": "string"}
+    media["encoding"] = {"mode": {"allowReserved": True}}
+    prepared = dynclient.Client(document).prepare("PostCheckoutSessions", {"line_items": [], "mode": "a/b?c&d=e+f"})
+    assert prepared.body == b"mode=a/b?c%26d%3De%2Bf"

@@ -289,9 +289,11 @@ class MockApp:
         empty = not body if isinstance(body, bytes) else False
         if request_body is None or (empty and not request_body.required):
             return None, MISSING
-        if empty:
-            raise ValueError("missing required request body")
         key = codecs.match_media(request_body.content, content_type)
+        if empty and key is None and all(codecs.media_essence(k) in FORMS for k in request_body.content):
+            key = next(iter(request_body.content))   # nothing sent: a form all of whose fields are empty
+        if empty and (key is None or codecs.media_essence(key) not in FORMS):
+            raise ValueError("missing required request body")
         if key is None:
             raise ValueError(f"unsupported content type {codecs.media_essence(content_type) or 'none'!r}; "
                              f"expected {', '.join(request_body.content)}")
@@ -299,6 +301,8 @@ class MockApp:
         essence = codecs.media_essence(key)
         if essence in codecs.JSON_RANGES:   # `*/*` declared: what was sent decides how it reads
             essence = codecs.media_essence(content_type)
+        if empty:   # a form whose fields are all empty arrays or objects has no pair on the wire
+            return media, self.form_fields(media, [])
         if essence == "multipart/form-data":
             return media, self.form_fields(media, parse_multipart(content_type, body))
         if not (essence == "application/json" or essence.endswith("+json")
@@ -335,7 +339,7 @@ class MockApp:
             out[name] = typed(value, properties.get(name), resolve)
         for name, value in plain:
             kind, items = schema_kind(properties.get(name, {}), resolve) if properties else (None, None)
-            rule = media.encoding.get(name) if isinstance(media.encoding.get(name), dict) else {}
+            rule = encoding_rule(media, name)
             if kind == "array" and isinstance(value, str) and rule.get("explode") is False:
                 delimiter = FORM_DELIMITERS.get(rule.get("style", "form"), ",")
                 item_kind = schema_kind(items, resolve)[0]
@@ -358,6 +362,8 @@ class MockApp:
         for name in required_names(root, resolve) if properties else ():
             if name not in out and admits_array(properties.get(name, {}), resolve):
                 out[name] = []
+            elif name not in out and encoding_rule(media, name).get("style") == "deepObject":
+                out[name] = {}   # a deepObject with no members has no pair either
         return out
 
     # --- answering -------------------------------------------------------------
@@ -557,7 +563,9 @@ class MockApp:
         if media is not None:
             compiled = self.schemas.compiled(media.pointer, "response")
             if not compiled.is_valid(body):   # some operations declare the bare `Error` object
-                body = error if compiled.is_valid(error) else self.document_error(media, message, body)
+                given = {k: v for k, v in error.items() if v is not None}   # Stripe's are strings or absent
+                body = next((candidate for candidate in (error, {"error": given}, given)
+                             if compiled.is_valid(candidate)), None) or self.document_error(media, message, body)
         return Reply(status, json.dumps(body).encode(), "application/json")
 
     def document_error(self, media: Any, message: str, fallback: dict) -> Any:
@@ -570,11 +578,15 @@ class MockApp:
         for holder in (instance, *(v for v in instance.values() if isinstance(v, dict))) \
                 if isinstance(instance, dict) else ():
             for name in ("message", "detail", "title", "error", "description"):
-                if isinstance(holder.get(name), str):
+                if name not in holder or isinstance(holder.get(name), str):   # an optional one too
+                    before = holder.get(name, MISSING)
                     holder[name] = message
                     if compiled.is_valid(instance):
                         return instance
-                    holder[name] = "string"
+                    if before is MISSING:
+                        del holder[name]
+                    else:
+                        holder[name] = before
         return instance if compiled.is_valid(instance) else fallback
 
 
@@ -582,6 +594,15 @@ def _json_answer(op: Operation) -> Any:
     """The JSON media of the operation's success answer, or None."""
     response = success(op)[1]
     return next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
+
+
+FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def encoding_rule(media: Any, name: str) -> dict:
+    """The media type's `encoding` entry for a form field ({} when it has none)."""
+    rule = media.encoding.get(name)
+    return rule if isinstance(rule, dict) else {}
 
 
 # --- the socket side -------------------------------------------------------------

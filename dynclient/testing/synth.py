@@ -324,6 +324,8 @@ def _first_type(schema: dict) -> str | None:
 def _fits(value: Any, schema: dict) -> bool:
     """A cheap pre-check that an example or default has the schema's JSON type."""
     kind = _first_type(schema)
+    if kind is None and {"allOf", "anyOf", "oneOf", "$ref"} & set(schema):
+        return False   # `{allOf: [$ref X], default: {}}`: whether it fits is X's to say, so make one
     checks = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
               "object": dict, "array": list}
     if kind is None or kind not in checks:
