@@ -290,3 +290,49 @@ def test_allow_reserved_never_lets_a_value_add_a_pair():
     media["encoding"] = {"mode": {"allowReserved": True}}
     prepared = dynclient.Client(document).prepare("PostCheckoutSessions", {"line_items": [], "mode": "a/b?c&d=e+f"})
     assert prepared.body == b"mode=a/b?c%26d%3De%2Bf"
+
+
+def collections_document() -> dict:
+    def object_schema(id_schema: dict, required: list) -> dict:
+        return {"type": "object", "required": required, "properties": {"id": id_schema, "name": {"type": "string"}}}
+
+    def answer(schema: dict) -> dict:
+        return {"200": {"description": "ok", "content": {"application/json": {"schema": schema}}}}
+
+    def collection(path: str, name: str, schema: dict, parents: list) -> dict:
+        body = {"content": {"application/json": {"schema": {"type": "object",
+                                                            "properties": {"name": {"type": "string"}}}}}}
+        item = f"{name}_id"
+        return {
+            path: {"post": {"operationId": f"create_{name}", "parameters": parents, "requestBody": body,
+                            "responses": answer(schema)}},
+            f"{path}/{{{item}}}": {"get": {"operationId": f"get_{name}", "responses": answer(schema), "parameters": [
+                *parents, {"name": item, "in": "path", "required": True, "schema": {"type": "string"}}]}}}
+
+    widget_id = {"name": "widget_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {"openapi": "3.0.3", "info": {"title": "collections", "version": "1"}, "paths": {
+        **collection("/widgets", "widget", object_schema({"type": "integer"}, ["id", "name"]), []),
+        **collection("/gadgets", "gadget", object_schema({"type": "string"}, ["name"]), []),
+        **collection("/widgets/{widget_id}/parts", "part", object_schema({"type": "string"}, ["id"]), [widget_id])}}
+
+
+def test_created_objects_can_be_found_whatever_their_id():
+    document = collections_document()
+    with MockServer(document, require_auth=False) as mock:
+        client = dynclient.Client(document, base_url=mock.url)
+        first, second = client.call("create_widget", {"name": "a"}), client.call("create_widget", {"name": "b"})
+        assert isinstance(first["id"], int) and first["id"] != second["id"]
+        assert client.call("get_widget", widget_id=str(second["id"]))["name"] == "b"
+        gadget = client.call("create_gadget", {"name": "g"})   # `id` is not required: it gets one all the same
+        assert client.call("get_gadget", gadget_id=gadget["id"])["name"] == "g"
+
+
+def test_no_child_under_a_parent_that_does_not_exist():
+    document = collections_document()
+    with MockServer(document, require_auth=False) as mock:
+        client = dynclient.Client(document, base_url=mock.url)
+        with pytest.raises(dynclient.errors.NotFoundError, match="999"):
+            client.call("create_part", {"name": "p"}, widget_id="999")
+        widget = client.call("create_widget", {"name": "w"})
+        part = client.call("create_part", {"name": "p"}, widget_id=str(widget["id"]))
+        assert client.call("get_part", widget_id=str(widget["id"]), part_id=part["id"])["id"] == part["id"]

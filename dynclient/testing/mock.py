@@ -409,11 +409,16 @@ class MockApp:
             path.rsplit("/", 2 if route.role == "action" else 1)[0]
         item_id = list(path_values.values())[-1] if route.role not in ("create", "list") else None
         with self.lock:
+            missing = self.missing_parent(route, collection_path)
+            if missing is not None:
+                return self.error(404, f"No object with id {missing[1]!r} found at {missing[0]}",
+                                  "invalid_request_error", param=list(path_values)[0], code="not_found", op=op)
             items = self.store.setdefault(collection_path, {})
             if route.role == "create":
-                obj = self.finish(op, media, self.merged(media, base, body, fresh=True), override, bound)
+                obj = self.finish(op, media, self.with_new_id(media, self.merged(media, base, body, fresh=True),
+                                                              items), override, bound)
                 if not isinstance(obj, Reply):
-                    items[obj.get("id", fresh_id())] = obj
+                    items[str(obj.get("id", fresh_id()))] = obj
                 return obj
             if route.role == "list":
                 page = self.page(op, media, base, list(items.values()), bound)
@@ -433,6 +438,37 @@ class MockApp:
             if not isinstance(answer, Reply):
                 items[item_id] = answer
             return answer
+
+    def missing_parent(self, route: Route, collection_path: str) -> tuple[str, str] | None:
+        """(the parent's collection, its id) when the collection hangs under an object of a collection
+        the mock keeps (`/threads/t1/runs` under `/threads`) and that object was never created."""
+        template = route.collection or ""
+        parent = re.fullmatch(r"(.+)/\{[^}/]+\}/[^{}/]+", template)
+        if parent is None or parent.group(1) not in self._kept_collections():
+            return None
+        parent_path, parent_id = collection_path.rsplit("/", 2)[:2]
+        return None if parent_id in self.store.get(parent_path, {}) else (parent_path, parent_id)
+
+    def _kept_collections(self) -> set[str]:
+        found = self._cache.get(("collections",))
+        if found is None:
+            found = self._cache[("collections",)] = {r.collection for r in self.routes if r.role == "create"}
+        return found
+
+    def with_new_id(self, media: Any, obj: Any, items: dict) -> Any:
+        """A created object with an id of its own that a later call can name: an integer id one past
+        the largest kept, and a fresh id where the schema allows one but the object has none."""
+        if not isinstance(obj, dict):
+            return obj
+        current = obj.get("id")
+        if isinstance(current, int) and not isinstance(current, bool):
+            taken = [int(k) for k in items if k.lstrip("-").isdigit()]
+            trial = {**obj, "id": max(taken, default=current - 1) + 1 if taken or str(current) in items else current}
+        elif "id" not in obj:
+            trial = {**obj, "id": fresh_id()}
+        else:
+            return obj
+        return trial if self.schemas.compiled(media.pointer, "response").is_valid(trial) else obj
 
     def cancelled(self, media: Any, item: Any) -> Any:
         """An item after a `.../cancel` action: its status becomes the schema's word for it."""
