@@ -18,7 +18,7 @@ from urllib3.filepost import choose_boundary
 
 from .core.sse import Event, EventParser
 from .errors import ResponseDecodeError
-from .params import text
+from .params import RESERVED, deep_pairs, text
 
 BINARY_PLACEHOLDER = "<binary>"
 
@@ -33,8 +33,14 @@ def media_essence(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+WILDCARD = "*"   # the key of a table's entry for the ranges that admit JSON, when it has one
+JSON_RANGES = frozenset({"*/*", "application/*"})
+
+
 def lookup(table: dict[str, Any], content_type: str) -> Any:
     essence = media_essence(content_type)
+    if essence in JSON_RANGES and WILDCARD in table:
+        return table[WILDCARD]
     if essence in table:
         return table[essence]
     if essence.endswith("+json"):
@@ -93,6 +99,23 @@ class ReplayableBody:
 def is_file_value(value: Any) -> bool:
     return (isinstance(value, (bytes, bytearray, memoryview, os.PathLike)) or hasattr(value, "read")
             or (isinstance(value, tuple) and 2 <= len(value) <= 4 and isinstance(value[0], (str, type(None)))))
+
+
+def body_instance(content_type: str, body: Any) -> Any:
+    """The body as its schema sees it, for a request of `content_type` (the declared media type):
+    JSON as it is; under a range (`*/*`), JSON data as it is and bytes holding JSON parsed; otherwise
+    file values stand as strings (`format: binary`)."""
+    essence = media_essence(content_type)
+    if essence == "application/json" or essence.endswith("+json"):
+        return body
+    if essence in JSON_RANGES:
+        if not is_file_value(body):
+            return body
+        if isinstance(body, (bytes, bytearray)):
+            found = json_document(body)
+            if found is not None:
+                return found
+    return for_validation(body)
 
 
 def for_validation(body: Any) -> Any:
@@ -196,6 +219,47 @@ def encode_json(body: Any, encoding: dict) -> tuple[bytes, str]:
     return data.encode(), "application/json"
 
 
+def part_content_type(declared: Any) -> str | None:
+    """The Content-Type of a part from an `encoding` entry's `contentType`, which may list several
+    (`image/png, image/jpeg`) or a range (`image/*`): the first concrete one, else none."""
+    for item in str(declared or "").split(","):
+        if item.strip() and "*" not in item:
+            return item.strip()
+    return None
+
+
+# `allowReserved` leaves reserved characters as they are, except those that would end the value,
+# add a pair or read as a space in a form (`&`, `=`, `#`, `+`): no value can change the body's shape.
+FORM_RESERVED = "".join(ch for ch in RESERVED if ch not in "&=#+")
+FORM_DELIMITERS = {"form": ",", "spaceDelimited": " ", "pipeDelimited": "|"}
+
+
+def form_pairs(name: str, value: Any, rule: Any) -> list[tuple[str, Any]]:
+    """A body field as (name, value) pairs by its `encoding` entry (`style`, `explode`, `contentType`):
+    deepObject gives `name[key][0]=...`; form (the default) repeats an array's members, or joins them
+    with the style's delimiter when `explode: false`. An object under no style, or whose
+    `contentType` is JSON, goes as JSON text (3.0's default content type for objects); under an
+    explicit form style it is flattened into its own pairs (`explode`) or `name=k,v,...`. Values
+    stay as they are (files, objects) for the codec to write."""
+    rule = rule if isinstance(rule, dict) else {}
+    style = rule.get("style")
+    explode = rule.get("explode", style in (None, "form"))
+    as_json = "json" in str(rule.get("contentType") or "")
+    if value is None:
+        return []
+    if style == "deepObject" and isinstance(value, (dict, list)) and not as_json:
+        return deep_pairs(name, value)
+    if isinstance(value, list):   # (a tuple is a file: name, data, type)
+        if explode or style not in FORM_DELIMITERS:
+            return [(name, item) for item in value if item is not None]
+        return [(name, FORM_DELIMITERS[style].join(text(item) for item in value if item is not None))]
+    if isinstance(value, dict) and style == "form" and not as_json:
+        if explode:
+            return [(str(k), v) for k, v in value.items() if v is not None]
+        return [(name, ",".join(f"{k},{text(v)}" for k, v in value.items() if v is not None))]
+    return [(name, value)]
+
+
 def encode_multipart(body: Any, encoding: dict) -> tuple[bytes | ReplayableBody, str]:
     """Files given as paths or seekable file objects are streamed from disk, not read into memory."""
     if not isinstance(body, dict):
@@ -203,19 +267,18 @@ def encode_multipart(body: Any, encoding: dict) -> tuple[bytes | ReplayableBody,
     boundary = choose_boundary()
     pieces: list[bytes | FileSource] = []
     for name, value in body.items():
-        part_type = (encoding.get(name) or {}).get("contentType")
-        for item in value if isinstance(value, list) else [value]:
-            if item is None:
-                continue
+        rule = encoding.get(name) or {}
+        part_type = part_content_type(rule.get("contentType"))
+        for field_name, item in form_pairs(name, value, rule):
             if is_file_value(item):
-                filename, data, content_type = file_source(item, name)
-                field = RequestField(name, b"", filename=filename or name)
+                filename, data, content_type = file_source(item, field_name)
+                field = RequestField(field_name, b"", filename=filename or field_name)
                 field.make_multipart(content_type=content_type or part_type or "application/octet-stream")
             elif isinstance(item, (dict, list)):
-                data, field = json.dumps(item, separators=(",", ":")).encode(), RequestField(name, "")
+                data, field = json.dumps(item, separators=(",", ":")).encode(), RequestField(field_name, "")
                 field.make_multipart(content_type="application/json")
             else:
-                data, field = text(item).encode(), RequestField(name, "")
+                data, field = text(item).encode(), RequestField(field_name, "")
                 field.make_multipart(content_type=part_type)
             pieces += [f"--{boundary}\r\n".encode(), field.render_headers().encode(), data, b"\r\n"]
     pieces.append(f"--{boundary}--\r\n".encode())
@@ -227,12 +290,35 @@ def encode_form(body: Any, encoding: dict) -> tuple[bytes, str]:
         raise EncodeError(f"a form body must be a dict of fields, not {type(body).__name__}")
     pairs = []
     for name, value in body.items():
-        for item in value if isinstance(value, list) else [value]:
-            if item is None:
-                continue
-            raw = json.dumps(item, separators=(",", ":")) if isinstance(item, dict) else text(item)
-            pairs.append(f"{quote(str(name), safe='')}={quote(raw, safe='')}")
+        rule = encoding.get(name) or {}
+        safe = FORM_RESERVED if isinstance(rule, dict) and rule.get("allowReserved") else ""
+        for key, item in form_pairs(str(name), value, rule):
+            if is_file_value(item):
+                raise EncodeError(f"field {key!r}: a form body cannot carry a file; use multipart/form-data")
+            raw = json.dumps(item, separators=(",", ":")) if isinstance(item, (dict, list)) else text(item)
+            pairs.append(f"{quote(key, safe='[]')}={quote(raw, safe=safe)}")
     return "&".join(pairs).encode(), "application/x-www-form-urlencoded"
+
+
+def encode_wildcard(body: Any, encoding: dict) -> tuple[bytes | ReplayableBody, str | None]:
+    """A body for a range the document declares (`*/*`, `application/*`; Kubernetes' create, replace
+    and patch operations): JSON data goes as JSON with a concrete type, bytes that hold a JSON
+    document as JSON too, and any other file data as it is."""
+    if not is_file_value(body):
+        return encode_json(body, encoding)
+    if isinstance(body, (bytes, bytearray)) and json_document(body) is not None:
+        return bytes(body), "application/json"
+    return encode_binary(body, encoding)
+
+
+def json_document(data: bytes | bytearray) -> Any:
+    """The JSON object or array that bytes hold, or None (bounded: bodies past 64 MiB are not looked at)."""
+    if len(data) > 64 * 1024 * 1024 or not data.lstrip()[:1] in (b"{", b"["):
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
 
 
 def encode_binary(body: Any, encoding: dict) -> tuple[bytes | ReplayableBody, str | None]:
@@ -250,6 +336,7 @@ ENCODERS: dict[str, Callable[[Any, dict], tuple[bytes, str | None]]] = {
     "application/octet-stream": encode_binary,
     "text/*": encode_text,
     "*/*": encode_binary,
+    WILDCARD: encode_wildcard,
 }
 
 

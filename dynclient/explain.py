@@ -15,7 +15,7 @@ import jsonschema
 import jsonschema.exceptions
 from jsonschema.exceptions import ValidationError
 
-from .vocabulary import DISCRIMINATOR, Violation, json_pointer, short_repr, type_name
+from .vocabulary import DISCRIMINATOR, Violation, ecma_pattern, ecma_regex, json_pointer, short_repr, type_name
 
 
 def _discriminated(keyword: str):
@@ -79,11 +79,11 @@ def _matcher(pattern: str) -> Callable[[str], bool]:
 def _compile_pattern(pattern: str) -> Callable[[str], bool]:
     try:
         import jsonschema_rs
-        return jsonschema_rs.validator_for({"pattern": pattern}).is_valid
+        return jsonschema_rs.validator_for({"pattern": ecma_pattern(pattern)}).is_valid
     except Exception:   # not installed, or a pattern its engine refuses
         pass
     try:
-        compiled = re.compile(pattern)
+        compiled = ecma_regex(pattern)
     except re.error as exc:
         message = f"the document's pattern {pattern!r} cannot be compiled ({exc})"
         raise _BadPattern(message) from None

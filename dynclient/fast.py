@@ -15,7 +15,9 @@ What jsonschema-rs sees is the 2020-12 translation of `dynclient.schema`, reshap
   for anything else, the plain keyword;
 * annotations (descriptions, examples, `x-*`, `format`, which neither validator asserts) are
   dropped, which makes building a validator several times cheaper;
-* `urn:dynclient:` URIs are percent-encoded, since JSON pointers may hold `{` and `}`.
+* `urn:dynclient:` URIs are percent-encoded, since JSON pointers may hold `{` and `}`;
+* `pattern`s have ECMA-262's `\\d \\w \\s` written out as classes (`vocabulary.ecma_pattern`): the
+  backtracking engine jsonschema-rs uses for lookaround reads `\\d` as any Unicode digit.
 
 Each compiled schema gets a jsonschema-rs Registry of the resources it reaches, and nothing
 more, so building one costs what its own closure costs. A schema jsonschema-rs refuses (a
@@ -28,7 +30,7 @@ import logging
 from typing import Any, Callable, Iterable
 from urllib.parse import quote
 
-from .vocabulary import DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS
+from .vocabulary import DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS, ecma_pattern
 
 try:
     import jsonschema_rs
@@ -71,8 +73,12 @@ def _form(node: Any, refs: list[str]) -> Any:
             out[key] = [_form(v, refs) for v in value] if isinstance(value, list) else _form(value, refs)
         elif key in SCHEMA_LISTS:
             out[key] = [_form(v, refs) for v in value]
+        elif key == "patternProperties":
+            out[key] = {ecma_pattern(name): _form(v, refs) for name, v in value.items()}
         elif key in SCHEMA_MAPS:
             out[key] = {name: _form(v, refs) for name, v in value.items()}
+        elif key == "pattern" and isinstance(value, str):
+            out[key] = ecma_pattern(value)
         else:
             out[key] = value
     rule = node.get(DISCRIMINATOR)
@@ -119,6 +125,54 @@ def refers_to_itself(root: str, refs_of: Callable[[str], list[str]]) -> bool:
             state[ref] = 1
             stack.append((ref, iter(refs_of(ref))))
     return False
+
+
+# jsonschema-rs (0.61.2, the newest on PyPI) compiles a `$ref` in place unless its target is already
+# on the path of references being compiled, so its work grows with the number of paths through the
+# `$ref` graph: schemas that refer to each other (Stripe's customer and its expandable fields,
+# eight schemas each naming the seven others through anyOf) take minutes and gigabytes, and the
+# compile cannot be interrupted. `compile_cost` counts that work beforehand, by the same rule, and
+# stops counting at the budget; a schema over it is left to the reference validator alone.
+# Measured with jsonschema-rs 0.61.2: OpenAI's costliest schema (the 2026-08-21 Responses event
+# stream) costs 83,424 and compiles in 0.25 s; eight schemas naming each other cost 493,201 and
+# take 59 s (seven: 60,668, 0.7 s); Stripe's customer response costs 147 million.
+COMPILE_BUDGET = 100_000
+
+
+def compile_cost(root: str, refs_of: Callable[[str], list[str]], size_of: Callable[[str], int],
+                 budget: int = COMPILE_BUDGET) -> int:
+    """The schema nodes jsonschema-rs would build for `root`: each resource once per path of `$ref`s
+    that reaches it without passing through it; counting stops past `budget`."""
+    cost = size_of(root)
+    on_path = {root}
+    stack = [(root, iter(refs_of(root)))]
+    while stack and cost <= budget:
+        node, refs = stack[-1]
+        ref = next(refs, None)
+        if ref is None:
+            on_path.discard(node)
+            stack.pop()
+        elif ref in on_path:
+            cost += 1              # a cycle: compiled lazily, at validation time
+        else:
+            cost += size_of(ref)
+            on_path.add(ref)
+            stack.append((ref, iter(refs_of(ref))))
+    return cost
+
+
+def size(form: Any) -> int:
+    """The number of schema objects and arrays in a jsonschema-rs form."""
+    count, todo = 0, [form]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            count += 1
+            todo.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            count += 1
+            todo.extend(v for v in node if isinstance(v, (dict, list)))
+    return count
 
 
 def shallow(value: Any, room: int = MAX_DEPTH) -> bool:

@@ -111,23 +111,27 @@ def _query_pipe(p: Parameter, value: Any) -> list[str]:
     return _query_form(p, value, "|")
 
 
-def _query_deep(p: Parameter, value: Any) -> list[str]:
-    if not isinstance(value, dict):
-        return _query_form(p, value)
-    out: list[str] = []
-
-    def walk(prefix: str, node: Any) -> None:
+def deep_pairs(prefix: str, value: Any) -> list[tuple[str, str]]:
+    """`deepObject` pairs, unencoded: `{"items": [{"price": "p"}]}` under `x` gives `x[items][0][price]=p`.
+    Array members are numbered (Stripe's form): `[]` cannot say which object a member belongs to.
+    An empty object or array has no pair, as in a query; None is left out."""
+    out: list[tuple[str, str]] = []
+    todo: list[tuple[str, Any]] = [(prefix, value)]
+    while todo:   # depth-first, in document order, without recursion
+        key, node = todo.pop()
         if isinstance(node, dict):
-            for k, v in _pairs(node):
-                walk(f"{prefix}[{k}]", v)
+            todo.extend(reversed([(f"{key}[{k}]", v) for k, v in _pairs(node)]))
         elif isinstance(node, (list, tuple)):
-            for v in node:
-                walk(f"{prefix}[]", v)
+            todo.extend(reversed([(f"{key}[{i}]", v) for i, v in enumerate(node) if v is not None]))
         else:
-            out.append(f"{_query_key(prefix)}={_encode(node)}")
-
-    walk(p.name, value)
+            out.append((key, text(node)))
     return out
+
+
+def _query_deep(p: Parameter, value: Any) -> list[str]:
+    if not isinstance(value, (dict, list, tuple)):
+        return _query_form(p, value)
+    return [f"{_query_key(key)}={_encode(item)}" for key, item in deep_pairs(p.name, value)]
 
 
 # --- header -------------------------------------------------------------------

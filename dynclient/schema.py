@@ -45,11 +45,15 @@ What the translation does, and why:
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any, Callable, Iterator
 
 from .errors import SchemaCompileError
-from .vocabulary import DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS, Violation, short_repr, type_name
+from .vocabulary import (DISCRIMINATOR, ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS, Violation, ecma_regex, short_repr,
+                         type_name)
+
+log = logging.getLogger("dynclient")
 
 URN = "urn:dynclient:"
 TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})
@@ -130,6 +134,7 @@ class SchemaSet:
         self.fast = fast_module.available() and fast is not False
         self._resources: dict[str, Any] = {}         # uri -> translated contents
         self._forms: dict[str, tuple[Any, list[str]]] = {}   # uri -> (jsonschema-rs form, URIs it refers to)
+        self._sizes: dict[str, int] = {}               # uri -> schema nodes in its jsonschema-rs form
         self._registry: Any = None                   # the `referencing` registry, made when first needed
         self._unregistered: list[str] = []           # translated, not yet in that registry
         self._compiled: dict[tuple[str, str], CompiledSchema] = {}
@@ -191,7 +196,23 @@ class SchemaSet:
                 if ref not in seen:
                     seen.add(ref)
                     todo.append(ref)
-        return fast.build(root, resources), fast.refers_to_itself(root, lambda target: self._forms[target][1])
+        refs_of = self._fast_refs
+        cost = fast.compile_cost(root, refs_of, self._fast_size)
+        if cost > fast.COMPILE_BUDGET:
+            log.info("%s: its schemas refer to each other along more than %d paths (jsonschema-rs would "
+                     "take minutes to compile it); jsonschema alone validates it", root, fast.COMPILE_BUDGET)
+            return None, True
+        return fast.build(root, resources), fast.refers_to_itself(root, refs_of)
+
+    def _fast_refs(self, target: str) -> list[str]:
+        return self._forms[target][1]
+
+    def _fast_size(self, target: str) -> int:
+        found = self._sizes.get(target)
+        if found is None:
+            from .fast import size
+            found = self._sizes[target] = size(self._forms[target][0])
+        return found
 
     def _reference_validator(self, root: str) -> Any:
         import referencing
@@ -345,7 +366,7 @@ class Translator:
                 out[key] = self.required(value, node)
             elif key == "pattern":
                 try:
-                    re.compile(value)
+                    ecma_regex(value)
                 except (re.error, TypeError) as exc:
                     raise SchemaCompileError(at, f"pattern {value!r} is not a regular expression: {exc}") from None
                 out[key] = value

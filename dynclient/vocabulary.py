@@ -7,6 +7,8 @@ a circle.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,3 +49,60 @@ def type_name(value: Any) -> str:
         if isinstance(value, python_type):
             return name
     return type(value).__name__
+
+
+# --- `pattern` as ECMA-262 reads it -------------------------------------------------------------
+# JSON Schema and OpenAPI patterns are ECMA-262 regular expressions: `\d` is [0-9], `\w` and `\b`
+# are ASCII, `\s` is ECMA's own set of spaces, and `$` (without the m flag) matches only at the
+# very end. Python's `re` reads `\d` as any Unicode digit ("١.٢.٣" matches `^\d+\.\d+\.\d+$`) and
+# lets `$` match before a final newline; jsonschema-rs does too for patterns its backtracking
+# engine takes (those with lookaround or backreferences). So the classes are written out.
+
+ECMA_SPACES = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+CLASSES = {"d": "0-9", "w": "A-Za-z0-9_", "s": ECMA_SPACES}
+
+
+def _ecma_text(pattern: str, python: bool) -> str:
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            members = CLASSES.get(escaped.lower())
+            if members is None or (in_class and escaped.isupper()):
+                out.append(pattern[i:i + 2])   # \b, \B and the rest; \D \W \S inside a class
+            elif in_class:
+                out.append(members)
+            else:
+                out.append(f"[^{members}]" if escaped.isupper() else f"[{members}]")
+            i += 2
+            continue
+        if in_class:
+            if ch == "]" and out[-1] not in ("[", "[^"):
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "^":
+                out.append("[^")
+                i += 2
+                continue
+        elif ch == "$" and python:
+            ch = r"\Z"
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def ecma_pattern(pattern: str) -> str:
+    r"""`pattern` with ECMA-262's `\d \D \w \W \s \S` written out as classes, for jsonschema-rs."""
+    return _ecma_text(pattern, python=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def ecma_regex(pattern: str) -> "re.Pattern[str]":
+    r"""`pattern` compiled by Python's `re` with ECMA-262's meaning of `\d \D \w \W \b \B \s \S $`
+    (re.error when Python cannot read it)."""
+    return re.compile(_ecma_text(pattern, python=True), re.ASCII)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -94,20 +95,37 @@ def draw_body(data, client, op) -> tuple:
     return data.draw(ds.request_body(client, op.operation_id, content_type), label="body"), content_type
 
 
-def give_it_an_item(data, server: MockServer, client, op, params: dict) -> None:
-    """For an operation on one item, create one through its collection and aim at it."""
-    route = next(r for r in server.app.routes if r.operation is op)
-    if route.role not in ("retrieve", "modify", "delete", "action"):
-        return
-    create = next(r.operation for r in server.app.routes if r.collection == route.collection and r.role == "create")
+def create_in(data, server: MockServer, client, collection: str, params: dict) -> dict:
+    """An object created through the collection's create operation, its parents created first
+    (the mock answers 404 under a parent it never created)."""
+    create = next(r.operation for r in server.app.routes if r.collection == collection and r.role == "create")
     # (the mock infers a collection only where a create operation answers with an object that has an id)
-    names = [p.name for p in op.parameters if p.location == "path"]
+    give_it_parents(data, server, client, collection, params)
     parents = {p.name: params[p.name] for p in create.parameters if p.location == "path"}
     body, content_type = draw_body(data, client, create)
     if isinstance(body, dict) and body.get("stream") is True:
         body = {**body, "stream": False}   # the object, not a stream of events about it
-    created = client.call(create.operation_id, body, params=parents, content_type=content_type)
-    params[names[-1]] = created["id"]
+    return client.call(create.operation_id, body, params=parents, content_type=content_type)
+
+
+def give_it_parents(data, server: MockServer, client, collection: str | None, params: dict) -> None:
+    """For a collection under an object of a kept collection (`/threads/{thread_id}/runs`), create
+    that object and aim at it."""
+    parent = re.fullmatch(r"(.+)/\{([^}/]+)\}/[^{}/]+", collection or "")
+    if parent is not None and any(r.collection == parent.group(1) and r.role == "create" for r in server.app.routes):
+        params[parent.group(2)] = create_in(data, server, client, parent.group(1), params)["id"]
+
+
+def give_it_an_item(data, server: MockServer, client, op, params: dict) -> None:
+    """For an operation on one item, create one through its collection and aim at it; for one on a
+    collection, create the objects it hangs under."""
+    route = next(r for r in server.app.routes if r.operation is op)
+    if route.role in ("create", "list"):
+        give_it_parents(data, server, client, route.collection, params)
+    if route.role not in ("retrieve", "modify", "delete", "action"):
+        return
+    names = [p.name for p in op.parameters if p.location == "path"]
+    params[names[-1]] = create_in(data, server, client, route.collection, params)["id"]
 
 
 @pytest.mark.parametrize("document, operation_id", _cases())

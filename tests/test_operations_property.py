@@ -94,8 +94,9 @@ def expected_query(op: dynclient.Operation, params: dict) -> list[tuple[str, str
                 if item is not None:
                     deep(f"{prefix}[{key}]", item)
         elif isinstance(value, list):
-            for item in value:
-                deep(f"{prefix}[]", item)
+            for index, item in enumerate(value):   # numbered, as Stripe reads them
+                if item is not None:
+                    deep(f"{prefix}[{index}]", item)
         else:
             pairs.append((prefix, as_text(value)))
 

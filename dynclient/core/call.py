@@ -158,8 +158,7 @@ def validate_request(schemas: SchemaSet, op: Operation, bound: Bound, media: Any
                                          violation.messages)
     if media is not None and body is not MISSING and media.schema is not None:
         try:
-            instance = body if codecs.media_essence(media.content_type) == "application/json" \
-                else codecs.for_validation(body)
+            instance = codecs.body_instance(media.content_type, body)
         except RecursionError:
             raise RequestValidationError(op.operation_id, "body", "", "the body is nested too deeply to validate",
                                          None, None) from None

@@ -39,12 +39,13 @@ from typing import Any, BinaryIO, Iterator, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .. import codecs
+from ..codecs import FORM_DELIMITERS
 from ..core.call import MISSING, Bound, validate_request
 from ..errors import RequestValidationError
 from ..schema import SchemaSet, from_text, schema_kind, schema_properties
 from ..spec import Operation, Parameter, Spec
-from .reading import (HOP_BY_HOP, admits_array, declared_headers, ends_with_done, error_media, examples,
-                      openai_param, parse_multipart, required_names, success)
+from .reading import (HOP_BY_HOP, admits_array, bracketed, declared_headers, ends_with_done, error_media, examples,
+                      openai_param, parse_multipart, required_names, success, typed, unflatten)
 from .overrides import checked_overrides, deep_merge, from_prefer
 from .synth import SAMPLES, SynthesisError, fresh_id, synthesize
 from .webhook_sender import WebhookSender
@@ -242,9 +243,9 @@ class MockApp:
                 bound.path[p.name] = self.coerce(p, [path_values[p.name]])
             elif p.location == "query":
                 if p.style == "deepObject":
-                    found = {k[len(p.name) + 1:-1]: v for k, v in query
-                             if k.startswith(p.name + "[") and k.endswith("]")}
-                    values = [found] if found else []
+                    found = unflatten([(tokens, v) for k, v in query
+                                       if k.startswith(p.name + "[") and (tokens := bracketed(k))])
+                    values = [found[p.name]] if found else []
                 else:
                     values = [v for k, v in query if k == p.name]
                 if values:
@@ -269,9 +270,9 @@ class MockApp:
         """Text from the wire to the JSON value its schema describes."""
         if p.schema is None:
             return values[-1]
-        if isinstance(values[-1], dict):
-            return values[-1]
         root, resolve = self.schemas.translated(p.pointer, "request")
+        if isinstance(values[-1], dict):   # a deepObject's members
+            return typed(values[-1], root, resolve)
         kind, items = schema_kind(root, resolve)
         if kind == "array":
             delimiter = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(p.style, ",")
@@ -288,14 +289,20 @@ class MockApp:
         empty = not body if isinstance(body, bytes) else False
         if request_body is None or (empty and not request_body.required):
             return None, MISSING
-        if empty:
-            raise ValueError("missing required request body")
         key = codecs.match_media(request_body.content, content_type)
+        if empty and key is None and all(codecs.media_essence(k) in FORMS for k in request_body.content):
+            key = next(iter(request_body.content))   # nothing sent: a form all of whose fields are empty
+        if empty and (key is None or codecs.media_essence(key) not in FORMS):
+            raise ValueError("missing required request body")
         if key is None:
             raise ValueError(f"unsupported content type {codecs.media_essence(content_type) or 'none'!r}; "
                              f"expected {', '.join(request_body.content)}")
         media = request_body.content[key]
         essence = codecs.media_essence(key)
+        if essence in codecs.JSON_RANGES:   # `*/*` declared: what was sent decides how it reads
+            essence = codecs.media_essence(content_type)
+        if empty:   # a form whose fields are all empty arrays or objects has no pair on the wire
+            return media, self.form_fields(media, [])
         if essence == "multipart/form-data":
             return media, self.form_fields(media, parse_multipart(content_type, body))
         if not (essence == "application/json" or essence.endswith("+json")
@@ -314,14 +321,34 @@ class MockApp:
     def form_fields(self, media: Any, pairs: list[tuple[str, Any]]) -> dict:
         """Form fields typed by the body schema: numbers, booleans, JSON objects, repeated arrays."""
         properties: dict = {}
+        root, resolve = None, None
         if media.schema is not None:
             root, resolve = self.schemas.translated(media.pointer, "request")
             properties = schema_properties(root, resolve)
         out: dict[str, Any] = {}
+        # `items[0][price]=...` (an encoding of style deepObject) is a field's members; a bracketed
+        # name that is itself a property (OpenAI's `include[]`) stays a plain field.
+        nested, plain = [], []
         for name, value in pairs:
+            tokens = None if name in properties else bracketed(name)
+            if tokens and (tokens[0] in properties or not properties):
+                nested.append((tokens, value))
+            else:
+                plain.append((name, value))
+        for name, value in unflatten(nested).items():
+            out[name] = typed(value, properties.get(name), resolve)
+        for name, value in plain:
             kind, items = schema_kind(properties.get(name, {}), resolve) if properties else (None, None)
+            rule = encoding_rule(media, name)
+            if kind == "array" and isinstance(value, str) and rule.get("explode") is False:
+                delimiter = FORM_DELIMITERS.get(rule.get("style", "form"), ",")
+                item_kind = schema_kind(items, resolve)[0]
+                out[name] = [from_text(v, item_kind) for v in value.split(delimiter)] if value else []
+                continue
             if isinstance(value, bytes):
                 value = codecs.BINARY_PLACEHOLDER
+            elif rule.get("style") == "deepObject" and kind in ("object", "array"):
+                pass   # its members come as `name[key]`: JSON text here is a string, as a server reads it
             elif isinstance(value, str):   # not already typed by a JSON part
                 value = from_text(value, schema_kind(items, resolve)[0] if kind == "array" else kind)
             if kind == "array":
@@ -335,6 +362,8 @@ class MockApp:
         for name in required_names(root, resolve) if properties else ():
             if name not in out and admits_array(properties.get(name, {}), resolve):
                 out[name] = []
+            elif name not in out and encoding_rule(media, name).get("style") == "deepObject":
+                out[name] = {}   # a deepObject with no members has no pair either
         return out
 
     # --- answering -------------------------------------------------------------
@@ -380,11 +409,16 @@ class MockApp:
             path.rsplit("/", 2 if route.role == "action" else 1)[0]
         item_id = list(path_values.values())[-1] if route.role not in ("create", "list") else None
         with self.lock:
+            missing = self.missing_parent(route, collection_path)
+            if missing is not None:
+                return self.error(404, f"No object with id {missing[1]!r} found at {missing[0]}",
+                                  "invalid_request_error", param=list(path_values)[0], code="not_found", op=op)
             items = self.store.setdefault(collection_path, {})
             if route.role == "create":
-                obj = self.finish(op, media, self.merged(media, base, body, fresh=True), override, bound)
+                obj = self.finish(op, media, self.with_new_id(media, self.merged(media, base, body, fresh=True),
+                                                              items), override, bound)
                 if not isinstance(obj, Reply):
-                    items[obj.get("id", fresh_id())] = obj
+                    items[str(obj.get("id", fresh_id()))] = obj
                 return obj
             if route.role == "list":
                 page = self.page(op, media, base, list(items.values()), bound)
@@ -404,6 +438,37 @@ class MockApp:
             if not isinstance(answer, Reply):
                 items[item_id] = answer
             return answer
+
+    def missing_parent(self, route: Route, collection_path: str) -> tuple[str, str] | None:
+        """(the parent's collection, its id) when the collection hangs under an object of a collection
+        the mock keeps (`/threads/t1/runs` under `/threads`) and that object was never created."""
+        template = route.collection or ""
+        parent = re.fullmatch(r"(.+)/\{[^}/]+\}/[^{}/]+", template)
+        if parent is None or parent.group(1) not in self._kept_collections():
+            return None
+        parent_path, parent_id = collection_path.rsplit("/", 2)[:2]
+        return None if parent_id in self.store.get(parent_path, {}) else (parent_path, parent_id)
+
+    def _kept_collections(self) -> set[str]:
+        found = self._cache.get(("collections",))
+        if found is None:
+            found = self._cache[("collections",)] = {r.collection for r in self.routes if r.role == "create"}
+        return found
+
+    def with_new_id(self, media: Any, obj: Any, items: dict) -> Any:
+        """A created object with an id of its own that a later call can name: an integer id one past
+        the largest kept, and a fresh id where the schema allows one but the object has none."""
+        if not isinstance(obj, dict):
+            return obj
+        current = obj.get("id")
+        if isinstance(current, int) and not isinstance(current, bool):
+            taken = [int(k) for k in items if k.lstrip("-").isdigit()]
+            trial = {**obj, "id": max(taken, default=current - 1) + 1 if taken or str(current) in items else current}
+        elif "id" not in obj:
+            trial = {**obj, "id": fresh_id()}
+        else:
+            return obj
+        return trial if self.schemas.compiled(media.pointer, "response").is_valid(trial) else obj
 
     def cancelled(self, media: Any, item: Any) -> Any:
         """An item after a `.../cancel` action: its status becomes the schema's word for it."""
@@ -534,7 +599,9 @@ class MockApp:
         if media is not None:
             compiled = self.schemas.compiled(media.pointer, "response")
             if not compiled.is_valid(body):   # some operations declare the bare `Error` object
-                body = error if compiled.is_valid(error) else self.document_error(media, message, body)
+                given = {k: v for k, v in error.items() if v is not None}   # Stripe's are strings or absent
+                body = next((candidate for candidate in (error, {"error": given}, given)
+                             if compiled.is_valid(candidate)), None) or self.document_error(media, message, body)
         return Reply(status, json.dumps(body).encode(), "application/json")
 
     def document_error(self, media: Any, message: str, fallback: dict) -> Any:
@@ -547,11 +614,15 @@ class MockApp:
         for holder in (instance, *(v for v in instance.values() if isinstance(v, dict))) \
                 if isinstance(instance, dict) else ():
             for name in ("message", "detail", "title", "error", "description"):
-                if isinstance(holder.get(name), str):
+                if name not in holder or isinstance(holder.get(name), str):   # an optional one too
+                    before = holder.get(name, MISSING)
                     holder[name] = message
                     if compiled.is_valid(instance):
                         return instance
-                    holder[name] = "string"
+                    if before is MISSING:
+                        del holder[name]
+                    else:
+                        holder[name] = before
         return instance if compiled.is_valid(instance) else fallback
 
 
@@ -559,6 +630,15 @@ def _json_answer(op: Operation) -> Any:
     """The JSON media of the operation's success answer, or None."""
     response = success(op)[1]
     return next((m for k, m in (response.content if response else {}).items() if "json" in k), None)
+
+
+FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def encoding_rule(media: Any, name: str) -> dict:
+    """The media type's `encoding` entry for a form field ({} when it has none)."""
+    rule = media.encoding.get(name)
+    return rule if isinstance(rule, dict) else {}
 
 
 # --- the socket side -------------------------------------------------------------

@@ -16,7 +16,7 @@ import re
 from typing import Any, BinaryIO
 
 from .. import codecs
-from ..schema import schema_kind, unwrap
+from ..schema import from_text, schema_kind, schema_properties, unwrap
 from ..spec import Operation, Spec
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -83,6 +83,72 @@ def openai_param(location: str, pointer: str) -> str:
         token = token.replace("~1", "/").replace("~0", "~")
         out += f"[{token}]" if token.isdigit() else (f".{token}" if out else token)
     return out or None
+
+
+# --- bracketed names: deepObject query parameters and form fields ---------------------------
+
+BRACKETED = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])+)")
+MAX_NESTING = 32
+
+
+def bracketed(name: str) -> list[str] | None:
+    """`items[0][price]` -> ["items", "0", "price"]; None for a plain name."""
+    found = BRACKETED.fullmatch(name)
+    if found is None:
+        return None
+    tokens = [found.group(1), *re.findall(r"\[([^\[\]]*)\]", found.group(2))]
+    if len(tokens) > MAX_NESTING:
+        raise ValueError(f"{name[:80]!r} nests more than {MAX_NESTING} levels")
+    return tokens
+
+
+def unflatten(pairs: list[tuple[list[str], Any]]) -> dict:
+    """Nested objects from (tokens, value) pairs; `[]` appends, and the numbered members of an array
+    stay an object keyed by their numbers until `typed` reads the schema."""
+    root: dict = {}
+    for tokens, value in pairs:
+        node = root
+        for depth, token in enumerate(tokens):
+            key = str(len(node)) if token == "" else token
+            last = depth == len(tokens) - 1
+            if last:
+                if isinstance(node.get(key), dict):
+                    raise ValueError(f"field {tokens[0]!r} gives {key!r} both a value and members")
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+                if not isinstance(node, dict):
+                    raise ValueError(f"field {tokens[0]!r} gives {key!r} both a value and members")
+    return root
+
+
+def _branch(schema: Any, resolve, wanted: str) -> Any:
+    """The schema itself, or its first `anyOf`/`oneOf` branch of the JSON type `wanted`."""
+    schema = unwrap(schema, resolve)
+    if not isinstance(schema, dict) or schema_kind(schema, resolve)[0] == wanted and "type" in schema:
+        return schema
+    for keyword in ("anyOf", "oneOf"):
+        for branch in schema.get(keyword) or ():
+            if schema_kind(branch, resolve)[0] == wanted:
+                return _branch(branch, resolve, wanted)
+    return schema
+
+
+def typed(value: Any, schema: Any, resolve) -> Any:
+    """Text from the wire, nested by `unflatten`, as the JSON value its schema describes: numbered
+    members of an array schema become a list in number order; leaves are typed by their schema."""
+    if isinstance(value, dict):
+        array = _branch(schema, resolve, "array")
+        if schema_kind(array, resolve)[0] == "array" and all(k.isdigit() for k in value):
+            items = array.get("items") if isinstance(array, dict) else None
+            return [typed(value[k], items, resolve) for k in sorted(value, key=int)]
+        obj = _branch(schema, resolve, "object")
+        properties = schema_properties(obj, resolve)
+        extra = unwrap(obj.get("additionalProperties"), resolve) if isinstance(obj, dict) else None
+        return {k: typed(v, properties.get(k, extra), resolve) for k, v in value.items()}
+    if isinstance(value, str):
+        return from_text(value, schema_kind(schema, resolve)[0] if schema is not None else None)
+    return value
 
 
 MAX_FIELD_BYTES = 1024 * 1024   # a text field of a form; file parts are never held

@@ -90,7 +90,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import re
 import string
 import weakref
 from collections import Counter
@@ -106,6 +105,7 @@ from .. import codecs
 from ..params import text
 from ..schema import DISCRIMINATOR, URN, SchemaSet, Validator, uri
 from ..spec import Operation, Spec
+from ..vocabulary import ecma_regex
 
 __all__ = ["from_schema", "request_body", "parameters", "invalid_request_body", "response_body",
            "encode_response_body", "filter_statistics", "reset_filter_statistics", "SOFT_DEPTH"]
@@ -676,7 +676,7 @@ class _Generator:
             return st.binary(max_size=16)
         if "pattern" in node:
             kwargs = {} if self.alphabet is None else {"alphabet": self.chars}
-            return st.from_regex(node["pattern"], fullmatch=True, **kwargs)
+            return st.from_regex(ecma_regex(node["pattern"]), fullmatch=True, **kwargs)
         if fmt in _formats() and (self.alphabet is None or fmt not in ("uuid",)):
             return _formats()[fmt]
         top = low + MAX_TEXT if high is None else min(high, low + MAX_TEXT)
@@ -712,7 +712,7 @@ class _Generator:
             if name in properties:
                 return self.build(properties[name], depth)
             for pattern, schema in patterns.items():
-                if re.search(pattern, name):
+                if ecma_regex(pattern).search(name):
                     return self.build(schema, depth)
             return self.build(True if additional is None else additional, depth)
 
@@ -739,7 +739,7 @@ class _Generator:
                  else st.text(NAME_ALPHABET, min_size=1, max_size=8))
         taken = set(properties)
         if patterns:
-            pattern_names = st.one_of([st.from_regex(p) for p in patterns])
+            pattern_names = st.one_of([st.from_regex(ecma_regex(p)) for p in patterns])
             names = st.one_of(names, pattern_names) if extra_room and (additional is not False) else pattern_names
         names = names.filter(lambda n: isinstance(n, str) and n not in taken)
         extra_values = (lambda name: value_for(name))
@@ -874,6 +874,9 @@ def _is_binary_schema(schemas: SchemaSet, pointer: str, direction: str) -> bool:
 
 def _media_strategy(schemas: SchemaSet, media: Any, direction: str) -> SearchStrategy:
     essence = codecs.media_essence(media.content_type)
+    if essence in codecs.JSON_RANGES and media.schema is not None \
+            and not _is_binary_schema(schemas, media.pointer, direction):
+        return from_schema(schemas, media.pointer, direction)   # `*/*` with a JSON-shaped schema: JSON
     if essence == "application/json" or essence.endswith("+json"):
         if media.schema is None:
             return _generator(schemas, direction).anything(0)
@@ -1050,10 +1053,9 @@ def invalid_request_body(spec_or_client: Any, operation_id: str, content_type: s
                          f"so no body is invalid")
     valid = _media_strategy(schemas, media, "request")
     compiled = schemas.compiled(media.pointer, "request")
-    binary = codecs.media_essence(media.content_type) != "application/json"
 
     def rejected(value: Any) -> bool:
-        return not compiled.is_valid(codecs.for_validation(value) if binary else value)
+        return not compiled.is_valid(codecs.body_instance(media.content_type, value))
 
     @st.composite
     def mutated(draw: Callable) -> Any:

@@ -24,6 +24,7 @@ import time
 from typing import Any, Callable
 
 from ..schema import DISCRIMINATOR, SchemaSet
+from ..vocabulary import ecma_regex
 
 MAX_DEPTH = 12
 TEXT_FIELDS = frozenset({"content", "text", "message"})
@@ -264,7 +265,7 @@ def from_pattern(pattern: str) -> str | None:
         value = _from_parsed(parsed)
     except (re.error, ValueError, RecursionError, KeyError):
         return None
-    return value if re.search(pattern, value) else None
+    return value if ecma_regex(pattern).search(value) else None
 
 
 def _from_parsed(items: Any) -> str:
@@ -323,6 +324,8 @@ def _first_type(schema: dict) -> str | None:
 def _fits(value: Any, schema: dict) -> bool:
     """A cheap pre-check that an example or default has the schema's JSON type."""
     kind = _first_type(schema)
+    if kind is None and {"allOf", "anyOf", "oneOf", "$ref"} & set(schema):
+        return False   # `{allOf: [$ref X], default: {}}`: whether it fits is X's to say, so make one
     checks = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
               "object": dict, "array": list}
     if kind is None or kind not in checks:
