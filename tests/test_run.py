@@ -404,7 +404,7 @@ def test_requests_per_minute_budget_paces_the_run(tmp_path, server):
     elapsed = time.monotonic() - started
     times = sorted(a.at for a in server.attempts)
     # 20 a second after a burst of at most one second's worth (20): the last 20 take a second.
-    assert times[-1] - times[0] >= 0.9, times
+    assert times[-1] - times[0] >= 0.75, times   # jitter of loopback connects under load: the bound is well above a run with no budget (< 0.1 s)
     assert times[19] - times[0] < 0.5
     assert elapsed < 10
 
@@ -434,7 +434,7 @@ def test_tokens_per_minute_budget_uses_the_estimate(tmp_path, server):
                            estimate=estimate, progress=False)
     times = sorted(a.at for a in server.attempts)
     assert sorted(seen) == [f"q-{i}" for i in range(4)]
-    assert times[-1] - times[0] >= 0.9   # 200 tokens a second: 400 tokens beyond the first second's 200
+    assert times[-1] - times[0] >= 0.75   # 200 tokens a second: 200 tokens beyond the first 200 take a second
 
 
 def test_default_estimate_counts_the_line_and_the_completion_budget():
