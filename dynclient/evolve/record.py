@@ -95,28 +95,27 @@ def read_calls(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
 
 
 def check_calls(spec: Spec, calls: Iterable[tuple[int, dict]]) -> list[CheckResult]:
-    from ..core.call import bind_arguments, choose_request_media, validate_request
     from ..schema import SchemaSet
-
     schemas = SchemaSet(spec)
-    results = []
-    for line, call in calls:
-        op_id = str(call.get("operation_id"))
-        op = spec.operations.get(op_id)
-        if op is None:
-            results.append(CheckResult(line, op_id, False, f"operation {op_id!r} is not in the document",
-                                       "UnknownOperationError", "operation"))
-            continue
-        body = restored(call["body"]) if "body" in call else MISSING
-        arguments = {k: restored(v) for k, v in (call.get("arguments") or {}).items()}
-        try:
-            bound = bind_arguments(op, list(arguments.items()))
-            media = choose_request_media(op, body, call.get("content_type"))
-            validate_request(schemas, op, bound, media, body)
-        except RequestError as exc:
-            results.append(CheckResult(line, op_id, False, str(exc), type(exc).__name__,
-                                       getattr(exc, "location", "parameter"),
-                                       getattr(exc, "pointer", None) or getattr(exc, "name", "")))
-            continue
-        results.append(CheckResult(line, op_id, True))
-    return results
+    return [check_call(spec, schemas, line, call) for line, call in calls]
+
+
+def check_call(spec: Spec, schemas: Any, line: int, call: dict) -> CheckResult:
+    """A recorded call bound and validated against `spec`, as the client would at run time."""
+    from ..core.call import bind_arguments, choose_request_media, validate_request
+
+    op_id = str(call.get("operation_id"))
+    op = spec.operations.get(op_id)
+    if op is None:
+        return CheckResult(line, op_id, False, f"operation {op_id!r} is not in the document",
+                           "UnknownOperationError", "operation")
+    body = restored(call["body"]) if "body" in call else MISSING
+    arguments = {k: restored(v) for k, v in (call.get("arguments") or {}).items()}
+    try:
+        bound = bind_arguments(op, list(arguments.items()))
+        media = choose_request_media(op, body, call.get("content_type"))
+        validate_request(schemas, op, bound, media, body)
+    except RequestError as exc:
+        return CheckResult(line, op_id, False, str(exc), type(exc).__name__, getattr(exc, "location", "parameter"),
+                           getattr(exc, "pointer", None) or getattr(exc, "name", ""))
+    return CheckResult(line, op_id, True)
