@@ -97,6 +97,7 @@ class CassetteStore:
         self._lock = threading.Lock()
         self._written = False   # the header line is written (or the file was read) in this session
         self._lines = 0         # lines in the file
+        self._file: Any = None  # open for appending once something is recorded
         if self.existed and self.mode != "all":
             self._read()
             self._written = True
@@ -215,23 +216,31 @@ class CassetteStore:
         line = json.dumps(exchange, ensure_ascii=False, default=str) + "\n"
         with self._lock:
             try:
-                directory = os.path.dirname(self.cassette.path)
-                if directory:
-                    os.makedirs(directory, exist_ok=True)
-                with open(self.cassette.path, "a" if self._written else "w", encoding="utf-8") as file:
-                    if not self._written:
-                        document = self.spec.document
-                        file.write(json.dumps(header_line(document.origin, document.sha256, self.spec.title,
-                                                          self.spec.version), ensure_ascii=False) + "\n")
-                        self._written = True
-                        self._lines = 1
-                    file.write(line)
-                    file.flush()
-                    self._lines += 1
+                if self._file is None:
+                    directory = os.path.dirname(self.cassette.path)
+                    if directory:
+                        os.makedirs(directory, exist_ok=True)
+                    self._file = open(self.cassette.path, "a" if self._written else "w", encoding="utf-8")
+                if not self._written:
+                    document = self.spec.document
+                    self._file.write(json.dumps(header_line(document.origin, document.sha256, self.spec.title,
+                                                            self.spec.version), ensure_ascii=False) + "\n")
+                    self._written = True
+                    self._lines = 1
+                self._file.write(line)
+                self._file.flush()   # a crash loses at most the exchange in flight
+                self._lines += 1
             except OSError as exc:
                 raise CassetteError(f"{exchange['operation']}: cannot write cassette {self.cassette.path}: "
                                     f"{exc.strerror or exc}", exchange["operation"]) from None
             self.tape.exchanges.append((self._lines, exchange))   # for the closest-match message; never replayed
+
+    def close(self) -> None:
+        """Close the file (a later exchange opens it again)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 def _bounded_lines(file: Any, origin: str) -> Iterable[tuple[int, str]]:
@@ -445,6 +454,10 @@ class CassetteTransport:
         raw = self.inner.send(request, timeout, policy, stream=stream, max_bytes=max_bytes, on_progress=on_progress)
         return self.store.recorded(request, raw, Tee)
 
+    def close(self) -> None:
+        self.inner.close()
+        self.store.close()
+
 
 class AsyncCassetteTransport(CassetteTransport):
     """The AsyncClient's transport with a cassette in front."""
@@ -458,6 +471,14 @@ class AsyncCassetteTransport(CassetteTransport):
         raw = await self.inner.send(request, timeout, policy, stream=stream, max_bytes=max_bytes,
                                     on_progress=on_progress)
         return self.store.recorded(request, raw, AsyncTee)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+        self.store.close()
+
+    def close_outside_loop(self) -> None:
+        self.inner.close_outside_loop()
+        self.store.close()
 
 
 def wrap(store: CassetteStore, transport: Any) -> Any:

@@ -54,13 +54,28 @@ def masked(value: Any) -> Any:
     """Any string value holding a credential the process knows becomes `<redacted>`; keys stay.
 
     Only credentials of 8 characters or more count: a real key is long, and a short
-    one would mask innocent text (a test's api_key="k" would eat every "k").
+    one would mask innocent text (a test's api_key="k" would eat every "k"). A value whose JSON
+    text holds none of them is returned as it is, without a walk.
     """
+    secrets = [s for s in REDACTOR.secrets if isinstance(s, str) and len(s) >= 8]
+    if not secrets:
+        return value
+    if all(json.dumps(s, ensure_ascii=False)[1:-1] == s for s in secrets):   # found in JSON text as they are
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            text = None
+        if text is not None and not any(s in text for s in secrets):
+            return value
+    return _masked(value, secrets)
+
+
+def _masked(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
+        return {k: _masked(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [masked(v) for v in value]
-    if isinstance(value, str) and any(len(s) >= 8 and s in value for s in REDACTOR.secrets):
+        return [_masked(v, secrets) for v in value]
+    if isinstance(value, str) and any(s in value for s in secrets):
         return REDACTED
     return value
 

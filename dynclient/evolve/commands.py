@@ -200,9 +200,9 @@ def run_check(args: argparse.Namespace) -> int:
         print(json.dumps({"spec": spec.document.origin, "calls": count, "failed": len(failed),
                           "results": [r.as_dict() for r in results]}, indent=1, ensure_ascii=False, default=str))
     else:
-        checked = "requests and responses" if args.cassette else "calls"
+        checked = "requests and responses " if args.cassette else ""
         print(f"{count} {what}{'s' * (count != 1)} against {spec.document.origin}: "
-              f"{len(results) - len(failed)} {checked} pass, {len(failed)} fail")
+              f"{len(results) - len(failed)} {checked}pass, {len(failed)} fail")
         for r in failed:
             print(f"FAIL  line {r.line}: {r.reason}")
     return 1 if failed else 0
