@@ -32,8 +32,9 @@ import threading
 from typing import Any, Callable, Iterable
 
 from .core.call import DEFAULT_MAX_RESPONSE_BYTES, MISSING, PreparedRequest, RawResponse
-from .core.cassette import (DEFAULT_MATCH_ON, INLINE_MAX, Tape, body_entry, check_record_mode, entry_bytes,
-                            exchange_line, header_line, request_form, response_headers, scrub_fields, secret_names)
+from .core.cassette import (DEFAULT_MATCH_ON, INLINE_MAX, Tape, body_entry, check_match_on, check_record_mode,
+                            entry_bytes, exchange_line, header_line, request_form, response_headers, scrub_fields,
+                            secret_names)
 from .core.headers import Headers
 from .errors import CassetteError, ConfigError, ResponseTooLargeError
 from .transport import CHUNK
@@ -55,7 +56,7 @@ class Cassette:
                  scrubber: Callable[[dict], dict] | None = None, inline_max: int = INLINE_MAX):
         self.path = os.fspath(path)
         self.record_mode = check_record_mode(record_mode)
-        self.match_on = match_on
+        self.match_on = check_match_on(match_on)
         self.scrub_fields = frozenset(scrub_fields)
         self.scrubber = scrubber
         if not isinstance(inline_max, int) or inline_max < 0:

@@ -226,3 +226,30 @@ def test_the_pytest_fixture_records_with_the_option_and_replays_by_default(pytes
 
 
 pytest_plugins = ["pytester"]
+
+
+def test_a_matcher_a_scrubber_and_a_lost_side_file(make_client, openai_spec, tmp_path):
+    def scrubber(exchange):
+        if exchange["response"].get("body"):
+            exchange["response"]["body"]["name"] = "scrubbed"
+        return exchange
+
+    cassette = Cassette(tmp_path / "m.jsonl", match_on=("method", "path"), scrubber=scrubber)
+    with TestServer() as server:
+        server.reply(Reply(status=200, body=assistant(name="real name")),
+                     Reply(status=200, body=b"ID3 audio", headers={"Content-Type": "audio/mpeg"}))
+        live = make_client(openai_spec, base_url=server.url + "/v1", api_key=KEY, cassette=cassette)
+        assert live.call("createAssistant", {"model": "gpt-4o", "name": "a"})["name"] == "real name"
+        live.download("createSpeech", {"model": "tts-1", "input": "hi", "voice": "alloy"}, to=tmp_path / "a.mp3")
+    assert "real name" not in (tmp_path / "m.jsonl").read_text()
+    replay = make_client(openai_spec, base_url=CLOSED, api_key=KEY, cassette=cassette, record_mode="none")
+    # matched on method and path only: another body finds the recorded answer
+    assert replay.call("createAssistant", {"model": "gpt-4o", "name": "b"})["name"] == "scrubbed"
+    for side in (tmp_path / "m.files").iterdir():
+        side.unlink()
+    with pytest.raises(CassetteError, match=r"createSpeech: the side file [0-9a-f]{64} of a recorded answer is "
+                                            r"missing from .*m\.files"):
+        replay.download("createSpeech", {"model": "tts-1", "input": "hi", "voice": "alloy"}, to=tmp_path / "b.mp3")
+    assert not (tmp_path / "b.mp3").exists()
+    with pytest.raises(dynclient.ConfigError, match="match_on must be a callable or names among"):
+        Cassette(tmp_path / "x.jsonl", match_on=("url",))
