@@ -167,11 +167,14 @@ def test_retries_replay_as_they_happened_and_a_large_body_goes_to_a_side_file(ma
 
 def test_check_a_cassette_against_a_version_where_a_response_field_changed_type(openai_spec, tmp_path, capsys):
     from dynclient.cli import main
-    path = tmp_path / "c.jsonl"
+    path, big = tmp_path / "c.jsonl", tmp_path / "big.jsonl"   # big: every body in a side file
     with MockServer(openai_spec) as server:
-        client = dynclient.Client(openai_spec, base_url=server.base_url, api_key=KEY, cassette=path)
-        client.call("createAssistant", {"model": "gpt-4o"})
-        list(client.stream("createChatCompletion", {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}))
+        for cassette in (path, Cassette(big, inline_max=16)):
+            client = dynclient.Client(openai_spec, base_url=server.base_url, api_key=KEY, cassette=cassette)
+            client.call("createAssistant", {"model": "gpt-4o"})
+            list(client.stream("createChatCompletion",
+                               {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}))
+    assert all("file" in json.loads(line)["response"] for line in big.read_text().splitlines()[1:])
     newer = json.loads(json.dumps(openai_spec.document.data))
     newer["components"]["schemas"]["AssistantObject"]["properties"]["created_at"] = {"type": "string"}
     newer["components"]["schemas"]["CreateChatCompletionStreamResponse"]["properties"]["created"] = {"type": "string"}
@@ -185,6 +188,9 @@ def test_check_a_cassette_against_a_version_where_a_response_field_changed_type(
     failed = [(r["line"], r["operation_id"], r["location"], r["pointer"]) for r in report["results"] if not r["ok"]]
     assert failed == [(2, "createAssistant", "response", "/body/created_at"),
                       (3, "createChatCompletion", "response", "/events/0/data/created")]
+    assert main(["check", "--cassette", str(big), "--spec", str(newer_path), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [r["pointer"] for r in report["results"] if not r["ok"]] == ["/body/created_at", "/events/0/data/created"]
     assert main(["check", "--cassette", str(path), "--spec", str(newer_path)]) == 1
     out = capsys.readouterr().out
     assert "FAIL  line 2: createAssistant: the recorded response 200 does not match the document at " \

@@ -141,12 +141,12 @@ def request_form(method: str, path: str, body: Any, arguments: Mapping[str, Any]
 # --- response bodies ---------------------------------------------------------------
 
 
-def body_entry(data: bytes, content_type: str) -> dict | None:
+def body_entry(data: bytes, content_type: str, limit: int | None = INLINE_MAX) -> dict | None:
     """How a whole body is written: {"body": JSON} | {"text": str} | {"events": [...], "done": bool},
-    or None when it goes to a side file (binary, undecodable, or over INLINE_MAX)."""
+    or None when it goes to a side file (binary, undecodable, or over `limit`)."""
     if not data:
         return {}
-    if len(data) > INLINE_MAX:
+    if limit is not None and len(data) > limit:
         return None
     essence = codecs.media_essence(content_type)
     try:

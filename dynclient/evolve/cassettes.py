@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..core.call import event_problem, response_problem
-from ..core.cassette import Tape
+from ..core.call import DEFAULT_MAX_RESPONSE_BYTES, event_problem, response_problem
+from ..core.cassette import Tape, body_entry
 from ..core.headers import Headers
 from ..core.sse import Event
 from ..errors import CassetteError
@@ -42,13 +42,32 @@ def check_cassette(spec: Spec, path: str | os.PathLike) -> list[CheckResult]:
     from ..schema import SchemaSet
     schemas = SchemaSet(spec)
     results = []
+    files = os.path.splitext(os.fspath(path))[0] + ".files"
     for line, exchange in read_cassette(path).exchanges:
         request = check_call(spec, schemas, line, {"operation_id": exchange["operation"], **exchange["request"]})
         results.append(request)
         op = spec.operations.get(exchange["operation"])
         if op is not None:
-            results.append(check_response(schemas, op, line, exchange["response"]))
+            results.append(check_response(schemas, op, line, side_file_read(exchange["response"], files)))
     return results
+
+
+def side_file_read(response: dict, files: str) -> dict:
+    """A body written to a side file (over the inline limit) read back as the cassette would have
+    written it inline, so that its schema is checked too; binary bodies stay bytes."""
+    side = response.get("file")
+    if not isinstance(side, dict) or not isinstance(side.get("size"), int) \
+            or side["size"] > DEFAULT_MAX_RESPONSE_BYTES:
+        return response
+    content_type = Headers(response.get("headers") or {}).get("Content-Type", "")
+    try:
+        with open(os.path.join(files, os.path.basename(str(side.get("sha256", "")))), "rb") as file:
+            entry = body_entry(file.read(), content_type, None)
+    except OSError:
+        return response   # a missing side file: the answer is checked by its media type only
+    if not entry:
+        return response
+    return {**{k: v for k, v in response.items() if k != "file"}, **entry}
 
 
 def check_response(schemas: Any, op: Any, line: int, response: dict) -> CheckResult:
