@@ -10,7 +10,7 @@ from .core.call import PreparedRequest, Result
 from .codecs import Event
 from .errors import (APIConnectionError, ConfigError, APIStatusError, APIStreamError, APITimeoutError, AuthenticationError,
                      CertificateVerifyError,
-                     BadRequestError, ConflictError, DynclientError, IntegrityError, InternalServerError,
+                     BadRequestError, CassetteError, ConflictError, DynclientError, IntegrityError, InternalServerError,
                      NotFoundError, NotOpenAPIError, PaginationError, ParameterError, PermissionDeniedError,
                      RateLimitError, RequestError, RequestValidationError, ResponseDecodeError, RunError,
                      RunInputError, RunStoppedError,
@@ -29,7 +29,7 @@ __all__ = [
     "DynclientError", "ConfigError", "SpecError", "SpecLoadError", "NotOpenAPIError", "IntegrityError", "SchemaCompileError",
     "RequestError", "UnknownOperationError", "ParameterError", "RequestValidationError",
     "ResponseValidationError", "APIConnectionError", "APITimeoutError", "CertificateVerifyError", "ResponseDecodeError",
-    "ResponseTooLargeError", "APIStreamError", "PaginationError", "RunError", "RunInputError", "RunStoppedError",
+    "ResponseTooLargeError", "APIStreamError", "PaginationError", "CassetteError", "Cassette", "RunError", "RunInputError", "RunStoppedError",
     "APIStatusError", "BadRequestError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
     "ConflictError", "UnprocessableEntityError", "RateLimitError", "InternalServerError",
 ]
@@ -42,6 +42,8 @@ def __getattr__(name: str):
     # Not in __all__: they need the optional aiohttp, and `from dynclient import *` must work without it.
     if name in ("AsyncClient", "AsyncStream", "AsyncPaginator"):   # aiohttp is imported only for these
         return getattr(importlib.import_module(".async_client", __name__), name)
+    if name == "Cassette":   # imported on first use, as by Client(cassette=...)
+        return importlib.import_module(".cassette", __name__).Cassette
     if name == "Paginator":   # imported on first use: a first call never pages
         return importlib.import_module(".pagination", __name__).Paginator
     raise AttributeError(f"module 'dynclient' has no attribute {name!r}")

@@ -710,16 +710,23 @@ def configure_batch_workflow(sub: Any) -> None:
     submit.add_argument("--skip-invalid", action="store_true",
                         help="submit the valid lines and write the invalid ones to --rejects")
     submit.add_argument("--rejects", metavar="FILE", help="where --skip-invalid writes (default MANIFEST.rejects.jsonl)")
-    status = sub.add_parser("status", help="the status and request counts of each part of a job")
+    raw = argparse.RawDescriptionHelpFormatter
+    status = sub.add_parser("status", help="the status and request counts of each part of a job",
+                            epilog="example:\n  dynclient batch status openai@2025-04-29 --manifest job.json --watch",
+                            formatter_class=raw)
     common(status)
     status.add_argument("--watch", action="store_true", help="poll (backing off) until every part has ended")
     status.add_argument("--interval", type=float, default=2.0, help="first polling interval in seconds (default 2)")
-    collect = sub.add_parser("collect", help="download, validate and merge the answers in input order")
+    collect = sub.add_parser("collect", help="download, validate and merge the answers in input order",
+                             epilog="example:\n  dynclient batch collect openai@2025-04-29 --manifest job.json "
+                                    "-o results.jsonl", formatter_class=raw)
     common(collect)
     collect.add_argument("-o", "--output", required=True, metavar="FILE", help="the results file (run's format)")
     collect.add_argument("--retry", metavar="FILE", help="the requests to send again (default: retry.jsonl beside "
                                                          "the results)")
-    cancel = sub.add_parser("cancel", help="cancel every part of a job that has not ended")
+    cancel = sub.add_parser("cancel", help="cancel every part of a job that has not ended",
+                            epilog="example:\n  dynclient batch cancel openai@2025-04-29 --manifest job.json",
+                            formatter_class=raw)
     common(cancel)
 
 

@@ -18,6 +18,7 @@
     │   └── ResponseTooLargeError    the body exceeded the size limit (also a gzip bomb)
     ├── APIStreamError               an event stream reported an error mid-stream
     ├── PaginationError              the operation does not page, or the server repeats a cursor
+    ├── CassetteError                a cassette cannot answer a request, or cannot be read or written
     ├── RunError                     a run of many calls (dynclient.run)
     │   ├── RunInputError            the input cannot be run: duplicate or missing custom_ids, …
     │   └── RunStoppedError          the run stopped before the end (insufficient_quota); resumable
@@ -222,6 +223,15 @@ class PaginationError(DynclientError):
     def __init__(self, operation_id: str, message: str):
         self.operation_id = operation_id
         super().__init__(f"{operation_id}: {message}")
+
+
+class CassetteError(DynclientError):
+    """A cassette (dynclient/cassette.py) has no exchange for a request, or cannot be read or written;
+    the message names the operation, the file and line, and the closest recorded exchange."""
+
+    def __init__(self, message: str, operation_id: str | None = None):
+        super().__init__(message)
+        self.operation_id = operation_id
 
 
 class RunError(DynclientError):

@@ -49,12 +49,14 @@ class BaseClient:
                  max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES, verify: bool = True,
                  ca_certs: str | None = None, pool_maxsize: int = 10, max_connections: int | None = None,
                  proxy: str | bool | None = None, record: str | os.PathLike | None = None,
-                 **load_options: Any):
+                 cassette: Any = None, record_mode: str | None = None, **load_options: Any):
         """`spec` is a path, URL, dict, named source (`openai@2025-04-29`) or a loaded Spec.
 
         `pool_maxsize` connections per origin are kept alive; `max_connections` (None: no limit) caps
         how many are open at once, a call waiting for a free one. The transport options (verify,
         ca_certs, proxy) go to the shell's transport; everything else is the same for both clients.
+        `cassette` (a path or a dynclient.cassette.Cassette) answers from recorded exchanges and
+        records new ones as `record_mode` says (once, new_episodes, none, all; see dynclient/cassette.py).
         """
         if validate_responses not in VALIDATION_MODES:
             raise ConfigError(f"validate_responses must be one of {VALIDATION_MODES}, not {validate_responses!r}")
@@ -101,6 +103,14 @@ class BaseClient:
         self.transport_options = {"verify": verify, "ca_certs": ca_certs, "pool_maxsize": pool_maxsize,
                                   "max_connections": max_connections, "proxy": proxy}
         self.transport = self._new_transport(**self.transport_options)
+        self.cassette = None
+        if cassette is not None or record_mode is not None:
+            from .. import cassette as cassettes   # the shells' side of a cassette: files and streams
+            if cassette is None:
+                raise ConfigError(f"record_mode={record_mode!r} needs a cassette= to record to")
+            self.cassette = cassettes.CassetteStore(cassettes.Cassette.of(cassette, record_mode), self.spec,
+                                                    self.sensitive_headers)
+            self.transport = cassettes.wrap(self.cassette, self.transport)
 
     @property
     def sensitive_headers(self) -> frozenset[str]:
@@ -177,6 +187,9 @@ class BaseClient:
         clone._templates = {}
         clone.transport_options = {**self.transport_options, **transport_options}
         clone.transport = clone._new_transport(**clone.transport_options)
+        if self.cassette is not None:   # the same cassette, read and written through the sibling's shell
+            from .. import cassette as cassettes
+            clone.transport = cassettes.wrap(self.cassette, clone.transport)
         return clone
 
     def __repr__(self) -> str:
@@ -217,6 +230,10 @@ class BaseClient:
         if self.options.validate_requests:
             validate_request(self.schemas, op, bound, media, body)
         prepared = self._encode(op, bound, media, body, headers or {})
+        if self.cassette is not None:
+            prepared = dataclasses.replace(prepared, call=self.cassette.request_form(
+                op, prepared.url, self.options.base_url, body, {**(params or {}), **arguments}, headers,
+                content_type))
         if self.recorder:
             self.recorder.record(operation_id, body, {**(params or {}), **arguments}, headers, content_type)
         return prepared

@@ -61,6 +61,7 @@ class PreparedRequest:
     url: str
     headers: Headers
     body: bytes | ReplayableBody | None   # ReplayableBody: files streamed from disk
+    call: Any = field(default=None, repr=False, compare=False)   # the call as a cassette matches it
 
     def __repr__(self) -> str:   # the URL may carry an apiKey-in-query credential
         size = "no body" if self.body is None else f"{len(self.body)} bytes"

@@ -33,11 +33,16 @@ def add_commands(sub: Any) -> None:
                       help="an overlay applied to both documents (repeatable)")
     diff.set_defaults(evolve_handler=run_diff)
 
-    check = sub.add_parser("check", help="re-validate calls recorded with Client(record=...) against a document",
-                           epilog="example:\n  dynclient check openai@2026-08-21 --calls calls.jsonl",
+    check = sub.add_parser("check", help="re-validate recorded calls (Client(record=...)) or a cassette's requests "
+                                         "and responses (Client(cassette=...)) against a document",
+                           epilog="examples:\n  dynclient check openai@2026-08-21 --calls calls.jsonl\n"
+                                  "  dynclient check --cassette tests/cassettes/test_x.jsonl --spec openai@2026-08-21",
                            formatter_class=raw)
-    check.add_argument("spec", help="the document you consider moving to")
-    check.add_argument("--calls", required=True, help="a JSON-lines file written by Client(record=...)")
+    check.add_argument("spec", nargs="?", help="the document you consider moving to (or --spec)")
+    check.add_argument("--spec", dest="spec_option", metavar="SPEC", help="the document (instead of the argument)")
+    check.add_argument("--calls", help="a JSON-lines file written by Client(record=...)")
+    check.add_argument("--cassette", help="a cassette written by Client(cassette=...): its requests and its "
+                                          "responses are checked")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--overlay", action="append", default=[], metavar="FILE", help="an overlay (repeatable)")
     check.set_defaults(evolve_handler=run_check)
@@ -173,17 +178,31 @@ def run_pin(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from ..errors import CassetteError, ConfigError
     from .record import check_calls, read_calls
-    spec = load_spec(args.spec, args.overlay)
-    results = check_calls(spec, read_calls(args.calls))
+    source = args.spec_option or args.spec
+    if not source or (args.spec_option and args.spec) or bool(args.calls) == bool(args.cassette):
+        raise ConfigError("dynclient check needs one document (SPEC or --spec SPEC) and one of --calls FILE "
+                          "or --cassette FILE")
+    spec = load_spec(source, args.overlay)
+    if args.cassette:
+        from .cassettes import check_cassette
+        try:
+            results = check_cassette(spec, args.cassette)
+        except CassetteError as exc:   # a file that is not a cassette: a usage error, not a failed check
+            raise ConfigError(str(exc)) from None
+        what, count = "cassette exchange", sum(r.location != "response" for r in results)
+    else:
+        results = check_calls(spec, read_calls(args.calls))
+        what, count = "recorded call", len(results)
     failed = [r for r in results if not r.ok]
     if args.format == "json":
-        print(json.dumps({"spec": spec.document.origin, "calls": len(results), "failed": len(failed),
+        print(json.dumps({"spec": spec.document.origin, "calls": count, "failed": len(failed),
                           "results": [r.as_dict() for r in results]}, indent=1, ensure_ascii=False, default=str))
     else:
-        print(f"{len(results)} recorded call{'s' * (len(results) != 1)} against {spec.document.origin}: "
-              f"{len(results) - len(failed)} pass, {len(failed)} fail")
+        checked = "requests and responses " if args.cassette else ""
+        print(f"{count} {what}{'s' * (count != 1)} against {spec.document.origin}: "
+              f"{len(results) - len(failed)} {checked}pass, {len(failed)} fail")
         for r in failed:
             print(f"FAIL  line {r.line}: {r.reason}")
     return 1 if failed else 0
-

@@ -20,14 +20,11 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
 
-from ..codecs import is_file_value
 from ..core.call import MISSING
+from ..core.cassette import masked, scrubbed_value, secret_names, storable
 from ..errors import RequestError
 from ..spec import Spec
-from ..core.redact import REDACTOR
 
-REDACTED = "<redacted>"
-ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class Recorder:
@@ -35,9 +32,7 @@ class Recorder:
 
     def __init__(self, path: str | os.PathLike, spec: Spec):
         self.path = os.fspath(path)
-        self.secret_names = ALWAYS_SECRET | {
-            str(s["name"]).lower() for s in spec.security_schemes.values()
-            if isinstance(s, dict) and s.get("type") == "apiKey" and "name" in s}
+        self.secret_names = secret_names(spec.security_schemes)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -58,44 +53,7 @@ class Recorder:
             file.write(line + "\n")
 
     def scrub(self, name: str, value: Any) -> Any:
-        return REDACTED if name.lower().replace("_", "-") in self.secret_names \
-            or name.lower() in self.secret_names else storable(value)
-
-
-def masked(value: Any) -> Any:
-    """Any string value holding a credential the process knows becomes `<redacted>`; keys stay.
-
-    Only credentials of 8 characters or more count: a real key is long, and a short
-    one would mask innocent text (a test's api_key="k" would eat every "k").
-    """
-    if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [masked(v) for v in value]
-    if isinstance(value, str) and any(len(s) >= 8 and s in value for s in REDACTOR.secrets):
-        return REDACTED
-    return value
-
-
-def storable(value: Any) -> Any:
-    """JSON-ready: file values become {"$file": size or name}, tuples lists."""
-    if is_file_value(value):
-        return {"$file": file_label(value)}
-    if isinstance(value, dict):
-        return {str(k): storable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [storable(v) for v in value]
-    return value
-
-
-def file_label(value: Any) -> int | str:
-    """A file value by its size (bytes) or its name (a path, a named file, a (name, data) tuple)."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return len(value)
-    if isinstance(value, tuple):
-        return str(value[0] or file_label(value[1]))
-    name = getattr(value, "name", None) if not isinstance(value, os.PathLike) else os.fspath(value)
-    return os.path.basename(name) if isinstance(name, str) else "<file>"
+        return scrubbed_value(name, value, self.secret_names)
 
 
 def restored(value: Any) -> Any:
@@ -137,28 +95,27 @@ def read_calls(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
 
 
 def check_calls(spec: Spec, calls: Iterable[tuple[int, dict]]) -> list[CheckResult]:
-    from ..core.call import bind_arguments, choose_request_media, validate_request
     from ..schema import SchemaSet
-
     schemas = SchemaSet(spec)
-    results = []
-    for line, call in calls:
-        op_id = str(call.get("operation_id"))
-        op = spec.operations.get(op_id)
-        if op is None:
-            results.append(CheckResult(line, op_id, False, f"operation {op_id!r} is not in the document",
-                                       "UnknownOperationError", "operation"))
-            continue
-        body = restored(call["body"]) if "body" in call else MISSING
-        arguments = {k: restored(v) for k, v in (call.get("arguments") or {}).items()}
-        try:
-            bound = bind_arguments(op, list(arguments.items()))
-            media = choose_request_media(op, body, call.get("content_type"))
-            validate_request(schemas, op, bound, media, body)
-        except RequestError as exc:
-            results.append(CheckResult(line, op_id, False, str(exc), type(exc).__name__,
-                                       getattr(exc, "location", "parameter"),
-                                       getattr(exc, "pointer", None) or getattr(exc, "name", "")))
-            continue
-        results.append(CheckResult(line, op_id, True))
-    return results
+    return [check_call(spec, schemas, line, call) for line, call in calls]
+
+
+def check_call(spec: Spec, schemas: Any, line: int, call: dict) -> CheckResult:
+    """A recorded call bound and validated against `spec`, as the client would at run time."""
+    from ..core.call import bind_arguments, choose_request_media, validate_request
+
+    op_id = str(call.get("operation_id"))
+    op = spec.operations.get(op_id)
+    if op is None:
+        return CheckResult(line, op_id, False, f"operation {op_id!r} is not in the document",
+                           "UnknownOperationError", "operation")
+    body = restored(call["body"]) if "body" in call else MISSING
+    arguments = {k: restored(v) for k, v in (call.get("arguments") or {}).items()}
+    try:
+        bound = bind_arguments(op, list(arguments.items()))
+        media = choose_request_media(op, body, call.get("content_type"))
+        validate_request(schemas, op, bound, media, body)
+    except RequestError as exc:
+        return CheckResult(line, op_id, False, str(exc), type(exc).__name__, getattr(exc, "location", "parameter"),
+                           getattr(exc, "pointer", None) or getattr(exc, "name", ""))
+    return CheckResult(line, op_id, True)

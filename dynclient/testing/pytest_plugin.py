@@ -15,6 +15,20 @@ Registered through the ``pytest11`` entry point, so installing dynclient is enou
     @pytest.mark.dynclient_spec("openai@2026-08-21", require_auth=False)
     def test_on_another_version(dynclient_mock): ...
 
+Cassettes: the `dynclient_cassette` fixture is a ``dynclient.cassette.Cassette`` for the test, at
+``cassettes/<module>/<test>.jsonl`` beside the test file (``tests/cassettes/...``); give it to a
+client as ``cassette=``. ``--record-mode`` (once, new_episodes, none, all; default none: never send)
+or the ``dynclient_record_mode`` ini option says what it does; a ``dynclient_cassette`` marker can
+name another path, a record mode and Cassette options::
+
+    @pytest.mark.dynclient_cassette("assistants.jsonl", scrub_fields=["name"])
+    def test_assistants(dynclient_cassette):
+        client = Client("openai@2025-04-29", api_key=..., cassette=dynclient_cassette)
+        assert client.call("listAssistants")["object"] == "list"
+
+Record once (``pytest --record-mode=once``) against the real API or a server, commit the
+cassettes, and CI replays them with no network.
+
 The document comes from the closest ``dynclient_spec`` marker, else the
 ``dynclient_spec`` ini option, else the default named source. Keyword
 arguments of the marker go to ``MockServer`` (``require_auth=False``,
@@ -25,12 +39,16 @@ document is shared by the whole session.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
+from ..cassette import Cassette
 from ..client import Client
+from ..core.cassette import RECORD_MODES
 from ..sources import default_name
 from ..spec import Spec
 from .mock import MockServer
@@ -38,6 +56,8 @@ from .mock import MockServer
 INI = "dynclient_spec"
 MOCK_KEY = "sk-dynclient-mock"
 MARKER = "dynclient_spec"
+CASSETTE_MARKER = "dynclient_cassette"
+RECORD_MODE_INI = "dynclient_record_mode"
 
 
 @dataclass(frozen=True)
@@ -77,11 +97,22 @@ class DynclientMock:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(INI, "document for the dynclient_mock fixture: a name (openai@2025-04-29), a path or a URL",
                   default=None)
+    parser.addini(RECORD_MODE_INI, f"record mode of the dynclient_cassette fixture: {', '.join(RECORD_MODES)}",
+                  default=None)
+    try:
+        parser.addoption("--record-mode", dest="dynclient_record_mode", choices=RECORD_MODES, default=None,
+                         help="what the dynclient_cassette fixture does: once, new_episodes, none (default: "
+                              "replay only, never send), all")
+    except ValueError:   # another plugin (pytest-recording) has the option: its value is read by name
+        pass
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(source, **options): the document (and MockServer options) "
                                        "for the dynclient_mock fixture")
+    config.addinivalue_line("markers", f"{CASSETTE_MARKER}(path=None, record_mode=None, **options): the "
+                                       "cassette of the dynclient_cassette fixture (a path relative to "
+                                       "tests/cassettes/), its record mode and Cassette options")
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +136,17 @@ def dynclient_mock(request: pytest.FixtureRequest, _dynclient_specs: dict[str, S
             client.close()
             if "async" in mock.made:
                 mock.made["async"].transport.close_outside_loop()
+
+
+@pytest.fixture
+def dynclient_cassette(request: pytest.FixtureRequest) -> Cassette:
+    """The test's cassette (see the module's docstring); pass it to a client as `cassette=`."""
+    marker = request.node.get_closest_marker(CASSETTE_MARKER)
+    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    mode = options.pop("record_mode", None) or request.config.getoption("dynclient_record_mode", None) \
+        or request.config.getoption("record_mode", None) \
+        or request.config.getini(RECORD_MODE_INI) or "none"
+    folder = Path(str(request.node.path)).parent / "cassettes"
+    name = marker.args[0] if marker and marker.args else \
+        Path(request.node.path).stem + "/" + re.sub(r"[^\w.-]+", "_", request.node.name) + ".jsonl"
+    return Cassette(folder / name, mode, **options)
