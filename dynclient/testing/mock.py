@@ -907,7 +907,9 @@ class MockServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> "MockServer":
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="dynclient-mock", daemon=True)
+        # stop() waits for the loop to look at its flag: every 0.05 s, not http.server's 0.5 s.
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="dynclient-mock", daemon=True)
         self._thread.start()
         return self
 
