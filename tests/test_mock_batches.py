@@ -5,6 +5,9 @@ answer in an output file is checked with the client's own response validator."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -271,3 +274,29 @@ def test_deleted_files_are_gone_and_the_mock_leaves_no_files_behind(spec_2025_lo
             client.download("downloadFile", file_id=batch["input_file_id"], to=tmp_path / "gone")
         assert len(list(directory.iterdir())) == 1
     assert not directory.exists()
+
+
+def test_an_override_changes_the_answer_not_the_run(served, tmp_path):
+    server, client = served(batch_seconds=30.0)
+    file = upload(client, tmp_path, lines_for(CHAT, 1))
+    created = client.call("createBatch", {"input_file_id": file["id"], "endpoint": CHAT, "completion_window": "24h"},
+                          headers={"Prefer": 'dynclient-override={"status": "completed"}'})
+    assert created["status"] == "completed"   # what the test asked to see (a webhook test needs this)
+    assert client.call("retrieveBatch", batch_id=created["id"])["status"] == "validating"   # the run's own
+
+
+def test_the_mock_command_takes_the_batch_timing(spec_2025, tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-c", "import sys; from dynclient.cli import console_main; sys.exit(console_main())",
+               "mock", str(spec_2025), "--port", "0", "--no-auth", "--batch-seconds", "2",
+               "--batch-window-seconds", "0.5"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        base_url = proc.stdout.readline().rsplit(" at ", 1)[1].strip()
+        client = dynclient.Client(dynclient.Spec(spec_2025), base_url=base_url)
+        batch = poll(client, submit(client, tmp_path, lines_for(CHAT, 4))["id"])
+        assert batch["status"] == "expired" and batch["request_counts"]["completed"] < 4
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -24,6 +24,9 @@ A batch not finished when its completion window closes (`completion_window`, "24
 `batch_window_seconds`) is `expired`: what ran is in the output file, the rest in the error file with
 code `batch_expired`. `cancelBatch` makes it `cancelling` (no line runs after that) and, 0.1 T later,
 `cancelled`, the rest in the error file as `batch_cancelled`. Cancelling an ended batch is a 400.
+An override (overrides.py) is merged over the batch the engine draws, in each answer, and changes
+nothing in the run: createBatch with `Prefer: dynclient-override={"status": "completed"}` answers
+`completed` (and sends its webhook event), the next retrieveBatch tells where the run really is.
 
 Output and error lines have the API's shape (its `BatchRequestOutput`): `{"id": "batch_req_...",
 "custom_id": ..., "response": {"status_code": 200, "request_id": "req_...", "body": {...}},
@@ -59,6 +62,7 @@ from typing import Any
 
 from ..batch import BatchChecker, Problem
 from ..batchflow import LIMITS
+from ..core.call import Bound
 from ..spec import Operation
 from .reading import openai_param, success
 from .synth import fresh_id
@@ -186,7 +190,8 @@ class BatchEngine:
                     return self.cancel(op, self.runs[last])
         return None
 
-    def after(self, op: Operation, path_values: dict, body: Any, reply: Any, upload: Upload | None) -> Any:
+    def after(self, op: Operation, path_values: dict, body: Any, reply: Any, upload: Upload | None,
+              override: dict | None = None) -> Any:
         name = op.operation_id
         if not self.active or not 200 <= reply.status < 300:
             return reply
@@ -199,7 +204,7 @@ class BatchEngine:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
         if name == "createBatch":
-            return self.start(op, reply, body)
+            return self.start(op, reply, body, override)
         return reply
 
     # --- files -----------------------------------------------------------------------------
@@ -286,7 +291,7 @@ class BatchEngine:
         match = re.fullmatch(r"([0-9]+)\s*h", str(completion_window))
         return int(match.group(1)) * 3600.0 if match else 24 * 3600.0
 
-    def start(self, op: Operation, reply: Any, body: dict) -> Any:
+    def start(self, op: Operation, reply: Any, body: dict, override: dict | None) -> Any:
         created = json.loads(reply.body)
         now = time.time()
         run = Run(created["id"], self.files[body["input_file_id"]], body["endpoint"], now,
@@ -294,6 +299,10 @@ class BatchEngine:
         with self.lock:
             self.runs[run.id] = run
             obj = self.publish(op, run, created)
+        if override:   # merged over the answer, as everywhere (`{"status": "completed"}` for a webhook test)
+            obj = self.app.finish(op, self.app.json_media(op), obj, override, Bound())
+            if not isinstance(obj, dict):
+                return obj   # the 500 that says the override breaks the answer
         return self.app.json_reply(reply.status, obj, reply)
 
     def publish(self, op: Operation, run: Run, base: dict | None = None) -> dict:

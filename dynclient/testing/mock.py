@@ -228,7 +228,7 @@ class MockApp:
                 return early
             # State is kept by the path under the prefix: `/assistants`, `/threads/thread_1/messages`.
             reply = self.respond(route, bound, path_values, value, path[len(self.prefix):], override)
-            return self.batches.after(op, path_values, value, reply, upload)
+            return self.batches.after(op, path_values, value, reply, upload, override)
         except SynthesisError as exc:
             return self.error(500, f"the mock cannot make a valid response: {exc}", "server_error")
 
