@@ -128,7 +128,7 @@ class Run:
     failed: int = 0
     offset: int = 0               # where the next line to run starts in the input file
     cancel_at: float | None = None
-    outputs: dict[str, Any] = field(default_factory=dict)    # "output" | "error" -> open file
+    outputs: dict[str, str] = field(default_factory=dict)    # "output" | "error" -> path (closed between polls)
     file_ids: dict[str, str] = field(default_factory=dict)   # "output_file_id" | "error_file_id" -> id
 
 
@@ -157,9 +157,6 @@ class BatchEngine:
 
     def close(self) -> None:
         with self.lock:
-            for run in self.runs.values():
-                for handle in run.outputs.values():
-                    handle.close()
             if self._directory is not None:
                 shutil.rmtree(self._directory, ignore_errors=True)
                 self._directory = None
@@ -200,7 +197,8 @@ class BatchEngine:
         if name == "deleteFile":
             with self.lock:
                 path = self.files.pop(list(path_values.values())[-1], None)
-            if path:
+                running = any(run.input_path == path and run.status not in TERMINAL for run in self.runs.values())
+            if path and not running:   # (a running batch's input stays on disk until the mock stops)
                 with contextlib.suppress(OSError):
                     os.unlink(path)
         if name == "createBatch":
@@ -251,9 +249,7 @@ class BatchEngine:
         op = self.app.spec.operations["createFile"]
         file_id = fresh_id("file")
         path = os.path.join(self.directory, f"{file_id}.bin")
-        handle = run.outputs.pop(kind)
-        handle.close()
-        os.replace(handle.name, path)
+        os.replace(run.outputs.pop(kind), path)
         base = self.app.example(op, self.app.json_media(op))
         obj = self.fitted(op, base, {"id": file_id, "object": "file", "bytes": os.path.getsize(path),
                                      "filename": f"{run.id}_{kind}.jsonl", "purpose": "batch_output",
@@ -389,7 +385,10 @@ class BatchEngine:
                 for number, raw in enumerate(source, 1):
                     text = raw.decode("utf-8", "replace")
                     count += bool(text.strip())
-                    found = checker.check(number, text) if len(problems) < MAX_ERRORS else []
+                    try:
+                        found = checker.check(number, text) if len(problems) < MAX_ERRORS else []
+                    except RecursionError:
+                        found = [Problem(number, "not valid JSON: nested too deeply to read")]
                     problems += [self.from_checker(p) for p in found]
                     if not found and checker.endpoint is not None and checker.endpoint[2] == number \
                             and checker.endpoint[1] != run.endpoint:
@@ -478,9 +477,9 @@ class BatchEngine:
 
     def write(self, run: Run, kind: str, record: dict) -> None:
         if kind not in run.outputs:
-            run.outputs[kind] = tempfile.NamedTemporaryFile(dir=self.directory, prefix=f"{run.id}-{kind}-",
-                                                            delete=False)
-        run.outputs[kind].write(json.dumps(record).encode() + b"\n")
+            run.outputs[kind] = os.path.join(self.directory, f"{run.id}-{kind}.jsonl")
+        with open(run.outputs[kind], "ab") as sink:   # (no file stays open between two polls)
+            sink.write(json.dumps(record).encode() + b"\n")
 
     def finish(self, run: Run, status: str, stamp: str, at: float, never_ran: str | None) -> None:
         """End the run: lines that never ran go to the error file with `never_ran`; files registered."""
