@@ -100,6 +100,10 @@ class Upload:
         self.handle.write(data)
         self.size += len(data)
 
+    def disk_name(self, kind: str) -> str:
+        """A new path in the directory, never made from an id (an override may set ids to anything)."""
+        return os.path.join(self.directory, f"{kind}-{uuid.uuid4().hex}")
+
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
@@ -211,7 +215,7 @@ class BatchEngine:
         upload.close()
         created = json.loads(reply.body)
         file_id = created.get("id")
-        path = os.path.join(self.directory, f"{file_id}.bin")
+        path = self.disk_name("file")
         os.replace(upload.path, path)
         upload.path = None
         obj = self.fitted(op, created, {"bytes": upload.size, "filename": upload.filename or "upload",
@@ -248,7 +252,7 @@ class BatchEngine:
         """Register a batch's closed output or error file as a file object; its id."""
         op = self.app.spec.operations["createFile"]
         file_id = fresh_id("file")
-        path = os.path.join(self.directory, f"{file_id}.bin")
+        path = self.disk_name("file")
         os.replace(run.outputs.pop(kind), path)
         base = self.app.example(op, self.app.json_media(op))
         obj = self.fitted(op, base, {"id": file_id, "object": "file", "bytes": os.path.getsize(path),
@@ -477,7 +481,7 @@ class BatchEngine:
 
     def write(self, run: Run, kind: str, record: dict) -> None:
         if kind not in run.outputs:
-            run.outputs[kind] = os.path.join(self.directory, f"{run.id}-{kind}.jsonl")
+            run.outputs[kind] = self.disk_name(kind)
         with open(run.outputs[kind], "ab") as sink:   # (no file stays open between two polls)
             sink.write(json.dumps(record).encode() + b"\n")
 
