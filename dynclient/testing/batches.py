@@ -100,10 +100,6 @@ class Upload:
         self.handle.write(data)
         self.size += len(data)
 
-    def disk_name(self, kind: str) -> str:
-        """A new path in the directory, never made from an id (an override may set ids to anything)."""
-        return os.path.join(self.directory, f"{kind}-{uuid.uuid4().hex}")
-
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
@@ -158,6 +154,10 @@ class BatchEngine:
             if self._directory is None:
                 self._directory = tempfile.mkdtemp(prefix="dynclient-mock-files-")
             return self._directory
+
+    def disk_name(self, kind: str) -> str:
+        """A new path in the directory, never made from an id (an override may set ids to anything)."""
+        return os.path.join(self.directory, f"{kind}-{uuid.uuid4().hex}")
 
     def close(self) -> None:
         with self.lock:
