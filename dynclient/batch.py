@@ -2,8 +2,8 @@
 
 Each line is `{"custom_id": ..., "method": "POST", "url": "/v1/chat/completions", "body": {...}}`.
 `BatchChecker.check(line_number, text)` matches the line to its operation by
-method and path template (the server's path prefix, `/v1`, stripped: the
-mock's router does exactly this) and validates the body and any query or path
+method and path template (the server's path prefix, `/v1`, stripped: `jobs.Router`,
+the one `dynclient run` uses) and validates the body and any query or path
 values with the client's own validator. It reports, per line: bad JSON, a
 missing or malformed field, an unknown endpoint, a duplicate `custom_id`, a
 second endpoint in one file (a batch has one), and schema errors with their
@@ -18,11 +18,13 @@ import difflib
 import json
 from dataclasses import dataclass
 from typing import Any, Iterator
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-from .core.call import MISSING, choose_request_media, validate_request
+from .core.call import MISSING, bind_arguments, choose_request_media, validate_request
 from .errors import RequestError
-from .spec import Operation
+from .jobs import Router, typed_params
+from .schema import SchemaSet
+from .spec import Operation, Spec
 
 MAX_REQUESTS = 50_000      # OpenAI's limit on requests in one batch input file
 FIELDS = ("custom_id", "method", "url", "body")
@@ -43,10 +45,11 @@ class Problem:
 class BatchChecker:
     """Checks the lines of one batch input file, in order; keeps what spans lines (ids, endpoint)."""
 
-    def __init__(self, source: Any):
-        from .testing.mock import MockApp   # its router: method + template under the server prefix
-        self.app = MockApp(source, require_auth=False)   # a Spec, or anything Spec() accepts
-        self.spec = self.app.spec
+    def __init__(self, source: Any, schemas: SchemaSet | None = None):
+        self.spec = source if isinstance(source, Spec) else Spec(source)   # a Spec, or anything Spec() accepts
+        self.schemas = schemas if schemas is not None else SchemaSet(self.spec)   # share compiled validators
+        self.router = Router(self.spec)
+        self.prefix = self.router.prefix
         self.first_line: dict[str, int] = {}   # custom_id -> line it was first seen on
         self.endpoint: tuple[str, str, int] | None = None
         self.count = 0
@@ -88,31 +91,35 @@ class BatchChecker:
 
     def request_problems(self, line: dict, number: int) -> Iterator[tuple[str, str | None]]:
         method, url = line["method"].upper(), line["url"]
-        split = urlsplit(url)
-        query = parse_qsl(split.query, keep_blank_values=True)
-        found = self.app.route(method, split.path, query)
+        found = self.router.route(method, url)
+        path = urlsplit(url).path
         if found is None:
-            yield self.unknown_endpoint(method, split.path), None
+            yield self.unknown_endpoint(method, path), None
             return
-        route, path_values = found
-        op: Operation = route.operation
+        operation_id, path_values, query = found
+        op: Operation = self.spec.operations[operation_id]
         if self.endpoint is None:
-            self.endpoint = (method, split.path, number)
-        elif self.endpoint[:2] != (method, split.path):
-            yield (f"{method} {split.path} differs from the file's endpoint {self.endpoint[0]} "
+            self.endpoint = (method, path, number)
+        elif self.endpoint[:2] != (method, path):
+            yield (f"{method} {path} differs from the file's endpoint {self.endpoint[0]} "
                    f"{self.endpoint[1]} (line {self.endpoint[2]}); a batch has one endpoint"), None
         body = line.get("body", MISSING)
+        texts: dict[str, Any] = dict(path_values)
+        for name, value in query:   # a repeated name is an array; names the operation lacks are ignored
+            if name in op.parameters_by_name:
+                texts[name] = [*texts[name], value] if isinstance(texts.get(name), list) else \
+                    ([texts[name], value] if name in texts else value)
         try:
-            bound = self.app.bind(op, path_values, query, {})
+            bound = bind_arguments(op, typed_params(self.schemas, op, texts).items())
             media = choose_request_media(op, body, "application/json" if body is not MISSING else None)
-            validate_request(self.app.schemas, op, bound, media, body)
+            validate_request(self.schemas, op, bound, media, body)
         except RequestError as exc:
             yield str(exc), getattr(exc, "pointer", None)
-        except ValueError as exc:   # the mock's binder: a missing required query parameter
+        except ValueError as exc:   # a query text its schema cannot read
             yield f"{op.operation_id}: {exc}", None
 
     def unknown_endpoint(self, method: str, path: str) -> str:
-        prefix = self.app.prefix
+        prefix = self.prefix
         known = [f"{op.method} {prefix}{op.path}" for op in self.spec]
         close = difflib.get_close_matches(f"{method} {path}", known, n=1, cutoff=0.6)
         return f"no operation for {method} {path}" + (f"; did you mean {close[0]}?" if close else "")
@@ -138,7 +145,7 @@ def build_lines(source: Any, operation_id: str, bodies: Iterator[tuple[int, str]
         raise UnknownOperationError(operation_id, difflib.get_close_matches(operation_id, checker.spec.operations))
     if "{" in op.path:
         raise ValueError(f"{operation_id}: {op.path} has path parameters; the Batch API endpoints have none")
-    url = checker.app.prefix + op.path
+    url = checker.prefix + op.path
     for number, text in bodies:
         if not text.strip():
             continue   # blank lines in the input are not requests

@@ -811,6 +811,12 @@ def configure_mock(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webhook-secret", metavar="SECRET", default=os.environ.get("DYNCLIENT_WEBHOOK_SECRET"),
                         help="the secret the events are signed with (whsec_... or text; default "
                              "$DYNCLIENT_WEBHOOK_SECRET)")
+    parser.add_argument("--batch-seconds", type=_seconds, default=0.0, metavar="SECONDS",
+                        help="how long a batch takes from creation to completed: validating, in_progress with "
+                             "growing request_counts, finalizing (default 0: done at the first retrieve)")
+    parser.add_argument("--batch-window-seconds", type=_seconds, default=None, metavar="SECONDS",
+                        help="a batch's completion window, in place of its completion_window ('24h'): a batch "
+                             "still running then is expired")
 
 
 def _positive_int(text: str) -> int:
@@ -820,6 +826,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < 10 ** 7:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 10,000,000 seconds")
     return value
 
 
@@ -841,7 +857,8 @@ def run_mock(args: argparse.Namespace) -> int:
         raise UsageError("--webhook-url needs --webhook-secret (or $DYNCLIENT_WEBHOOK_SECRET)")
     server = MockServer(args.spec, args.host, args.port, require_auth=not args.no_auth, overrides=overrides,
                         max_body_bytes=args.max_body_bytes, read_timeout=args.read_timeout,
-                        webhook_url=args.webhook_url, webhook_secret=args.webhook_secret)
+                        webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
+                        batch_seconds=args.batch_seconds, batch_window_seconds=args.batch_window_seconds or None)
     spec = server.app.spec
     overridden = f"; answers of {', '.join(overrides)} overridden" if overrides else ""
     if args.webhook_url:
@@ -854,6 +871,7 @@ def run_mock(args: argparse.Namespace) -> int:
         pass
     finally:
         server.httpd.server_close()
+        server.app.batches.close()   # the uploaded and batch files
     return EXIT_OK
 
 
@@ -980,6 +998,7 @@ COMMANDS: list[Command] = [
     Command("mock", "serve a mock of any OpenAPI 3.x document",
             "dynclient mock openai@2025-04-29 --port 8080\n"
             "dynclient mock openai@2025-04-29 --override 'getRun={\"status\": \"completed\"}'\n"
+            "dynclient mock openai@2025-04-29 --batch-seconds 10 --batch-window-seconds 5\n"
             "dynclient mock openai@2026-08-21 --webhook-url http://127.0.0.1:8081/ --webhook-secret whsec_...",
             configure_mock, run_mock),
     Command("webhooks", "receive the events an API sends back: verified, validated, printed",

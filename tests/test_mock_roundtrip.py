@@ -7,7 +7,10 @@ status. An operation on one item (``GET /assistants/{assistant_id}``, or an
 action on it such as ``POST /threads/{thread_id}/runs/{run_id}/cancel``) is
 first given an item: the collection's create operation is called with a drawn
 body and the new id replaces the drawn one, so the answer is the object, not a
-404.
+404. The mock keeps files and runs batches (testing/batches.py), so a drawn
+`file_id` of downloadFile and a drawn `input_file_id` of createBatch are
+replaced by an uploaded file's, and batches take an hour (they stay
+`validating`, so cancelBatch finds one it may cancel).
 
 Invalid bodies (``strategies.invalid_request_body``) are refused by the Client
 before anything is sent (the mock's request log does not move) and, forced past
@@ -82,7 +85,7 @@ def mocks():
 
 def mock_for(mocks: dict, name: str) -> tuple[MockServer, dynclient.Client]:
     if name not in mocks:
-        server = MockServer(DOCUMENTS[name]).start()
+        server = MockServer(DOCUMENTS[name], batch_seconds=3600).start()
         mocks[name] = server, dynclient.Client(server.app.spec, base_url=server.base_url, api_key="sk-test")
     return mocks[name]
 
@@ -95,6 +98,19 @@ def draw_body(data, client, op) -> tuple:
     return data.draw(ds.request_body(client, op.operation_id, content_type), label="body"), content_type
 
 
+def with_uploaded_files(server: MockServer, client, op, params: dict, body):
+    """The body, and params changed in place, naming files the mock holds where it must hold them."""
+    if not server.app.batches.active:
+        return body
+    # (downloadFile answers with the file's bytes, and both documents declare them a JSON string: so be it)
+    upload = lambda: client.call("createFile", {"file": ("in.jsonl", b'"text"\n'), "purpose": "batch"})["id"]  # noqa: E731
+    if op.operation_id == "downloadFile":
+        params["file_id"] = upload()
+    if op.operation_id == "createBatch" and isinstance(body, dict) and "input_file_id" in body:
+        body = {**body, "input_file_id": upload()}
+    return body
+
+
 def create_in(data, server: MockServer, client, collection: str, params: dict) -> dict:
     """An object created through the collection's create operation, its parents created first
     (the mock answers 404 under a parent it never created)."""
@@ -103,6 +119,7 @@ def create_in(data, server: MockServer, client, collection: str, params: dict) -
     give_it_parents(data, server, client, collection, params)
     parents = {p.name: params[p.name] for p in create.parameters if p.location == "path"}
     body, content_type = draw_body(data, client, create)
+    body = with_uploaded_files(server, client, create, parents, body)
     if isinstance(body, dict) and body.get("stream") is True:
         body = {**body, "stream": False}   # the object, not a stream of events about it
     return client.call(create.operation_id, body, params=parents, content_type=content_type)
@@ -137,6 +154,7 @@ def test_drawn_arguments_through_the_client_get_a_validated_answer(mocks, docume
     params = data.draw(ds.parameters(client, operation_id), label="params")
     give_it_an_item(data, server, client, op, params)
     body, content_type = draw_body(data, client, op)
+    body = with_uploaded_files(server, client, op, params, body)
     result = client.call_raw(operation_id, body, params=params, content_type=content_type)   # strict validation
     assert str(result.status) in op.responses or f"{str(result.status)[0]}XX" in op.responses
     assert 200 <= result.status < 300

@@ -21,7 +21,8 @@ that answers with the item's own schema is an action on the item: its answer is
 the stored item, and becomes it.
 
 Overrides (``overrides.py``) fix fields of an operation's answers, for a whole
-server or one request.
+server or one request. Files keep their bytes and batches run their input file
+through these same handlers (``batches.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import os
 import re
+import shutil
 import tempfile
 import threading
 import uuid
@@ -44,6 +47,7 @@ from ..core.call import MISSING, Bound, validate_request
 from ..errors import RequestValidationError
 from ..schema import SchemaSet, from_text, schema_kind, schema_properties
 from ..spec import Operation, Parameter, Spec
+from .batches import BatchEngine, Upload
 from .reading import (HOP_BY_HOP, admits_array, bracketed, declared_headers, ends_with_done, error_media, examples,
                       openai_param, parse_multipart, required_names, success, typed, unflatten)
 from .overrides import checked_overrides, deep_merge, from_prefer
@@ -59,6 +63,7 @@ class Reply:
     body: bytes
     content_type: str | None = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    path: str | None = None   # a file on disk to send as the body (then `body` is empty)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,8 @@ class MockApp:
     """The mock's logic, without sockets: a request in, a Reply out."""
 
     def __init__(self, spec: Any, *, require_auth: bool = True, overrides: Mapping[str, Any] | None = None,
-                 webhook_url: str | None = None, webhook_secret: str | bytes | None = None):
+                 webhook_url: str | None = None, webhook_secret: str | bytes | None = None,
+                 batch_seconds: float = 0.0, batch_window_seconds: float | None = None):
         self.spec = spec if isinstance(spec, Spec) else Spec(spec)
         self.schemas = SchemaSet(self.spec)
         self.require_auth = require_auth
@@ -102,6 +108,7 @@ class MockApp:
                 raise ValueError(f"{self.spec.title} {self.spec.version} declares no webhooks (an OpenAPI 3.1 "
                                  f"`webhooks` key)")
             self.webhooks = WebhookSender(self.spec, self.schemas, webhook_url, webhook_secret)
+        self.batches = BatchEngine(self, batch_seconds, batch_window_seconds)   # files' bytes, batches run
 
     # --- routing ---------------------------------------------------------------
 
@@ -179,7 +186,13 @@ class MockApp:
             self.webhooks.observe(json.loads(reply.body))   # a batch now `completed` sends batch.completed
         return reply
 
-    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO) -> Reply:
+    def dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        """A request from inside the mock (a batch's line): the path of a live call, without credentials
+        (the batch was created with them) and not in the request log."""
+        return self._handle(method, target, headers, body, trusted=True)
+
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO,
+                trusted: bool = False) -> Reply:
         split = urlsplit(target)
         query = parse_qsl(split.query, keep_blank_values=True)
         found = self.route(method, split.path, query)
@@ -188,12 +201,21 @@ class MockApp:
         route, path_values = found
         op = route.operation
         headers = {k.lower(): v for k, v in headers.items()}
-        if self.require_auth and not self.authorized(op, headers, query):
+        if self.require_auth and not trusted and not self.authorized(op, headers, query):
             return self.error(401, "Missing or malformed credentials: this operation requires "
                                    + " or ".join("+".join(r) for r in op.security), "invalid_request_error", op=op)
+        upload = self.batches.upload_for(op)   # createFile: the file part's bytes are kept
+        try:
+            return self._answer(route, op, path_values, query, headers, body, split.path, upload)
+        finally:
+            if upload is not None:
+                upload.discard()   # (nothing, once the engine has adopted the file)
+
+    def _answer(self, route: Route, op: Operation, path_values: dict, query: list, headers: dict[str, str],
+                body: bytes | BinaryIO, path: str, upload: Upload | None) -> Reply:
         try:
             bound = self.bind(op, path_values, query, headers)
-            media, value = self.parse_body(op, headers.get("content-type", ""), body)
+            media, value = self.parse_body(op, headers.get("content-type", ""), body, upload)
             validate_request(self.schemas, op, bound, media, value)
             override = self.override_for(op, headers.get("prefer", ""))
         except RequestValidationError as exc:
@@ -201,8 +223,12 @@ class MockApp:
         except ValueError as exc:
             return self.error(400, f"{op.operation_id}: {exc}", "invalid_request_error", op=op)
         try:
+            early = self.batches.before(op, path_values, value)
+            if early is not None:
+                return early
             # State is kept by the path under the prefix: `/assistants`, `/threads/thread_1/messages`.
-            return self.respond(route, bound, path_values, value, split.path[len(self.prefix):], override)
+            reply = self.respond(route, bound, path_values, value, path[len(self.prefix):], override)
+            return self.batches.after(op, path_values, value, reply, upload, override)
         except SynthesisError as exc:
             return self.error(500, f"the mock cannot make a valid response: {exc}", "server_error")
 
@@ -282,9 +308,11 @@ class MockApp:
             return [from_text(v, schema_kind(items, resolve)[0]) for v in parts]
         return from_text(values[-1], kind)
 
-    def parse_body(self, op: Operation, content_type: str, body: bytes | BinaryIO) -> tuple[Any, Any]:
+    def parse_body(self, op: Operation, content_type: str, body: bytes | BinaryIO,
+                   keep_file: Any = None) -> tuple[Any, Any]:
         """The request body as its schema sees it. `body` is bytes, or a file for a large one (the
-        socket side spools those to disk): multipart and binary bodies are read from it as a stream."""
+        socket side spools those to disk): multipart and binary bodies are read from it as a stream;
+        `keep_file(name, filename)` may give a file part somewhere to go (see parse_multipart)."""
         request_body = op.request_body
         empty = not body if isinstance(body, bytes) else False
         if request_body is None or (empty and not request_body.required):
@@ -304,7 +332,7 @@ class MockApp:
         if empty:   # a form whose fields are all empty arrays or objects has no pair on the wire
             return media, self.form_fields(media, [])
         if essence == "multipart/form-data":
-            return media, self.form_fields(media, parse_multipart(content_type, body))
+            return media, self.form_fields(media, parse_multipart(content_type, body, keep_file))
         if not (essence == "application/json" or essence.endswith("+json")
                 or essence == "application/x-www-form-urlencoded"):
             return media, codecs.BINARY_PLACEHOLDER   # the bytes themselves are never looked at
@@ -626,6 +654,22 @@ class MockApp:
         return instance if compiled.is_valid(instance) else fallback
 
 
+    def json_media(self, op: Operation) -> Any:
+        """The JSON media of the operation's success answer, or None."""
+        return _json_answer(op)
+
+    @staticmethod
+    def file_reply(status: int, path: str, content_type: str) -> Reply:
+        """The bytes of a file on disk as the answer, streamed by the socket side."""
+        return Reply(status, b"", content_type, path=path)
+
+    def json_reply(self, status: int, value: Any, like: Reply | None = None) -> Reply:
+        """`value` as a JSON answer, with the content type and headers of `like` (an answer it replaces)."""
+        if like is None:
+            return Reply(status, json.dumps(value).encode(), "application/json")
+        return Reply(status, json.dumps(value).encode(), like.content_type, dict(like.headers))
+
+
 def _json_answer(op: Operation) -> Any:
     """The JSON media of the operation's success answer, or None."""
     response = success(op)[1]
@@ -716,7 +760,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        length = os.path.getsize(reply.path) if reply.path is not None else len(reply.body)
+        self.send_header("Content-Length", str(length))
         self.send_header("x-request-id", "req_" + uuid.uuid4().hex[:24])
         for name, value in reply.headers.items():
             if name.lower() not in HOP_BY_HOP:
@@ -724,8 +769,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if reply.path is None:
             self.wfile.write(reply.body)
+            return
+        with open(reply.path, "rb") as source:   # a stored file: streamed, never held whole
+            shutil.copyfileobj(source, self.wfile, SPOOL_BYTES)
 
     def refuse(self, refused: Refused) -> None:
         app: MockApp = self.server.app   # type: ignore[attr-defined]
@@ -837,15 +887,19 @@ class MockServer:
 
     Request bodies are bounded (`max_body_bytes`, 512 MiB by default: more is a 413) and those over
     1 MiB wait in a temporary file; a connection that sends nothing for `read_timeout` seconds (30 by
-    default), in a request or between two, is closed.
+    default), in a request or between two, is closed. A batch takes `batch_seconds` from creation to
+    its end (0: done at the first retrieve), and expires after `batch_window_seconds` (default: its
+    completion_window) — see batches.py.
     """
 
     def __init__(self, spec: Any, host: str = "127.0.0.1", port: int = 0, *, require_auth: bool = True,
                  overrides: Mapping[str, Any] | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  read_timeout: float | None = DEFAULT_READ_TIMEOUT, webhook_url: str | None = None,
-                 webhook_secret: str | bytes | None = None):
+                 webhook_secret: str | bytes | None = None, batch_seconds: float = 0.0,
+                 batch_window_seconds: float | None = None):
         self.app = MockApp(spec, require_auth=require_auth, overrides=overrides, webhook_url=webhook_url,
-                           webhook_secret=webhook_secret)
+                           webhook_secret=webhook_secret, batch_seconds=batch_seconds,
+                           batch_window_seconds=batch_window_seconds)
         self.httpd = _Server((host, port), self.app, max_body_bytes, read_timeout)
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
@@ -853,7 +907,9 @@ class MockServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> "MockServer":
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="dynclient-mock", daemon=True)
+        # stop() waits for the loop to look at its flag: every 0.05 s, not http.server's 0.5 s.
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="dynclient-mock", daemon=True)
         self._thread.start()
         return self
 
@@ -865,6 +921,7 @@ class MockServer:
         self.httpd.server_close()
         if self.app.webhooks is not None:
             self.app.webhooks.close()
+        self.app.batches.close()
 
     def __enter__(self) -> "MockServer":
         return self.start()

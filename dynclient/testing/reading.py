@@ -156,10 +156,11 @@ MAX_PART_HEADER_LINES = 64
 READ = 1024 * 1024
 
 
-def parse_multipart(content_type: str, body: bytes | BinaryIO) -> list[tuple[str, Any]]:
+def parse_multipart(content_type: str, body: bytes | BinaryIO, keep_file: Any = None) -> list[tuple[str, Any]]:
     """The fields of a multipart/form-data body, read from bytes or a file as a stream: a file part is
-    counted, never held (the mock validates it as `format: binary`, and its value is b""), a text
-    field is held up to MAX_FIELD_BYTES. A 1 GiB upload costs a chunk's worth of memory."""
+    never held (the mock validates it as `format: binary`, and its value is b""), a text field is held
+    up to MAX_FIELD_BYTES. A 1 GiB upload costs a chunk's worth of memory. `keep_file(name, filename)`
+    returns where a file part's bytes go (an object with `append(bytes)`), or None to drop them."""
     boundary = _boundary(content_type)
     stream = io.BytesIO(body) if isinstance(body, (bytes, bytearray)) else body
     reader = _PartReader(stream, b"\r\n--" + boundary)
@@ -172,7 +173,11 @@ def parse_multipart(content_type: str, body: bytes | BinaryIO) -> list[tuple[str
         if name is None:
             raise ValueError("a multipart part without a name (Content-Disposition: form-data; name=...)")
         if headers.get_filename() is not None:
-            reader.skip_to_delimiter()
+            sink = keep_file(name, headers.get_filename()) if keep_file is not None else None
+            if sink is None:
+                reader.skip_to_delimiter()
+            else:
+                reader.copy_to_delimiter(sink)
             fields.append((name, b""))
             continue
         data = reader.read_to_delimiter(MAX_FIELD_BYTES)
@@ -243,6 +248,10 @@ class _PartReader:
         if not found and not preamble:
             raise ValueError("the multipart body ends inside a part (no closing boundary)")
         return found
+
+    def copy_to_delimiter(self, sink: Any) -> None:
+        if not self._scan(sink):
+            raise ValueError("the multipart body ends inside a part (no closing boundary)")
 
     def read_to_delimiter(self, limit: int) -> bytes:
         pieces: list[bytes] = []
