@@ -4,8 +4,15 @@ second batch; collect validates every answer and restores the input order."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -108,3 +115,147 @@ def test_duplicate_ids_are_refused_before_anything_is_uploaded(tmp_path, client,
     with pytest.raises(dynclient.RunInputError, match="repeats line 1"):
         client.batch.submit(path, manifest=tmp_path / "job.json")
     assert sent(mock, "POST", "/files") == 0
+
+
+SUBMIT = "import sys; from dynclient.cli import main; raise SystemExit(main(sys.argv[1:]))"
+
+
+def pause_after(mock, method: str, path_end: str, seconds: float) -> threading.Event:
+    """Make the mock do the request, then hold its answer `seconds`: a client killed meanwhile has done
+    the step on the server without learning so."""
+    reached = threading.Event()
+    handle = mock.app.handle
+
+    def slow(m, target, headers, body):
+        reply = handle(m, target, headers, body)
+        if m == method and target.split("?")[0].endswith(path_end) and not reached.is_set():
+            reached.set()
+            time.sleep(seconds)
+        return reply
+    mock.app.handle = slow
+    return reached
+
+
+@pytest.mark.parametrize("step", ["upload", "create"])
+def test_a_submit_killed_after_a_step_before_recording_it_does_not_repeat_it(tmp_path, client, mock, spec_2025,
+                                                                             step):
+    path = write(tmp_path / "in.jsonl", chat_lines(6))
+    manifest = tmp_path / "job.json"
+    reached = pause_after(mock, "POST", "/files" if step == "upload" else "/batches", 5.0)
+    proc = subprocess.Popen([sys.executable, "-c", SUBMIT, "batch", "submit", str(spec_2025), str(path),
+                             "--manifest", str(manifest), "--base-url", mock.base_url],
+                            env={**os.environ, "OPENAI_API_KEY": KEY}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reached.wait(30), proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    mock.app.handle = type(mock.app).handle.__get__(mock.app)
+    recorded = json.loads(manifest.read_text())["parts"][0]
+    assert "file_id" not in recorded if step == "upload" else "batch_id" not in recorded
+    job = client.batch.submit(path, manifest=manifest)
+    assert sent(mock, "POST", "/files") == 1 and sent(mock, "POST", "/batches") == 1
+    batches = list(client.paginate("listBatches"))
+    assert [b["id"] for b in batches] == [job["parts"][0]["batch_id"]]
+
+
+# --- watch and collect ----------------------------------------------------------------------------
+
+
+def test_the_whole_flow_in_input_order_with_failures_reported_and_retries_listed(tmp_path, spec_2025):
+    lines = chat_lines(10)
+    lines[1]["custom_id"] = "q-1 dynclient-status=400"       # the mock answers this line 400
+    lines[4]["custom_id"] = "q-4 dynclient-status=500"       # ... this one 500: to send again
+    lines[7]["custom_id"] = "q-7 dynclient-break-schema"     # ... this one outside the document
+    lines[8]["custom_id"] = "q-8 dynclient-status=429"
+    path = write(tmp_path / "in.jsonl", lines)
+    manifest, out = tmp_path / "job.json", tmp_path / "results.jsonl"
+    with MockServer(str(spec_2025), batch_seconds=0.6) as mock:
+        client = dynclient.Client(str(spec_2025), base_url=mock.base_url, api_key=KEY)
+        job = client.batch.submit(path, manifest=manifest, limits={"requests_per_file": 4})
+        assert len(job["parts"]) == 3
+        seen = []
+        parts = client.batch.watch(manifest, interval=0.1, progress=False,
+                                   on_status=lambda ps: seen.append([p["status"] for p in ps]))
+        assert all(p["status"] == "completed" for p in parts)
+        assert seen[0] != seen[-1]   # it watched them move
+        summary = client.batch.collect(manifest, out=out)
+    found = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["line"] for r in found] == sorted(r["line"] for r in found)   # input order, across 3 parts
+    by_id = {r["custom_id"]: r for r in found}
+    assert len(found) == 8 and summary.done == 6 and summary.failed == 2 and summary.to_retry == 2
+    assert by_id["q-0"]["status"] == 200 and by_id["q-0"]["body"]["object"] == "chat.completion"
+    assert by_id["q-1 dynclient-status=400"]["error"]["type"] == "BadRequestError"
+    broken = by_id["q-7 dynclient-break-schema"]["error"]
+    assert broken["type"] == "ResponseValidationError" and broken["pointer"]
+    assert [c for c, _, _ in summary.invalid_output] == ["q-7 dynclient-break-schema"]
+    retry = [json.loads(line)["custom_id"] for line in (tmp_path / "retry.jsonl").read_text().splitlines()]
+    assert retry == ["q-4 dynclient-status=500", "q-8 dynclient-status=429"]
+    assert summary.reasons == {"HTTP 500": 1, "HTTP 429": 1}
+    # The results are run's: the same run over the input sends exactly the two to send again.
+    with MockServer(str(spec_2025)) as live:
+        client = dynclient.Client(str(spec_2025), base_url=live.base_url, api_key=KEY)
+        again = client.run(path, out=out, progress=False)
+        assert (again.skipped, again.done) == (8, 2) and len(live.app.requests) == 2
+    assert Counter(json.loads(line)["custom_id"] for line in out.read_text().splitlines()) == \
+        Counter(line["custom_id"] for line in lines)
+
+
+def test_collect_refuses_a_job_still_running_and_cancel_ends_it(tmp_path, spec_2025):
+    path = write(tmp_path / "in.jsonl", chat_lines(6))
+    manifest = tmp_path / "job.json"
+    with MockServer(str(spec_2025), batch_seconds=10) as mock:   # cancelling lasts a tenth of that
+        client = dynclient.Client(str(spec_2025), base_url=mock.base_url, api_key=KEY)
+        client.batch.submit(path, manifest=manifest)
+        with pytest.raises(dynclient.RunError, match="not finished .*part 1 is (validating|in_progress)"):
+            client.batch.collect(manifest, out=tmp_path / "out.jsonl")
+        parts = client.batch.cancel(manifest)
+        assert parts[0]["status"] in ("cancelling", "cancelled")
+        parts = client.batch.watch(manifest, interval=0.05, timeout=10, progress=False)
+        assert parts[0]["status"] == "cancelled"
+        summary = client.batch.collect(manifest, out=tmp_path / "out.jsonl")
+    assert summary.to_retry + summary.done == 6 and summary.to_retry >= 1
+    assert set(summary.reasons) <= {"batch_cancelled"}
+
+
+def test_an_expired_batch_keeps_what_finished_and_lists_the_rest(tmp_path, spec_2025):
+    path = write(tmp_path / "in.jsonl", chat_lines(20))
+    manifest = tmp_path / "job.json"
+    with MockServer(str(spec_2025), batch_seconds=2.0, batch_window_seconds=1.0) as mock:
+        client = dynclient.Client(str(spec_2025), base_url=mock.base_url, api_key=KEY)
+        client.batch.submit(path, manifest=manifest)
+        parts = client.batch.watch(manifest, interval=0.1, timeout=20, progress=False)
+        assert parts[0]["status"] == "expired"
+        summary = client.batch.collect(manifest, out=tmp_path / "out.jsonl")
+    assert summary.done + summary.to_retry == 20 and summary.reasons.get("batch_expired", 0) >= 1
+    assert summary.done >= 1   # what ran before the window closed is kept
+    retry = (tmp_path / "retry.jsonl").read_text().splitlines()
+    assert len(retry) == summary.to_retry and all(json.loads(r)["operation"] == "createChatCompletion" for r in retry)
+
+
+def test_the_async_client_has_the_same_workflow(tmp_path, spec_2025):
+    path = write(tmp_path / "in.jsonl", chat_lines(3))
+
+    async def main():
+        with MockServer(str(spec_2025)) as mock:
+            async with dynclient.AsyncClient(str(spec_2025), base_url=mock.base_url, api_key=KEY) as client:
+                await client.batch.submit(path, manifest=tmp_path / "job.json")
+                await client.batch.watch(tmp_path / "job.json", interval=0.05, progress=False)
+                return await client.batch.collect(tmp_path / "job.json", out=tmp_path / "out.jsonl")
+    summary = asyncio.run(main())
+    assert summary.done == 3
+
+
+def test_the_command_line_flow(tmp_path, spec_2025, capsys, monkeypatch):
+    from dynclient.cli import main
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    path = write(tmp_path / "in.jsonl", chat_lines(5))
+    manifest = str(tmp_path / "job.json")
+    with MockServer(str(spec_2025), batch_seconds=0.3) as mock:
+        common = [str(spec_2025), "--manifest", manifest, "--base-url", mock.base_url]
+        assert main(["batch", "submit", *common[:1], str(path), *common[1:]]) == 0
+        assert main(["batch", "status", *common, "--watch", "--interval", "0.05"]) == 0
+        assert main(["batch", "collect", *common, "-o", str(tmp_path / "out.jsonl")]) == 0
+    shown = capsys.readouterr()
+    assert "submitted 5 requests in 1 batch(es)" in shown.out
+    assert "part 1: batch_" in shown.out and "completed 5/5 completed" in shown.out
+    assert "5 done, 0 failed" in shown.out
+    assert KEY not in shown.out + shown.err

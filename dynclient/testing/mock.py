@@ -550,8 +550,10 @@ class MockApp:
         return json.loads(json.dumps(self._cache[key]))   # a fresh copy per response
 
     def merged(self, media: Any, obj: dict, body: Any, fresh: bool) -> dict:
-        """`obj` with the request's fields that the response also has, each kept only if still valid."""
+        """`obj` with the request's fields that the response also has or declares (`metadata`, optional in a
+        Batch, is kept as sent, as the API does), each kept only if still valid."""
         compiled = self.schemas.compiled(media.pointer, "response")
+        declared = schema_properties(*self.schemas.translated(media.pointer, "response"))
         result = dict(obj)
         if fresh and (isinstance(result.get("id"), str) or ("id" in result and result["id"] is None)):
             old = result["id"] or ""
@@ -559,7 +561,8 @@ class MockApp:
             if not compiled.is_valid(result):
                 result["id"] = obj["id"]
         for name, value in (body.items() if isinstance(body, dict) else ()):
-            if name in result and name not in ("id", "object") and value != codecs.BINARY_PLACEHOLDER:
+            if (name in result or name in declared) and name not in ("id", "object") \
+                    and value != codecs.BINARY_PLACEHOLDER:
                 trial = {**result, name: value}
                 if compiled.is_valid(trial):
                     result = trial
