@@ -104,8 +104,10 @@ class Linter:
         self.schema_names = set(((self.data.get("components") or {}).get("schemas") or {}))
 
     def findings(self) -> Iterator[Finding]:
-        for found in (*self.repairs(), *self.walk(self.data, "", None), *self.operations(),
-                      *self.uncompilable(), *(self.examples() if self.check_examples else ())):
+        found_first = [*self.repairs(), *self.walk(self.data, "", None), *self.operations()]
+        named = {f.pointer for f in found_first}   # an unresolvable $ref is its own finding already
+        for found in (*found_first, *(f for f in self.uncompilable() if f.pointer not in named),
+                      *(self.examples() if self.check_examples else ())):
             actions = tuple({**a, "target": target(a["target"], self.data)} for a in found.actions)
             yield Finding(found.code, found.pointer, found.message, actions)
 
