@@ -16,12 +16,14 @@ an Overlay 1.0 draft by ``dynclient lint --overlay-out`` so a user can pin the f
 | required-string | 2024-01-18 (`CompletionUsage`) | `required: name`, or `required: "a, b"` naming properties | `required: [name]`, `[a, b]` |
 | required-mapping | | `required: {a: true, b: false}` | `required: [a]` |
 | required-null | | `required:` with no value | dropped |
+| required-unsatisfiable | 2023-11-28 to 2024-09-28 (createRun, createThreadAndRun) | an object schema with `additionalProperties: false` requiring a property it does not declare: no value is valid | the undeclared names dropped from `required` |
 
 Only schemas are walked (``components/schemas`` and every ``schema`` slot, then their subschemas),
 never values (``example``, ``enum``, ``default``, ``x-*``), so a Parameter's ``required: true`` is
-left alone. Only values the schema translator refuses are touched: a schema that compiles is never
-changed (tests/test_repair.py checks it as a property), and a 3.0 ``$ref`` node, whose siblings
-are ignored, is left as it is. Mending twice changes nothing the second time.
+left alone. Only values the schema translator refuses are touched, and schemas no value can
+satisfy: a schema that compiles and admits a value is never changed (tests/test_repair.py checks
+it as a property), and a 3.0 ``$ref`` node, whose siblings are ignored, is left as it is.
+Mending twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -202,7 +204,27 @@ def _repairs_of(node: dict, pointer: str, legacy: bool, is_property: bool) -> li
                 changes.append((f"{pointer}/required", list(names)))
             now = list(names) if prop["required"] else REMOVED
             found.append(Repair("required-boolean", at, prop["required"], now, tuple(changes)))
+    unsatisfiable = _unsatisfiable(node, pointer, names)
+    if unsatisfiable:
+        found.append(unsatisfiable)
     return found
+
+
+def _unsatisfiable(node: dict, pointer: str, names: Any) -> Repair | None:
+    """`required` naming a property that `additionalProperties: false` forbids, on an object schema:
+    no value can be valid (2023-11-28 to 2024-09-28 require `thread_id`, a path parameter, in
+    createRun's body), so the name is dropped from `required`."""
+    properties = node.get("properties")
+    kinds = node.get("type") if isinstance(node.get("type"), list) else [node.get("type")]
+    if node.get("additionalProperties") is not False or not isinstance(properties, dict) \
+            or "patternProperties" in node or "object" not in kinds or not set(kinds) <= {"object", "null"} \
+            or not _is_name_list(names):
+        return None
+    kept = [n for n in names if n in properties]
+    if len(kept) == len(names):
+        return None
+    at = f"{pointer}/required"
+    return Repair("required-unsatisfiable", at, list(names), kept or REMOVED, ((at, kept or REMOVED),))
 
 
 def _type(node: dict, pointer: str) -> list[Repair]:

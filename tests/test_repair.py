@@ -370,7 +370,7 @@ def schemas(depth: int = 2):
         return leaf
     child = schemas(depth - 1)
     return st.one_of(leaf, st.fixed_dictionaries({}, optional={
-        "type": TYPE_NAMES, "required": REQUIRED,
+        "type": TYPE_NAMES, "required": REQUIRED, "additionalProperties": st.booleans(),
         "properties": st.dictionaries(st.sampled_from(["a", "b", "c"]), child, max_size=3),
         "items": child, "allOf": st.lists(child, min_size=1, max_size=2),
         "$ref": st.just("#/components/schemas/Target")}))
@@ -399,7 +399,15 @@ def test_repair_is_idempotent_and_never_changes_a_schema_that_compiles(schema, o
     repairs = find_repairs(data)
     assert data == original, "finding repairs reads only"
     if compiles(data):
-        assert repairs == [], "a schema that compiles is left as it is"
+        # A schema that compiles is left as it is, unless no value can satisfy it: an object schema
+        # that forbids additional properties yet requires one it does not declare.
+        for repair in repairs:
+            assert repair.code == "required-unsatisfiable", repair
+            node = data["components"]["schemas"]["S"]
+            for token in repair.pointer.split("/")[4:-1]:
+                node = node[token]
+            assert node["type"] == "object" and node["additionalProperties"] is False
+            assert any(name not in node["properties"] for name in repair.was)
     once = copy.deepcopy(data)
     apply_repairs(once, repairs)
     assert find_repairs(once) == [], "a repaired document needs no further repair"

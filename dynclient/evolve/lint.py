@@ -18,7 +18,7 @@ defects: the tests check exactly that.
 | missing-operation-id | the derived id dynclient indexes it under |
 | undeclared-path-parameter | a required string parameter, or the declared stray renamed |
 | invalid-example | none: the example or the schema is wrong, and only a person can say which |
-| type-alias, type-case, required-boolean, required-string, required-mapping, required-null | the repair the loader makes (dynclient.repair), so a user can pin it |
+| type-alias, type-case, required-boolean, required-string, required-mapping, required-null, required-unsatisfiable | the repair the loader makes (dynclient.repair), so a user can pin it |
 | schema-does-not-compile | none: a defect no repair reads one way; the operations that need it cannot be called |
 
 The loader repairs the dynclient.repair classes itself (unless `repair=False`); lint reports them
