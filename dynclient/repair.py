@@ -84,6 +84,8 @@ def escape(token: str) -> str:
 
 def find_repairs(data: dict) -> list[Repair]:
     """Every repair the document needs, in document order; reads only."""
+    if not _suspect(data):
+        return []
     legacy = not str(data.get("openapi", "")).startswith("3.1")
     found: list[Repair] = []
     seen: set[int] = set()   # a node reached twice (a YAML alias) is mended once
@@ -93,6 +95,49 @@ def find_repairs(data: dict) -> list[Repair]:
         seen.add(id(node))
         found.extend(_repairs_of(node, pointer, legacy, is_property))
     return found
+
+
+# `type` values that need no repair: JSON types, and the security scheme types beside them.
+PLAIN_TYPES = TYPES | {"http", "apiKey", "oauth2", "openIdConnect", "mutualTLS"}
+
+
+def _suspect(data: dict) -> bool:
+    """Whether any mapping of the document might need a repair, judged without context: False
+    means none does, True sends the document to the exact walk of find_repairs. Most documents
+    need nothing, and this costs a fraction of the exact walk (one pass over the containers, no
+    pointers): ~10 ms on 2026-08-21's 24,000 containers, where the exact walk takes ~45."""
+    dict_, list_, str_, plain, skipped = dict, list, str, PLAIN_TYPES, VALUES
+    stack = [data]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        if node.__class__ is dict_:
+            kind = node.get("type")
+            if kind is not None:
+                if kind.__class__ is str_:
+                    if kind not in plain:
+                        return True
+                elif kind.__class__ is list_ and not all(k.__class__ is str_ and k in plain for k in kind):
+                    return True
+            if "required" in node:
+                required = node["required"]
+                if required.__class__ is list_:
+                    if required and node.get("additionalProperties") is False:
+                        properties = node.get("properties")
+                        if properties.__class__ is dict_ and not all(n in properties for n in required
+                                                                     if n.__class__ is str_):
+                            return True
+                elif not (required.__class__ is bool and ("in" in node or "schema" in node or "content" in node)):
+                    return True   # not a Parameter's, Header's or request body's flag
+            for key, value in node.items():
+                if (value.__class__ is dict_ or value.__class__ is list_) and key not in skipped \
+                        and key[:2] != "x-":
+                    push(value)
+        else:
+            for value in node:
+                if value.__class__ is dict_ or value.__class__ is list_:
+                    push(value)
+    return False
 
 
 def apply_repairs(data: dict, repairs: list[Repair]) -> None:
