@@ -11,7 +11,6 @@ on the parsed document).
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
@@ -23,14 +22,14 @@ sys.path.insert(0, str(HERE.parent))
 
 from dynclient.loader import load  # noqa: E402
 from dynclient.repair import find_repairs  # noqa: E402
+from dynclient.sources import find_file  # noqa: E402
 
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     name = sys.argv[2] if len(sys.argv) > 2 else "openai-2026-08-21.yaml"
-    path = next((Path(d) / name for d in os.environ.get("DYNCLIENT_SPEC_PATH", "").split(os.pathsep)
-                 if d and (Path(d) / name).is_file()), HERE.parents[1] / "shared" / "specs" / "openai" / name)
-    if not path.is_file():
+    path = find_file(name)   # the search path: DYNCLIENT_SPEC_PATH, then ../shared/specs
+    if path is None:
         print(f"{name} not found (set DYNCLIENT_SPEC_PATH); nothing measured")
         return
     times: dict[str, list[float]] = {k: [] for k in ("cold, repair on", "cold, repair off", "warm, repair on",
