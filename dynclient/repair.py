@@ -37,7 +37,7 @@ from .vocabulary import ONE_SCHEMA, SCHEMA_LISTS, SCHEMA_MAPS, short_repr
 
 __all__ = ["REMOVED", "REPAIR_VERSION", "Repair", "apply_repairs", "find_repairs", "repaired"]
 
-REPAIR_VERSION = 1   # part of the cache key: bump when the repairs made for the same bytes would change
+REPAIR_VERSION = 2   # part of the cache key: bump whenever the repairs made for the same bytes would change
 REMOVED = "<removed>"
 
 TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})

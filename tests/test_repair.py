@@ -264,6 +264,16 @@ def test_cold_and_warm_loads_report_the_same_repairs_once(tmp_path, monkeypatch,
     assert len(warnings) == 1 and "/components/schemas/Word/properties/start/type" in warnings[0].getMessage()
 
 
+def test_a_new_repair_version_is_not_hidden_by_an_old_cache_entry(tmp_path, monkeypatch):
+    path, cache = write(tmp_path / "usage.yaml", USAGE_MAPPING), tmp_path / "cache"
+    dynclient.load(str(path), cache=cache)
+    parsed = []
+    real_parse = loader._parse
+    monkeypatch.setattr(loader, "_parse", lambda *a: parsed.append(a) or real_parse(*a))
+    monkeypatch.setattr(loader, "REPAIR_VERSION", loader.REPAIR_VERSION + 1)
+    assert len(dynclient.load(str(path), cache=cache).repairs) == 2 and len(parsed) == 1
+
+
 def test_the_same_bytes_repair_to_the_same_cache_entry(tmp_path):
     path = write(tmp_path / "costs.yaml", COSTS)
     for cache in ("a", "b"):

@@ -353,7 +353,7 @@ def repair_actions(repair: Repair) -> tuple[dict, ...]:
     """Overlay actions making a repair's changes: each sets (an update of the parent mapping with
     that key, which replaces a list rather than appending to it) or removes one key. Applied twice,
     they change nothing the second time."""
-    why = f"{repair.code}: {repair}"
+    why = str(repair).split(": ", 1)[1]   # "repaired <code>: <was> -> <now>"
     actions = []
     for pointer, value in repair.changes:
         if value == REMOVED:
