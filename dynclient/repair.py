@@ -84,8 +84,11 @@ def escape(token: str) -> str:
 
 def find_repairs(data: dict) -> list[Repair]:
     """Every repair the document needs, in document order; reads only."""
-    if not _suspect(data):
-        return []
+    return _find(data) if _suspect(data) else []
+
+
+def _find(data: dict) -> list[Repair]:
+    """The exact walk: every schema, in context, with its pointer."""
     legacy = not str(data.get("openapi", "")).startswith("3.1")
     found: list[Repair] = []
     seen: set[int] = set()   # a node reached twice (a YAML alias) is mended once
@@ -97,6 +100,7 @@ def find_repairs(data: dict) -> list[Repair]:
     return found
 
 
+NAME_MAPS = frozenset({*SCHEMA_MAPS, "schemas"})   # maps whose keys are names, not keywords
 # `type` values that need no repair: JSON types, and the security scheme types beside them.
 PLAIN_TYPES = TYPES | {"http", "apiKey", "oauth2", "openIdConnect", "mutualTLS"}
 
@@ -106,7 +110,7 @@ def _suspect(data: dict) -> bool:
     means none does, True sends the document to the exact walk of find_repairs. Most documents
     need nothing, and this costs a fraction of the exact walk (one pass over the containers, no
     pointers): ~10 ms on 2026-08-21's 24,000 containers, where the exact walk takes ~45."""
-    dict_, list_, str_, plain, skipped = dict, list, str, PLAIN_TYPES, VALUES
+    dict_, list_, str_, plain, skipped, names = dict, list, str, PLAIN_TYPES, VALUES, NAME_MAPS
     stack = [data]
     pop, push = stack.pop, stack.append
     while stack:
@@ -130,8 +134,14 @@ def _suspect(data: dict) -> bool:
                 elif not (required.__class__ is bool and ("in" in node or "schema" in node or "content" in node)):
                     return True   # not a Parameter's, Header's or request body's flag
             for key, value in node.items():
-                if (value.__class__ is dict_ or value.__class__ is list_) and key not in skipped \
-                        and key[:2] != "x-":
+                if value.__class__ is dict_:
+                    if key in names:   # a map of names: a property may be called `default` or `example`
+                        for item in value.values():
+                            if item.__class__ is dict_ or item.__class__ is list_:
+                                push(item)
+                    elif key not in skipped and key[:2] != "x-":
+                        push(value)
+                elif value.__class__ is list_ and key not in skipped and key[:2] != "x-":
                     push(value)
         else:
             for value in node:
@@ -206,13 +216,10 @@ def _schemas(data: dict, legacy: bool) -> Iterator[tuple[dict, str, bool]]:
                 if value.__class__ is not dict and value.__class__ is not list:
                     continue
                 key = str(key)
-                if key in VALUES or key.startswith("x-"):
-                    continue
-                at = f"{pointer}/{escape(key)}"
-                if key == "schema" or pointer == "/components/schemas":
-                    children.append((value, at, True))
-                else:
-                    children.append((value, at, False))
+                if pointer == "/components/schemas":   # names: a component may be called `example`
+                    children.append((value, f"{pointer}/{escape(key)}", True))
+                elif not (key in VALUES or key.startswith("x-")):
+                    children.append((value, f"{pointer}/{escape(key)}", key == "schema"))
             stack.extend(reversed(children))
         elif node.__class__ is list:
             stack.extend(reversed([(v, f"{pointer}/{i}", False) for i, v in enumerate(node)]))

@@ -24,7 +24,7 @@ import dynclient
 from dynclient import loader
 from dynclient.evolve.lint import draft_overlay, lint
 from dynclient.evolve.overlay import apply
-from dynclient.repair import apply_repairs, find_repairs
+from dynclient.repair import _find, apply_repairs, find_repairs
 from dynclient.schema import SchemaSet, iter_schema_pointers, operation_compile_error
 from dynclient.testing.mock import MockServer
 from dynclient.testing.synth import synthesize
@@ -351,6 +351,17 @@ def test_lint_a_directory_and_ops_mark_what_cannot_be_called(tmp_path):
         "listModels": None}
 
 
+def test_names_that_are_keywords_elsewhere_are_still_walked():
+    """A component called `example`, a property called `default`: names, not values to skip."""
+    data = document({"example": {"type": "int64"}, "A": {"type": "object", "properties": {
+        "default": {"type": "float"}, "enum": {"type": "object", "required": "x", "properties": {"x": MODEL}}}}},
+        {})
+    data["components"]["schemas"]["A"]["example"] = {"type": "float"}   # a value: left alone
+    assert [r.pointer for r in find_repairs(data)] == [
+        "/components/schemas/example/type", "/components/schemas/A/properties/default/type",
+        "/components/schemas/A/properties/enum/required"]
+
+
 def test_repair_false_keeps_the_document_as_published():
     spec = dynclient.Spec(CHAT, repair=False)
     assert spec.repairs == () and spec.data is CHAT and spec.problems == []
@@ -381,7 +392,7 @@ def schemas(depth: int = 2):
     child = schemas(depth - 1)
     return st.one_of(leaf, st.fixed_dictionaries({}, optional={
         "type": TYPE_NAMES, "required": REQUIRED, "additionalProperties": st.booleans(),
-        "properties": st.dictionaries(st.sampled_from(["a", "b", "c"]), child, max_size=3),
+        "properties": st.dictionaries(st.sampled_from(["a", "b", "c", "default"]), child, max_size=3),
         "items": child, "allOf": st.lists(child, min_size=1, max_size=2),
         "$ref": st.just("#/components/schemas/Target")}))
 
@@ -408,6 +419,7 @@ def test_repair_is_idempotent_and_never_changes_a_schema_that_compiles(schema, o
     original = copy.deepcopy(data)
     repairs = find_repairs(data)
     assert data == original, "finding repairs reads only"
+    assert repairs == _find(data), "the quick first pass never hides a repair from the exact walk"
     if compiles(data):
         # A schema that compiles is left as it is, unless no value can satisfy it: an object schema
         # that forbids additional properties yet requires one it does not declare.
