@@ -121,6 +121,20 @@ for name, prop in USAGE_BOOLEANS["components"]["schemas"]["CompletionUsage"]["pr
     prop["required"] = name != "total_tokens"
 del USAGE_BOOLEANS["components"]["schemas"]["CompletionUsage"]["required"]
 
+# Spelling: a type in capitals, and `required:` left empty.
+SPELLING = document({
+    "Note": {"type": "Object", "required": None, "properties": {"text": {"type": "String"},
+                                                                "tags": {"type": "array", "items": {"type": "STRING"}}}},
+}, {"/notes": post("createNote", "Note", "Note")}, openapi="3.1.0")
+
+# 2023-11-28 to 2024-09-28: createRun's body requires `thread_id` (the path parameter) and forbids it.
+RUN = document({
+    "CreateRunRequest": {"type": "object", "additionalProperties": False, "required": ["thread_id", "assistant_id"],
+                         "properties": {"assistant_id": {"type": "string"}, "model": {"type": "string"}}},
+    "Run": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+}, {"/threads/{thread_id}/runs": {"post": {**post("createRun", "CreateRunRequest", "Run")["post"], "parameters": [
+    {"name": "thread_id", "in": "path", "required": True, "schema": {"type": "string"}}]}}})
+
 FIXTURES = {
     # name: (document, [(code, pointer, was)], {pointer: value after the repair})
     "float-2024-10-01": (TRANSCRIPTION, [
@@ -154,6 +168,15 @@ FIXTURES = {
         ("required-boolean", "/components/schemas/CompletionRequest/properties/max_tokens/required", False)],
         {"/components/schemas/CompletionUsage/required": ["prompt_tokens", "completion_tokens"],
          "/components/schemas/CompletionUsage/properties/total_tokens": {"type": "integer"}}),
+    "type-case-and-required-null": (SPELLING, [
+        ("type-case", "/components/schemas/Note/type", "Object"),
+        ("required-null", "/components/schemas/Note/required", None),
+        ("type-case", "/components/schemas/Note/properties/text/type", "String"),
+        ("type-case", "/components/schemas/Note/properties/tags/items/type", "STRING")],
+        {"/components/schemas/Note/properties/tags": {"type": "array", "items": {"type": "string"}}}),
+    "required-unsatisfiable-2024-06-24": (RUN, [
+        ("required-unsatisfiable", "/components/schemas/CreateRunRequest/required", ["thread_id", "assistant_id"])],
+        {"/components/schemas/CreateRunRequest/required": ["assistant_id"]}),
 }
 
 
@@ -171,7 +194,14 @@ def every_schema_compiles(spec: dynclient.Spec) -> list[str]:
 def test_each_defect_class_is_repaired_and_recorded(name):
     published, expected, after = FIXTURES[name]
     before = copy.deepcopy(published)
-    assert every_schema_compiles(dynclient.Spec(published, repair=False)), "the fixture must be broken as published"
+    if name.startswith("required-unsatisfiable"):   # it compiles, but no body is valid
+        body = {"thread_id": "t", "assistant_id": "a"}
+        for candidate in (body, {"assistant_id": "a"}):
+            with pytest.raises(dynclient.RequestValidationError):
+                dynclient.Client(published, base_url="http://127.0.0.1:9", repair=False).prepare(
+                    "createRun", candidate, thread_id="t")
+    else:
+        assert every_schema_compiles(dynclient.Spec(published, repair=False)), "the fixture must be broken"
     spec = dynclient.Spec(published)
     assert published == before, "the caller's dict is repaired on a copy"
     assert [(r.code, r.pointer, r.was) for r in spec.repairs] == expected
@@ -190,7 +220,8 @@ def test_a_generated_valid_request_of_every_operation_passes_prepare(name):
         if op.request_body:
             media = next(iter(op.request_body.content.values()))
             body = synthesize(client.schemas, media.pointer, "request")
-        client.prepare(op.operation_id, body)
+        params = {p.name: "x1" for p in op.parameters if p.required}
+        client.prepare(op.operation_id, body, params=params)
 
 
 def test_create_chat_completion_with_a_seed_is_called_over_a_socket():
@@ -332,9 +363,9 @@ def test_lint_a_directory_and_ops_mark_what_cannot_be_called(tmp_path):
                                                          "repaired", "(type-alias)", "0", "broken"]
     assert by_file["unmendable.yaml"].split()[1:] == ["2", "operations", "0", "repaired", "1", "broken"]
     assert any("createOdd: cannot be called" in line for line in lines)
-    assert lines[-1] == "8 documents: 7 readable, 11 operations, 15 repairs, 1 operations still broken"
+    assert lines[-1] == "10 documents: 9 readable, 13 operations, 20 repairs, 1 operations still broken"
     as_json = json.loads(dynclient_cli("lint", str(survey), "--format", "json").stdout)
-    assert as_json["totals"] == {"unreadable": 1, "operations": 11, "repairs": 15, "broken": 1}
+    assert as_json["totals"] == {"unreadable": 1, "operations": 13, "repairs": 20, "broken": 1}
 
     ops = dynclient_cli("ops", str(survey / "unmendable.yaml"))
     assert ops.returncode == 0, ops.stderr
