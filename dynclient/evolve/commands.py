@@ -163,9 +163,11 @@ def run_lint(args: argparse.Namespace) -> int:
 def survey(args: argparse.Namespace) -> int:
     """`dynclient lint DIR`: one line per document (operations, load-time repairs, operations that
     still cannot be called), to see many versions at once; exit 1 when any is unreadable or broken."""
+    import logging
     from ..errors import DynclientError
     from ..schema import SchemaSet, operation_compile_error
     from ..spec import Spec
+    logging.getLogger("dynclient").setLevel(logging.ERROR)   # each line counts the repairs; lint FILE lists them
     names = sorted(n for n in os.listdir(args.spec) if n.lower().endswith((".yaml", ".yml", ".json"))
                    and n != "manifest.json")
     rows, totals = [], {"unreadable": 0, "operations": 0, "repairs": 0, "broken": 0}
