@@ -253,7 +253,7 @@ def _overlays(source: Any, overlays: Any) -> Mend | None:
     return mend_for(source, overlays)
 
 
-_warned: set[tuple[str, str | None, int]] = set()
+_warned: set[tuple] = set()
 _warned_lock = threading.Lock()
 
 
@@ -262,7 +262,7 @@ def _warn_repairs(document: Document) -> None:
     repairs nothing, warns the same: the document the client uses is not the published one)."""
     if not document.repairs:
         return
-    key = (document.origin, document.sha256, len(document.repairs))
+    key = (document.origin, document.sha256, tuple(str(repair) for repair in document.repairs))
     with _warned_lock:
         if key in _warned:
             return
