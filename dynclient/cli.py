@@ -139,17 +139,23 @@ def configure_ops(parser: argparse.ArgumentParser) -> None:
 
 def run_ops(args: argparse.Namespace) -> int:
     from .describe import brief
+    from .schema import SchemaSet, operation_compile_error
     from .spec import Spec
     spec = Spec(args.spec)
     chosen = [op for op in spec
               if (not args.tag or args.tag.lower() in (t.lower() for t in op.tags))
               and (not args.grep or args.grep.lower() in
                    " ".join([op.operation_id, op.path, op.summary, *op.tags]).lower())]
+    schemas = SchemaSet(spec, fast=False)   # translation finds what cannot compile; nothing is compiled
+    broken = {op.operation_id: error for op in chosen if (error := operation_compile_error(schemas, op))}
     if args.json:
         for op in chosen:
+            error = broken.get(op.operation_id)
             print(json.dumps({"operation_id": op.operation_id, "method": op.method, "path": op.path,
                               "summary": brief(op.summary), "tags": list(op.tags),
-                              "deprecated": op.deprecated}, ensure_ascii=False))
+                              "deprecated": op.deprecated,
+                              "uncallable": {"pointer": error.pointer, "reason": error.reason} if error else None},
+                             ensure_ascii=False))
         return EXIT_OK
     if not chosen:
         print(f"no operations match in {spec.title} {spec.version}", file=sys.stderr)
@@ -157,7 +163,8 @@ def run_ops(args: argparse.Namespace) -> int:
     hooks = [w for w in spec.webhooks.values() if not args.tag and (
         not args.grep or args.grep.lower() in f"{w.event_type} {w.name} {w.summary}".lower())]
     rows = [(op.operation_id, op.method, op.path,
-             ("[deprecated] " if op.deprecated else "") + brief(op.summary or op.description, 120))
+             (f"[uncallable: {broken[op.operation_id].pointer}] " if op.operation_id in broken else "")
+             + ("[deprecated] " if op.deprecated else "") + brief(op.summary or op.description, 120))
             for op in chosen]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     limit = _width() if sys.stdout.isatty() else None   # piped: never cut
@@ -167,6 +174,9 @@ def run_ops(args: argparse.Namespace) -> int:
         if limit and len(text) > limit:
             text = text[:limit - 1] + "…"
         print(text)
+    if broken:
+        print(f"\n{len(broken)} operation{'s' * (len(broken) != 1)} cannot be called: a schema they need does not "
+              f"compile (`dynclient lint {args.spec}` says why)")
     if hooks:
         print(f"\nwebhooks (events {spec.title} sends back):")
         width = max(len(w.event_type) for w in hooks)

@@ -89,10 +89,15 @@ class IntegrityError(SpecError):
 
 
 class SchemaCompileError(SpecError):
-    def __init__(self, pointer: str, message: str):
+    """A schema the validators cannot read. Raised for the operation that needs it, naming it: the
+    other operations of the document are unaffected (schemas are compiled per operation, lazily)."""
+
+    def __init__(self, pointer: str, message: str, operation_id: str | None = None):
         self.pointer = pointer
         self.reason = message
-        super().__init__(f"schema at {pointer} cannot be compiled: {message}")
+        self.operation_id = operation_id
+        prefix = f"{operation_id}: cannot be called: " if operation_id else ""
+        super().__init__(f"{prefix}schema at {pointer} cannot be compiled: {message}")
 
 
 # --- the request, refused before sending ------------------------------------

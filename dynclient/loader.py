@@ -53,11 +53,12 @@ import urllib3
 from . import sources
 from .errors import IntegrityError, NotOpenAPIError, SpecLoadError
 from .fetch import MAX_DOCUMENT_BYTES, fetch, too_large
+from .repair import REPAIR_VERSION, Repair, apply_repairs, find_repairs, repaired
 from .version import __version__
 
 __all__ = ["CACHE_FORMAT", "Document", "Mend", "load", "parse_bytes"]
 
-CACHE_FORMAT = 2  # bump whenever the cache file for the same source bytes would change (2: marshal)
+CACHE_FORMAT = 3  # bump whenever the cache file for the same source bytes would change (2: marshal, 3: repairs)
 MAX_NODES = 10_000_000  # values in the document once every alias is expanded (alias bombs)
 ALIAS_FLOOR = 50_000    # below this many expanded values, aliases may expand as they like
 ALIAS_RATIO = 20        # above it, at most this many times the values written (see _check_size)
@@ -75,6 +76,7 @@ class Document:
     data: dict = field(repr=False)  # the parsed document: JSON-compatible plain data
     origin: str                     # path, URL or "<dict>"
     sha256: str | None              # sha256 hex of the source bytes (None for a dict source)
+    repairs: tuple[Repair, ...] = ()   # defects mended at load time (dynclient.repair), in document order
 
 
 @dataclass(frozen=True)
@@ -252,14 +254,16 @@ def check_openapi(data: Any, origin: str) -> None:
 
 def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathLike = True,
          pool: urllib3.PoolManager | None = None, timeout: float = 30.0,
-         max_bytes: int = MAX_DOCUMENT_BYTES, mend: Mend | None = None) -> Document:
+         max_bytes: int = MAX_DOCUMENT_BYTES, mend: Mend | None = None, repair: bool = True) -> Document:
     """Load an OpenAPI 3.x document from a dict, a Document, a file path or an http(s) URL.
 
     ``sha256`` pins the source bytes (IntegrityError on a mismatch).  ``cache`` is True for
     the default cache directory, a directory, or False.  ``pool`` and ``timeout`` serve URLs.
     ``max_bytes`` refuses larger sources before reading them (OpenAI's largest is about 3 MB).
     ``mend`` changes a document read from a file or URL, and is cached with it (not for dicts
-    and Documents, which are the caller's data).
+    and Documents, which are the caller's data). ``repair`` mends the schema defects of
+    dynclient.repair first (a dict is mended on a copy; a Document is taken as it is), and the
+    Document lists them in ``repairs``; the cache keeps the mended data with that list.
     """
     if isinstance(source, Document):
         if sha256 is not None and sha256.lower() != source.sha256:
@@ -269,6 +273,9 @@ def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathL
         if sha256 is not None:
             raise IntegrityError("<dict>", sha256, "nothing: a dict has no source bytes")
         check_openapi(source, "<dict>")
+        if repair:
+            data, repairs = repaired(source)
+            return Document(data, "<dict>", None, tuple(repairs))
         return Document(source, "<dict>", None)
     if isinstance(source, str) and sources.is_name(source):
         source, pinned = sources.resolve(source, pool=pool, timeout=timeout)
@@ -287,27 +294,36 @@ def load(source: Any, *, sha256: str | None = None, cache: bool | str | os.PathL
     digest = hashlib.sha256(raw).hexdigest()
     if sha256 is not None and sha256.lower() != digest:
         raise IntegrityError(origin, sha256, digest)
+    # The repaired and the published forms of the same bytes are two cache entries, each with
+    # its list of repairs: a warm start reports the repairs it did not have to make again.
+    version = REPAIR_VERSION if repair else 0
     mended = hashlib.sha256(f"{digest}\n{mend.key}".encode()).hexdigest() if mend and mend.key else None
-    mended_path = _cache_path(cache, mended) if mended else None
-    data = _read_cache(mended_path, mended) if mended_path else None
-    if data is None:
-        data = _parsed(raw, origin, _cache_path(cache, digest), digest)
+    mended_path = _cache_path(cache, mended, version) if mended else None
+    entry = _read_cache(mended_path, mended, version) if mended_path else None
+    if entry is None:
+        entry = _parsed(raw, origin, _cache_path(cache, digest, version), digest, version)
         if mend:
-            mend.apply(data)
+            mend.apply(entry[0])
             if mended_path:
-                _write_cache(mended_path, mended, data)
-    return Document(data, origin, digest)
+                _write_cache(mended_path, mended, version, *entry)
+    data, repairs = entry
+    return Document(data, origin, digest, repairs)
 
 
-def _parsed(raw: bytes, origin: str, path: Path | None, digest: str) -> dict:
-    """The document from its cache entry, or parsed from its bytes (and then cached)."""
-    data = _read_cache(path, digest) if path else None
-    if data is None:
+def _parsed(raw: bytes, origin: str, path: Path | None, digest: str,
+            version: int) -> tuple[dict, tuple[Repair, ...]]:
+    """(the document, its repairs) from its cache entry, or parsed from its bytes, repaired unless
+    `version` is 0, then cached."""
+    entry = _read_cache(path, digest, version) if path else None
+    if entry is None:
         data = _parse(raw, origin)
         check_openapi(data, origin)
+        repairs = tuple(find_repairs(data)) if version else ()
+        apply_repairs(data, list(repairs))
+        entry = (data, repairs)
         if path:
-            _write_cache(path, digest, data)
-    return data
+            _write_cache(path, digest, version, data, repairs)
+    return entry
 
 
 def _read(path: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
@@ -327,7 +343,7 @@ def _read(path: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
         raise SpecLoadError(path, f"cannot read it: {exc.strerror or exc}") from None
 
 
-def _cache_path(cache: bool | str | os.PathLike, digest: str) -> Path | None:
+def _cache_path(cache: bool | str | os.PathLike, digest: str, repair: int = REPAIR_VERSION) -> Path | None:
     if cache is False or cache is None:
         return None
     if cache is True:
@@ -339,12 +355,13 @@ def _cache_path(cache: bool | str | os.PathLike, digest: str) -> Path | None:
             cache = Path(os.path.expanduser("~")) / ".cache" / "dynclient"
     # marshal's format belongs to the interpreter, so the interpreter is part of the key.
     key = hashlib.sha256(f"{CACHE_FORMAT}\n{package_version()}\n{sys.implementation.cache_tag}\n{marshal.version}\n"
-                         f"{digest}".encode()).hexdigest()
+                         f"{digest}\n{repair}".encode()).hexdigest()
     return Path(cache) / "docs" / f"{key}.marshal"
 
 
-def _read_cache(path: Path, digest: str) -> dict | None:
-    """The cached document, or None when the entry is absent, unreadable, truncated or corrupt.
+def _read_cache(path: Path, digest: str, repair: int = REPAIR_VERSION) -> tuple[dict, tuple[Repair, ...]] | None:
+    """(the cached document, its repairs), or None when the entry is absent, unreadable, truncated
+    or corrupt.
 
     An entry is the sha256 of its payload (32 bytes), then the payload: marshal's dump of
     {"format", "sha256", "data"}. marshal loads the 2.3 MB of 2026-08-21 in about half the time
@@ -364,15 +381,22 @@ def _read_cache(path: Path, digest: str) -> dict | None:
             entry = marshal.loads(payload)
     except (EOFError, ValueError, TypeError):
         return None
-    if isinstance(entry, dict) and entry.get("sha256") == digest and isinstance(entry.get("data"), dict):
-        return entry["data"]
+    if isinstance(entry, dict) and entry.get("sha256") == digest and entry.get("repair") == repair \
+            and isinstance(entry.get("data"), dict):
+        try:
+            return entry["data"], tuple(Repair.from_record(r) for r in entry.get("repairs") or ())
+        except (TypeError, ValueError):
+            return None
     return None
 
 
-def _write_cache(path: Path, digest: str, data: dict) -> None:
-    """Write atomically; a cache that cannot be written only costs speed."""
+def _write_cache(path: Path, digest: str, repair: int, data: dict, repairs: tuple[Repair, ...] = ()) -> None:
+    """Write atomically; a cache that cannot be written only costs speed. `repair` is the
+    REPAIR_VERSION the data was repaired with (0: as published)."""
     try:
-        payload = marshal.dumps({"format": CACHE_FORMAT, "sha256": digest, "data": _one_object_per_string(data)})
+        payload = marshal.dumps({"format": CACHE_FORMAT, "sha256": digest, "repair": repair,
+                                 "data": _one_object_per_string(data),
+                                 "repairs": [r.as_record() for r in repairs]})
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}.", suffix=".tmp")
         try:

@@ -591,17 +591,34 @@ def escape(token: str) -> str:
 def iter_schema_pointers(spec) -> Iterator[tuple[str, str]]:
     """(pointer, direction) of every request body, parameter and response schema of a spec."""
     for op in spec:
-        for p in op.parameters:
-            if p.schema is not None:
-                yield p.pointer, "request"
-        if op.request_body:
-            for media in op.request_body.content.values():
-                if media.schema is not None:
-                    yield media.pointer, "request"
-        for response in op.responses.values():
-            for media in response.content.values():
-                if media.schema is not None:
-                    yield media.pointer, "response"
+        yield from operation_schema_pointers(op)
+
+
+def operation_schema_pointers(op) -> Iterator[tuple[str, str]]:
+    """(pointer, direction) of an operation's parameter, request body and response schemas."""
+    for p in op.parameters:
+        if p.schema is not None:
+            yield p.pointer, "request"
+    if op.request_body:
+        for media in op.request_body.content.values():
+            if media.schema is not None:
+                yield media.pointer, "request"
+    for response in op.responses.values():
+        for media in response.content.values():
+            if media.schema is not None:
+                yield media.pointer, "response"
+
+
+def operation_compile_error(schemas: SchemaSet, op) -> SchemaCompileError | None:
+    """The first schema of an operation that cannot be translated, as the error a call would meet
+    (naming the operation), or None. Translation is where document defects are found; it costs a
+    fraction of compiling, so `dynclient ops` and `lint` can ask it of every operation."""
+    for pointer, direction in operation_schema_pointers(op):
+        try:
+            schemas.translated(pointer, direction)
+        except SchemaCompileError as exc:
+            return SchemaCompileError(exc.pointer, exc.reason, op.operation_id)
+    return None
 
 
 def __getattr__(name: str) -> Any:

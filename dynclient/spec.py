@@ -253,6 +253,27 @@ def _overlays(source: Any, overlays: Any) -> Mend | None:
     return mend_for(source, overlays)
 
 
+_warned: set[tuple] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_repairs(document: Document) -> None:
+    """One warning per document and process listing what the loader repaired (a warm start, which
+    repairs nothing, warns the same: the document the client uses is not the published one)."""
+    if not document.repairs:
+        return
+    key = (document.origin, document.sha256, tuple(str(repair) for repair in document.repairs))
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    count = len(document.repairs)
+    listed = "".join(f"\n  {repair}" for repair in document.repairs[:20])
+    more = f"\n  ... and {count - 20} more" if count > 20 else ""
+    log.warning("%s: %d schema defect%s repaired at load (repair=False turns this off; `dynclient lint` "
+                "drafts an overlay that pins them):%s%s", document.origin, count, "s" * (count != 1), listed, more)
+
+
 class DocumentReader:
     """Reads one document's objects: local references, and the Operations the index builds."""
 
@@ -540,6 +561,7 @@ class Spec(DocumentReader):
         else:   # the loader applies the overlays and caches the mended document
             document = load(source, mend=_overlays(source, overlays), **load_options)
         super().__init__(document)
+        _warn_repairs(document)
         data = self.data
         self.openapi: str = str(data["openapi"])
         self.dialect = "3.1" if self.openapi.startswith("3.1") else "3.0"
@@ -576,9 +598,15 @@ class Spec(DocumentReader):
                          description=str(node.get("description") or ""))
 
     @property
+    def repairs(self) -> tuple:
+        """The schema defects mended at load time (dynclient.repair.Repair: pointer, was, now)."""
+        return self.document.repairs
+
+    @property
     def problems(self) -> list[str]:
-        """Defects found and mended while indexing, in document order (builds every operation)."""
-        return self.operations.problems()
+        """Defects mended at load time (dynclient.repair), then those found and mended while
+        indexing, in document order (builds every operation)."""
+        return [*map(str, self.document.repairs), *self.operations.problems()]
 
     def __repr__(self) -> str:
         return (f"<Spec {self.title!r} {self.version} (OpenAPI {self.openapi}), "

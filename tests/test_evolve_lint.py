@@ -135,7 +135,9 @@ def test_mended_document_validates_as_the_published_one_meant(server):
                     "hop-by-hop-header": 1}),
     ("2025-04-29", {"discriminator-without-mapping": 10, "undeclared-path-parameter": 6, "required-empty": 1,
                     "recursive-ref": 1, "hop-by-hop-header": 1}),
-    ("2024-06-24", {"undeclared-path-parameter": 3, "hop-by-hop-header": 1}),   # createSpeech's Transfer-Encoding
+    # createSpeech's Transfer-Encoding; createRun and createThreadAndRun require thread_id, which their
+    # bodies forbid (repaired at load: dynclient.repair)
+    ("2024-06-24", {"undeclared-path-parameter": 3, "hop-by-hop-header": 1, "required-unsatisfiable": 2}),
 ])
 def test_corpus_documents(corpus_dir, name, before):
     spec = dynclient.Spec(corpus_dir / f"openai-{name}.yaml")

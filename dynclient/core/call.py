@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from .. import codecs
 from ..codecs import ReplayableBody
-from ..errors import (APIStreamError, ConfigError, ParameterError, RequestValidationError, ResponseDecodeError)
+from ..errors import (APIStreamError, ConfigError, ParameterError, RequestValidationError, ResponseDecodeError,
+                      SchemaCompileError)
 from ..schema import SchemaSet, schema_properties, short_repr
 from ..spec import Operation, Parameter, Spec
 from .headers import Headers
@@ -145,6 +146,17 @@ def bind_arguments(op: Operation, arguments: Iterable[tuple[str, Any]]) -> Bound
     return bound
 
 
+def compiled(schemas: SchemaSet, op: Operation, pointer: str, direction: str) -> Any:
+    """The validator of one of the operation's schemas; a schema that cannot be compiled fails this
+    operation alone, with an error that names it (its neighbours keep working)."""
+    try:
+        return schemas.compiled(pointer, direction)
+    except SchemaCompileError as exc:
+        if exc.operation_id:
+            raise
+        raise SchemaCompileError(exc.pointer, exc.reason, op.operation_id) from None
+
+
 def validate_request(schemas: SchemaSet, op: Operation, bound: Bound, media: Any, body: Any) -> None:
     """Every bound parameter and the body against their schemas; the first failure is raised."""
     given = [*((p, bound.path[p.name]) for p in op.parameters if p.name in bound.path),
@@ -152,7 +164,7 @@ def validate_request(schemas: SchemaSet, op: Operation, bound: Bound, media: Any
     for p, value in given:
         if p.schema is None:
             continue
-        violation = schemas.compiled(p.pointer, "request").violation(value)
+        violation = compiled(schemas, op, p.pointer, "request").violation(value)
         if violation:
             raise RequestValidationError(op.operation_id, p.location, p.name + violation.pointer,
                                          violation.message, violation.expected, violation.given,
@@ -163,7 +175,7 @@ def validate_request(schemas: SchemaSet, op: Operation, bound: Bound, media: Any
         except RecursionError:
             raise RequestValidationError(op.operation_id, "body", "", "the body is nested too deeply to validate",
                                          None, None) from None
-        violation = schemas.compiled(media.pointer, "request").violation(instance)
+        violation = compiled(schemas, op, media.pointer, "request").violation(instance)
         if violation:
             raise RequestValidationError(op.operation_id, "body", violation.pointer, violation.message,
                                          violation.expected, violation.given, violation.messages)
@@ -220,7 +232,7 @@ def response_problem(schemas: SchemaSet, op: Operation, status: int, body: Any, 
     if media is None or media.schema is None or not isinstance(body, (dict, list, str, int, float, bool)) \
             or codecs.media_essence(media.content_type) == "text/event-stream":
         return problem   # bytes, and events (validated one by one when streamed), have no JSON schema to meet
-    violation = schemas.compiled(media.pointer, "response").violation(body)
+    violation = compiled(schemas, op, media.pointer, "response").violation(body)
     if violation is None:
         return None
     return violation.pointer, violation.message + (f" (given {short_repr(violation.given)})"
@@ -235,7 +247,7 @@ def event_problem(schemas: SchemaSet, op: Operation, status: int, event: Event) 
     media = response.content[key] if key else None
     if media is None or media.schema is None:
         return None
-    validator = schemas.compiled(media.pointer, "response")
+    validator = compiled(schemas, op, media.pointer, "response")
     violation = validator.violation(event.data)
     if violation is None or (event.event is not None
                              and validator.is_valid({"event": event.event, "data": event.data})):

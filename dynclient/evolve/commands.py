@@ -49,10 +49,12 @@ def add_commands(sub: Any) -> None:
 
     lint = sub.add_parser("lint", help="defects that break validators, with JSON pointers; a draft overlay mending them",
                           epilog="examples:\n  dynclient lint openai@2026-08-21\n"
+                                 "  dynclient lint specs/openai/   # one line per document: operations, repairs, broken\n"
                                  "  dynclient lint openai@2026-08-21 --overlay-out mend.yaml\n"
                                  "  dynclient lint openai@2026-08-21 --overlay mend.yaml   # what is left",
                           formatter_class=raw)
-    lint.add_argument("spec", help="a document: a name, a path or a URL (linted as published: no shipped overlay)")
+    lint.add_argument("spec", help="a document: a name, a path or a URL (linted as published: no shipped overlay, "
+                                   "no repair); or a directory, to survey every .yaml/.yml/.json document in it")
     lint.add_argument("--format", choices=("text", "json"), default="text")
     lint.add_argument("--overlay", action="append", default=[], metavar="FILE",
                       help="lint the document with this overlay applied (repeatable)")
@@ -134,7 +136,9 @@ def run_lint(args: argparse.Namespace) -> int:
     import yaml
     from ..spec import Spec
     from .lint import draft_overlay, lint
-    spec = Spec(args.spec, overlays=False)
+    if os.path.isdir(args.spec):
+        return survey(args)
+    spec = Spec(args.spec, overlays=False, repair=False)
     if args.overlay:
         from .overlay import with_overlays
         spec = Spec(with_overlays(spec.document, spec.document, args.overlay), overlays=False)
@@ -159,6 +163,54 @@ def run_lint(args: argparse.Namespace) -> int:
                 yaml.safe_dump(overlay, file, sort_keys=False, allow_unicode=True, width=120)
         print(f"wrote {len(overlay['actions'])} actions to {args.overlay_out}")
     return 1 if findings else 0
+
+
+def survey(args: argparse.Namespace) -> int:
+    """`dynclient lint DIR`: one line per document (operations, load-time repairs, operations that
+    still cannot be called), to see many versions at once; exit 1 when any is unreadable or broken."""
+    import logging
+    from ..errors import DynclientError
+    from ..schema import SchemaSet, operation_compile_error
+    from ..spec import Spec
+    logging.getLogger("dynclient").setLevel(logging.ERROR)   # each line counts the repairs; lint FILE lists them
+    names = sorted(n for n in os.listdir(args.spec) if n.lower().endswith((".yaml", ".yml", ".json"))
+                   and n != "manifest.json")
+    rows, totals = [], {"unreadable": 0, "operations": 0, "repairs": 0, "broken": 0}
+    for name in names:
+        try:
+            spec = Spec(os.path.join(args.spec, name), overlays=False)
+            schemas, broken = SchemaSet(spec, fast=False), []
+            for operation_id in spec.operations:
+                try:
+                    error = operation_compile_error(schemas, spec.operations[operation_id])
+                except DynclientError as exc:   # the operation itself cannot be read
+                    error = exc
+                if error is not None:
+                    broken.append((operation_id, error))
+        except DynclientError as exc:
+            totals["unreadable"] += 1
+            rows.append({"file": name, "error": str(exc)})
+            continue
+        totals["operations"] += len(spec.operations)
+        totals["repairs"] += len(spec.repairs)
+        totals["broken"] += len(broken)
+        rows.append({"file": name, "openapi": spec.openapi, "operations": len(spec.operations),
+                     "repairs": len(spec.repairs), "repair_codes": sorted({r.code for r in spec.repairs}),
+                     "broken": [{"operation_id": op, "error": str(error)} for op, error in broken]})
+    if args.format == "json":
+        print(json.dumps({"directory": args.spec, "documents": rows, "totals": totals}, indent=1, ensure_ascii=False))
+    else:
+        width = max((len(row["file"]) for row in rows), default=0)
+        for row in rows:
+            if "error" in row:
+                print(f"{row['file']:{width}}  unreadable: {row['error']}")
+                continue
+            codes = f" ({', '.join(row['repair_codes'])})" if row["repair_codes"] else ""
+            print(f"{row['file']:{width}}  {row['operations']:4} operations  {row['repairs']:3} repaired{codes}  "
+                  f"{len(row['broken'])} broken" + "".join(f"\n    {b['error']}" for b in row["broken"][:5]))
+        print(f"{len(rows)} documents: {len(rows) - totals['unreadable']} readable, {totals['operations']} operations, "
+              f"{totals['repairs']} repairs, {totals['broken']} operations still broken")
+    return 1 if totals["unreadable"] or totals["broken"] else 0
 
 
 # --- spec pin -----------------------------------------------------------------------

@@ -18,6 +18,12 @@ defects: the tests check exactly that.
 | missing-operation-id | the derived id dynclient indexes it under |
 | undeclared-path-parameter | a required string parameter, or the declared stray renamed |
 | invalid-example | none: the example or the schema is wrong, and only a person can say which |
+| type-alias, type-case, required-boolean, required-string, required-mapping, required-null, required-unsatisfiable | the repair the loader makes (dynclient.repair), so a user can pin it |
+| schema-does-not-compile | none: a defect no repair reads one way; the operations that need it cannot be called |
+
+The loader repairs the dynclient.repair classes itself (unless `repair=False`); lint reports them
+whether the Spec it reads was repaired (its `repairs`) or not (found in its data), so the draft
+overlay pins the fix for any tool, or for `repair=False`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ..errors import DynclientError
+from ..loader import Document
+from ..repair import REMOVED, Repair, find_repairs, repaired
 from ..spec import HTTP_METHODS, Spec, derived_operation_id, escape_pointer
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
@@ -59,8 +67,8 @@ def draft_overlay(spec: Spec, title: str, rounds: int = 3, skip: frozenset = fro
     from .overlay import apply
     data, actions = json.loads(json.dumps(spec.data)), []
     for _ in range(rounds):
-        found = [a for f in lint(Spec(data, overlays=False), check_examples=False) if f.code not in skip
-                 for a in f.actions]
+        found = [a for f in lint(Spec(data, overlays=False, repair=False), check_examples=False)
+                 if f.code not in skip for a in f.actions]
         if not found:
             break
         apply(data, {"overlay": "1.0.0", "info": {"title": title, "version": "1.0.0"}, "actions": found})
@@ -96,10 +104,38 @@ class Linter:
         self.schema_names = set(((self.data.get("components") or {}).get("schemas") or {}))
 
     def findings(self) -> Iterator[Finding]:
-        for found in (*self.walk(self.data, "", None), *self.operations(),
+        found_first = [*self.repairs(), *self.walk(self.data, "", None), *self.operations()]
+        named = {f.pointer for f in found_first}   # an unresolvable $ref is its own finding already
+        for found in (*found_first, *(f for f in self.uncompilable() if f.pointer not in named),
                       *(self.examples() if self.check_examples else ())):
             actions = tuple({**a, "target": target(a["target"], self.data)} for a in found.actions)
             yield Finding(found.code, found.pointer, found.message, actions)
+
+    # --- what the loader repairs, and what no repair can mend ------------------------
+
+    def repairs(self) -> Iterator[Finding]:
+        for repair in (*self.spec.document.repairs, *find_repairs(self.data)):
+            yield Finding(repair.code, repair.pointer, str(repair).split(": ", 1)[1], repair_actions(repair))
+
+    def uncompilable(self) -> Iterator[Finding]:
+        """One finding per schema defect that still stops a schema from compiling once repaired,
+        naming the operations it makes uncallable."""
+        from ..schema import SchemaSet, operation_compile_error
+        spec = self.spec
+        if find_repairs(self.data):   # judge the document as the loader would repair it
+            data, _ = repaired(self.data)
+            spec = Spec(Document(data, self.spec.document.origin, self.spec.document.sha256), overlays=False)
+        schemas, broken = SchemaSet(spec, fast=False), {}
+        for operation_id in spec.operations:
+            try:
+                error = operation_compile_error(schemas, spec.operations[operation_id])
+            except DynclientError:
+                continue   # an operation that cannot be read at all is another finding's business
+            if error is not None:
+                broken.setdefault((error.pointer, error.reason), []).append(operation_id)
+        for (pointer, reason), operations in broken.items():
+            yield Finding("schema-does-not-compile", pointer, f"{reason}; {len(operations)} operation"
+                          f"{'s' * (len(operations) != 1)} cannot be called: {', '.join(operations)}")
 
     # --- one pass over every node --------------------------------------------------
 
@@ -311,6 +347,21 @@ class Linter:
                         yield Finding("invalid-example", f"{media.pointer.rsplit('/', 1)[0]}/{where}",
                                       f"{op.operation_id}: the example does not validate against its schema: "
                                       f"{violation.pointer or '/'}: {violation.message}")
+
+
+def repair_actions(repair: Repair) -> tuple[dict, ...]:
+    """Overlay actions making a repair's changes: each sets (an update of the parent mapping with
+    that key, which replaces a list rather than appending to it) or removes one key. Applied twice,
+    they change nothing the second time."""
+    why = str(repair).split(": ", 1)[1]   # "repaired <code>: <was> -> <now>"
+    actions = []
+    for pointer, value in repair.changes:
+        if value == REMOVED:
+            actions.append(remove(pointer, why))
+        else:
+            parent, _, key = pointer.rpartition("/")
+            actions.append(update(parent, {key.replace("~1", "/").replace("~0", "~"): value}, why))
+    return tuple(actions)
 
 
 def looks_like_schema(node: dict) -> bool:

@@ -282,7 +282,7 @@ def with_overlays(document: Document, source: Any, overlays: Any) -> Document:
         data = _copy(data)
     for overlay in chosen:
         apply(data, overlay)
-    return Document(data, document.origin, document.sha256)
+    return Document(data, document.origin, document.sha256, document.repairs)
 
 
 def mend_for(source: Any, overlays: Any) -> Mend | None:
