@@ -749,8 +749,8 @@ def _print_parts(parts: list[dict]) -> None:
     for part in parts:
         counts = part.get("request_counts") or {}
         print(f"part {part['index']}: {part.get('batch_id') or '-'} {part.get('status') or 'not created'} "
-              f"{counts.get('completed', 0)}/{counts.get('total', part['requests'])} completed, "
-              f"{counts.get('failed', 0)} failed ({part['endpoint']}, lines {part['first_line']}-{part['last_line']})")
+              f"{counts.get('completed') or 0}/{counts.get('total') or part['requests']} completed, "
+              f"{counts.get('failed') or 0} failed ({part['endpoint']}, lines {part['first_line']}-{part['last_line']})")
 
 
 def run_batch_submit(args: argparse.Namespace) -> int:
