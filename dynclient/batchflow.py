@@ -35,6 +35,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -47,7 +48,8 @@ from urllib.parse import quote, urlencode
 from .core.call import MISSING, response_problem
 from .errors import (STATUS_ERRORS, APIStatusError, ConfigError, DynclientError, RequestError, RunError,
                      RunInputError)
-from .jobs import Job, Router, canonical_key, error_facts, read_request, result_line, typed_params
+from .jobs import (Job, Router, canonical_key, error_facts, key_from_raw, read_request, result_line,
+                   typed_params)
 from .schema import schema_properties, unwrap
 
 # The Batch API's limits (https://platform.openai.com/docs/guides/batch): one table, used by submit.
@@ -59,6 +61,26 @@ LIMITS = {
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 RETRY_CODES = frozenset({"batch_expired", "batch_cancelled", "request_timeout", "server_error"})
 MANIFEST_FORMAT = 1
+
+
+_ANSWER_HEAD = re.compile(rb'\{"id": ?"[^"\\]*", ?"custom_id": ?"((?:[^"\\\n]|\\.)*)"')
+_BODY_KEY, _ANSWER_TAIL = b'"body": ', b'}, "error": null}'
+
+
+def _body_text(line: bytes) -> bytes | None:
+    """The JSON text of `response.body` in an answer line of the API's layout (`..."response": {"status_code":
+    ..., "request_id": ..., "body": BODY}, "error": null}`), to write into a result as it is; None when the
+    line is laid out otherwise. Inside a JSON string every quote is escaped, so the first `"body": ` after
+    `"response": {` is the response's own key (status_code and request_id hold no objects)."""
+    line = line.rstrip(b"\r\n")
+    start = line.find(b'"response": {')
+    if start < 0 or not line.endswith(_ANSWER_TAIL):
+        return None
+    key = line.find(_BODY_KEY, start)
+    if key < 0:
+        return None
+    body = line[key + len(_BODY_KEY):-len(_ANSWER_TAIL)]
+    return body if body[:1] in (b"{", b"[") else None
 
 
 class BatchJobError(RunError):
@@ -421,15 +443,22 @@ class BatchWorkflow:
 
     @staticmethod
     def _index(path: Path, number: int, answers: dict) -> None:
+        """custom_id -> where its answer is; the id read by a pattern from the API's line layout (`{"id": ...,
+        "custom_id": ...`), the line parsed only when the layout differs."""
         offset = 0
         with open(path, "rb") as fh:
             for text in fh:
-                try:
-                    custom_id = json.loads(text).get("custom_id")
-                except (ValueError, AttributeError, RecursionError):
-                    custom_id = None
-                if isinstance(custom_id, str):
-                    answers[canonical_key(custom_id)] = (number, offset, len(text))
+                match = _ANSWER_HEAD.match(text)
+                if match:
+                    key = key_from_raw(match.group(1))
+                else:
+                    try:
+                        custom_id = json.loads(text).get("custom_id")
+                    except (ValueError, AttributeError, RecursionError):
+                        custom_id = None
+                    key = canonical_key(custom_id) if isinstance(custom_id, str) else None
+                if key is not None:
+                    answers[key] = (number, offset, len(text))
                 offset += len(text)
 
     def _result(self, request: Job, found: tuple[int, int, int] | None, handles: list, endpoints: dict,
@@ -440,8 +469,9 @@ class BatchWorkflow:
         number, offset, length = found
         handle = handles[number]
         handle.seek(offset)
+        text = handle.read(length)
         try:
-            answer = json.loads(handle.read(length))
+            answer = json.loads(text)
         except (ValueError, RecursionError):
             return None, "unreadable answer"
         response = answer.get("response") if isinstance(answer, dict) else None
@@ -470,7 +500,8 @@ class BatchWorkflow:
                       "pointer": pointer or "/", "status": status}
             return result_line(request, status=status, request_id=request_id, attempts=1, error=error_), ""
         summary.done += 1
-        return result_line(request, status=status, request_id=request_id, attempts=1, body=body), ""
+        return result_line(request, status=status, request_id=request_id, attempts=1, body=body,
+                           body_json=_body_text(text)), ""
 
 
 class SyncBatchWorkflow:

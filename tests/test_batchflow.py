@@ -259,3 +259,18 @@ def test_the_command_line_flow(tmp_path, spec_2025, capsys, monkeypatch):
     assert "part 1: batch_" in shown.out and "completed 5/5 completed" in shown.out
     assert "5 done, 0 failed" in shown.out
     assert KEY not in shown.out + shown.err
+
+
+@pytest.mark.parametrize("line, expected", [
+    ({"id": "r", "custom_id": "a", "response": {"status_code": 200, "request_id": "q",
+                                                "body": {"x": {"body": [1, "\"body\": {"]}}}, "error": None},
+     {"x": {"body": [1, "\"body\": {"]}}),
+    ({"custom_id": "a", "id": "r", "error": None, "response": {"status_code": 200, "body": {"x": 1}}}, None),
+    ({"id": "r", "custom_id": "a", "response": {"status_code": 200, "request_id": "q", "body": "text"},
+      "error": None}, None),
+])
+def test_an_answers_body_is_taken_as_written_only_from_the_apis_layout(line, expected):
+    from dynclient.batchflow import _body_text
+    text = json.dumps(line).encode() + b"\n"
+    found = _body_text(text)
+    assert (json.loads(found) if found is not None else None) == expected
