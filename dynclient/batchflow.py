@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
-from .core.call import MISSING, response_problem
+from .core.call import MISSING, bind_arguments, choose_request_media, response_problem, validate_request
 from .errors import (STATUS_ERRORS, APIStatusError, ConfigError, DynclientError, RequestError, RunError,
                      RunInputError)
 from .jobs import (Job, Router, canonical_key, error_facts, key_from_raw, read_request, result_line,
@@ -65,6 +65,11 @@ MANIFEST_FORMAT = 1
 
 _ANSWER_HEAD = re.compile(rb'\{"id": ?"[^"\\]*", ?"custom_id": ?"((?:[^"\\\n]|\\.)*)"')
 _BODY_KEY, _ANSWER_TAIL = b'"body": ', b'}, "error": null}'
+_REQUEST_ID = re.compile(rb'\{\s*"custom_id"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
+
+
+def _id_of(raw: bytes) -> str:
+    return raw.decode("ascii") if raw.isascii() and b"\\" not in raw else json.loads(b'"' + raw + b'"')
 
 
 def _body_text(line: bytes) -> bytes | None:
@@ -270,7 +275,11 @@ class BatchWorkflow:
         try:
             op = client.operation(job.operation_id)
             params = typed_params(client.schemas, op, job.params) if job.from_url else job.params
-            client.prepare(op.operation_id, MISSING if job.body is None else job.body, params=params)
+            body = MISSING if job.body is None else job.body
+            # What prepare checks, without building the HTTP request (the line is the request here).
+            bound = bind_arguments(op, params.items())
+            media = choose_request_media(op, body, "application/json" if body is not MISSING else None)
+            validate_request(client.schemas, op, bound, media, body)
         except RequestError as exc:
             return None, error_facts(exc)
         path = op.path.split("?")[0]
@@ -412,7 +421,8 @@ class BatchWorkflow:
                     await self.client.download("downloadFile", file_id=part[kind], to=path)
                     self._index(path, len(files), answers)
                     files.append(str(path))
-        endpoints = {p["endpoint"]: p for p in parts}
+        operations = [self._operation_of(part) for part in parts for kind in ("output_file_id", "error_file_id")
+                      if part.get(kind)]
         retry = os.fspath(retry or Path(out).with_name("retry.jsonl"))
         summary = CollectSummary(os.fspath(out), retry)
         handles = [open(path, "rb") for path in files]
@@ -420,14 +430,26 @@ class BatchWorkflow:
         try:
             with open(job["input"]["path"], "rb") as source, open(temporary, "wb") as results, \
                     open(retry_tmp, "wb") as again:
+                used: set[bytes] = set()   # a repeated id was refused at submit: its first line has the answer
+                refused = self._refused_lines(job)
                 for number, text in enumerate(source, 1):
-                    if not text.strip():
+                    match = _REQUEST_ID.match(text)
+                    key = key_from_raw(match.group(1)) if match else None
+                    found = answers.get(key) if key is not None else None
+                    if found is not None:   # the common line: its id read by a pattern, its operation its part's
+                        request = Job(number, _id_of(match.group(1)), operations[found[0]])
+                    else:
+                        if not text.strip() or number in refused:
+                            continue
+                        request = read_request(self.router, number, text)
+                        if request.problem is not None or not request.custom_id:
+                            continue   # refused at submit (in the rejects file)
+                        key = canonical_key(request.custom_id)
+                        found = answers.get(key)
+                    if key in used:
                         continue
-                    request = read_request(self.router, number, text)
-                    if request.problem is not None or not request.custom_id:
-                        continue   # refused at submit (in the rejects file)
-                    found = answers.get(canonical_key(request.custom_id))
-                    line, reason = self._result(request, found, handles, endpoints, summary)
+                    used.add(key)
+                    line, reason = self._result(request, found, handles, summary)
                     if line is not None:
                         results.write(line)
                     else:
@@ -461,7 +483,26 @@ class BatchWorkflow:
                     answers[key] = (number, offset, len(text))
                 offset += len(text)
 
-    def _result(self, request: Job, found: tuple[int, int, int] | None, handles: list, endpoints: dict,
+    @staticmethod
+    def _refused_lines(job: dict) -> set[int]:
+        """The input lines submit refused (with skip_invalid), from its rejects file."""
+        path = job["input"].get("rejects")
+        if not path:
+            return set()
+        try:
+            with open(path, "rb") as fh:
+                return {json.loads(line)["line"] for line in fh if line.strip()}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BatchJobError(f"{path}: the rejects of the submit cannot be read ({exc}); without them, refused "
+                                f"lines would look unanswered") from None
+
+    def _operation_of(self, part: dict) -> str:
+        found = self.router.route("POST", part["endpoint"])
+        if found is None:
+            raise BatchJobError(f"part {part['index']}: no operation of the document serves POST {part['endpoint']}")
+        return found[0]
+
+    def _result(self, request: Job, found: tuple[int, int, int] | None, handles: list,
                 summary: CollectSummary) -> tuple[bytes | None, str]:
         """The result line of one request, or (None, why it is to be sent again)."""
         if found is None:

@@ -274,3 +274,15 @@ def test_an_answers_body_is_taken_as_written_only_from_the_apis_layout(line, exp
     text = json.dumps(line).encode() + b"\n"
     found = _body_text(text)
     assert (json.loads(found) if found is not None else None) == expected
+
+
+def test_a_line_refused_at_submit_gets_no_result_and_is_not_sent_again(tmp_path, client):
+    lines = chat_lines(4) + [chat_lines(1, 2)[0]]          # q-2 twice: the second is refused
+    lines[1]["body"]["messages"][0]["role"] = "usr"       # q-1 invalid: refused
+    path = write(tmp_path / "in.jsonl", lines)
+    client.batch.submit(path, manifest=tmp_path / "job.json", skip_invalid=True)
+    client.batch.watch(tmp_path / "job.json", interval=0.05, progress=False)
+    summary = client.batch.collect(tmp_path / "job.json", out=tmp_path / "out.jsonl")
+    found = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(r["custom_id"], r["line"]) for r in found] == [("q-0", 1), ("q-2", 3), ("q-3", 4)]
+    assert summary.to_retry == 0 and (tmp_path / "retry.jsonl").read_text() == ""
