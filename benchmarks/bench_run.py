@@ -126,7 +126,8 @@ def estimate(job):
 client = dynclient.Client("openai@2025-04-29", base_url=args["base"], api_key="sk-bench")
 stopped = False
 try:
-    summary = client.run(args["path"], out=args["out"], concurrency=64, estimate=estimate, progress=False)
+    summary = client.run(args["path"], out=args["out"], concurrency=64, estimate=estimate, progress=False,
+                         tokens_per_minute=1e12)   # a budget that never binds, so that estimate is asked
 except KeyboardInterrupt:
     stopped = True
 print(json.dumps({"first_send_s": first[0] if first else None, "peak_sampled_kb": peak[0],

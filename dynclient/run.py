@@ -28,6 +28,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ log = logging.getLogger("dynclient.run")
 DEFAULT_CONCURRENCY = 32
 MAX_CONCURRENCY = 4096
 MAX_RATE_LIMITED = 10        # 429s one request may get before its result is the 429
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")   # a custom_id that may stand in a header as it is
 PROGRESS_EVERY = 10.0        # seconds between plain progress lines (not on a terminal)
 
 
@@ -306,16 +308,18 @@ class Runner:
             if op.method not in IDEMPOTENT_METHODS and self.policy.non_idempotent == "with-key":
                 # The same key on every attempt of every run of this output: a server that honours it
                 # does not do twice what a resumed run sends again.
-                digest = hashlib.sha256(f"{self.key_prefix}:{job.custom_id}".encode()).hexdigest()[:32]
-                headers = {IDEMPOTENCY_HEADER: f"dynclient-run-{digest}"}
-            params = typed_params(client.schemas, op, job.params) if job.from_url else job.params
+                custom_id = job.custom_id
+                if not _PLAIN_ID.fullmatch(custom_id):
+                    custom_id = hashlib.sha256(custom_id.encode()).hexdigest()[:32]
+                headers = {IDEMPOTENCY_HEADER: f"dynclient-run-{self.key_prefix}-{custom_id}"}
+            params = typed_params(client.schemas, op, job.params) if job.from_url and job.params else job.params
             prepared = client.prepare(op.operation_id, MISSING if job.body is None else job.body,
                                       params=params, headers=headers)
         except RequestError as exc:
             self._write(job, "invalid", error=error_facts(exc))
             return
-        tokens = self.estimate(job)
         limits = self.limits
+        tokens = self.estimate(job) if limits.counts_tokens else 0
         options = client.options
         for limited in itertools.count():
             now = time.monotonic()
@@ -392,7 +396,8 @@ class Runner:
         summary = self.summary
         setattr(summary, outcome, getattr(summary, outcome) + 1)
         now = time.monotonic()
-        self.progress.update(summary, self.limits.describe(now) if self.progress.mode != "off" else "")
+        if self.progress.mode != "off":
+            self.progress.update(summary, self.limits.describe(now))
         if self.ledger.due(now):
             self.ledger.sync(self.survey, self.identity)
 

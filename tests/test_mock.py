@@ -412,3 +412,17 @@ def test_errors_take_the_documents_own_error_schema_where_it_declares_one(http):
     body = json.loads(response.data)
     assert response.status == 400 and set(body) == {"status", "detail"}
     assert "size" in body["detail"] and "big" in body["detail"]
+
+
+def test_a_collection_keeps_its_newest_objects_only(spec_2025, monkeypatch):
+    import dynclient
+    from dynclient.testing import mock as mock_module
+    monkeypatch.setattr(mock_module, "MAX_STORED", 3)
+    with mock_module.MockServer(str(spec_2025)) as server:
+        client = dynclient.Client(str(spec_2025), base_url=server.base_url, api_key="sk-test")
+        made = [client.call("createAssistant", {"model": "gpt-4o"})["id"] for _ in range(5)]
+        listed = [a["id"] for a in client.call("listAssistants", limit=20)["data"]]
+        assert sorted(listed) == sorted(made[2:])
+        with pytest.raises(dynclient.NotFoundError):
+            client.call("getAssistant", assistant_id=made[0])
+        assert client.call("getAssistant", assistant_id=made[4])["id"] == made[4]

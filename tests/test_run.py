@@ -233,7 +233,8 @@ def test_a_resume_reads_only_what_follows_the_checkpoint_and_trusts_it(tmp_path,
             shutil.copy(state, snapshot)
         return 1
 
-    client_for(server).run(path, out=out, concurrency=1, estimate=estimate, progress=False)
+    client_for(server).run(path, out=out, concurrency=1, estimate=estimate, tokens_per_minute=1e12,
+                           progress=False)   # (a tokens budget, so that estimate is asked)
     shutil.copy(snapshot, state)   # as if the process had died after writing 3 more results
     assert json.loads(state.read_text())["results_bytes"] < out.stat().st_size
     summary = client_for(server).run(path, out=out, progress=False)

@@ -112,10 +112,17 @@ class RateLimits:
         self.pauses = 0                       # consecutive 429s without a success between them
         self.last_reason = ""
 
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether a request's tokens matter (a tokens budget, or the server's token window)."""
+        return "tokens" in self.buckets or "tokens" in self.server
+
     # --- before a request ---------------------------------------------------------------
 
     def delay(self, tokens: float, now: float) -> float:
         """Seconds until a request of `tokens` may go; 0 means now (then call `started`)."""
+        if not self.buckets and not self.server and self.paused_until <= now and self.in_flight < self.window:
+            return 0.0   # no budget, nothing heard from the server, no pause: the common case, at once
         waits = [self.paused_until - now]
         if self.in_flight >= int(self.window):
             waits.append(0.05)   # a slot frees when an answer comes; look again soon

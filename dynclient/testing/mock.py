@@ -55,6 +55,7 @@ from .synth import SAMPLES, SynthesisError, fresh_id, synthesize
 from .webhook_sender import WebhookSender
 
 REQUEST_LOG = 10_000   # exchanges kept in MockApp.requests
+MAX_STORED = 10_000   # objects kept per collection (the oldest go first): the mock's memory has a bound
 
 
 @dataclass
@@ -447,6 +448,8 @@ class MockApp:
                                                               items), override, bound)
                 if not isinstance(obj, Reply):
                     items[str(obj.get("id", fresh_id()))] = obj
+                    if len(items) > MAX_STORED:   # a long run (a batch of 100,000 lines) keeps the newest
+                        del items[next(iter(items))]
                 return obj
             if route.role == "list":
                 page = self.page(op, media, base, list(items.values()), bound)
