@@ -65,6 +65,7 @@ MANIFEST_FORMAT = 1
 
 _ANSWER_HEAD = re.compile(rb'\{"id": ?"[^"\\]*", ?"custom_id": ?"((?:[^"\\\n]|\\.)*)"')
 _BODY_KEY, _ANSWER_TAIL = b'"body": ', b'}, "error": null}'
+_SUCCESS_HEAD = re.compile(rb'"response": \{"status_code": (\d{3}), "request_id": "([A-Za-z0-9_.:-]*)", "body": ')
 _REQUEST_ID = re.compile(rb'\{\s*"custom_id"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
 
 
@@ -511,17 +512,22 @@ class BatchWorkflow:
         handle = handles[number]
         handle.seek(offset)
         text = handle.read(length)
+        head, body_text = _SUCCESS_HEAD.search(text), _body_text(text)
         try:
-            answer = json.loads(text)
+            if head is not None and body_text is not None:   # the API's layout: only the body is parsed
+                status, request_id = int(head.group(1)), head.group(2).decode("ascii")
+                body, error = json.loads(body_text), None
+            else:
+                answer = json.loads(text)
+                response = answer.get("response") if isinstance(answer, dict) else None
+                error = answer.get("error") if isinstance(answer, dict) else None
+                if not isinstance(response, dict) or not isinstance(response.get("status_code"), int):
+                    code = error.get("code") if isinstance(error, dict) else None
+                    return None, str(code or "no answer")
+                status, body = response["status_code"], response.get("body")
+                request_id = response.get("request_id") if isinstance(response.get("request_id"), str) else None
         except (ValueError, RecursionError):
             return None, "unreadable answer"
-        response = answer.get("response") if isinstance(answer, dict) else None
-        error = answer.get("error") if isinstance(answer, dict) else None
-        if not isinstance(response, dict) or not isinstance(response.get("status_code"), int):
-            code = error.get("code") if isinstance(error, dict) else None
-            return None, str(code or "no answer")
-        status, body = response["status_code"], response.get("body")
-        request_id = response.get("request_id") if isinstance(response.get("request_id"), str) else None
         op = self.client.operation(request.operation_id)
         if status == 429 or status >= 500:
             return None, f"HTTP {status}"
@@ -542,7 +548,7 @@ class BatchWorkflow:
             return result_line(request, status=status, request_id=request_id, attempts=1, error=error_), ""
         summary.done += 1
         return result_line(request, status=status, request_id=request_id, attempts=1, body=body,
-                           body_json=_body_text(text)), ""
+                           body_json=body_text), ""
 
 
 class SyncBatchWorkflow:
