@@ -16,6 +16,7 @@ walk is bounded on every document.
 from __future__ import annotations
 
 import json
+import html
 import re
 import textwrap
 from typing import Any, Callable
@@ -446,8 +447,12 @@ def _response_text(media: dict) -> str:
 
 
 def brief(text: str, limit: int = SUMMARY_CHARS) -> str:
-    """The first paragraph of a Markdown description as plain text, cut at a sentence near `limit`."""
+    """The first paragraph of a Markdown (or HTML) description as plain text, cut at a sentence near `limit`."""
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", str(text))    # [text](/docs/...) -> text
+    if "<" in text or "&" in text:   # HTML summaries (Stripe's, GitHub's): `<p>Lists <code>x</code>&nbsp;…`
+        text = re.sub(r"<(p|br|div|li|ul|ol|h[1-6])\b[^>]*>", "\n\n", text, flags=re.I)
+        text = html.unescape(re.sub(r"</?(?:a|b|i|em|strong|code|pre|span|p|br|div|li|ul|ol|h[1-6]|table|tr|td|th)"
+                                    r"\b[^<>]*>", "", text, flags=re.I))
     text = re.sub(r"\*\*|^\s*(---+|#+)\s*$", "", text, flags=re.M).strip()
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
     text = " ".join((paragraphs[0] if paragraphs else "").split())

@@ -178,3 +178,36 @@ def test_cli_lint_and_overlay_out(tmp_path):
     (tmp_path / "clean.json").write_text(json.dumps(clean))
     ok = run("lint", str(tmp_path / "clean.json"))
     assert (ok.returncode, ok.stdout) == (0, f"{tmp_path / 'clean.json'}: 0 findings, 0 mendable by an overlay\n")
+
+
+def example_document(examples: dict, summary: str = "Get a widget") -> dict:
+    return {
+        "openapi": "3.0.3", "info": {"title": "widgets", "version": "1"},
+        "paths": {"/widgets/{id}": {"get": {
+            "operationId": "getWidget", "summary": summary,
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "ok", "content": {"application/json": {
+                "schema": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+                "examples": examples}}}}}}},
+        "components": {"examples": {"good": {"value": {"id": "w1"}}, "bad": {"value": {"id": 7}}}},
+    }
+
+
+def test_examples_reached_through_a_ref_are_checked():
+    """GitHub's documents keep most examples under components/examples; lint follows the $ref."""
+    findings = lint(dynclient.Spec(example_document({"one": {"$ref": "#/components/examples/good"},
+                                                     "two": {"$ref": "#/components/examples/bad"}})))
+    bad = [f for f in findings if f.code == "invalid-example"]
+    assert len(bad) == 1 and bad[0].pointer == "/components/examples/bad/value"
+    assert "getWidget" in bad[0].message and "/id" in bad[0].message
+    dangling = lint(dynclient.Spec(example_document({"gone": {"$ref": "#/components/examples/missing"}})))
+    assert [f.pointer for f in dangling if f.code == "invalid-example"] == \
+        ["/paths/~1widgets~1{id}/get/responses/200/content/application~1json/examples/gone"]
+
+
+def test_ops_shows_html_summaries_as_text(tmp_path):
+    path = tmp_path / "widgets.json"
+    path.write_text(json.dumps(example_document({}, summary="<p>Returns a <code>widget</code> &amp; its parts.</p>")))
+    shown = subprocess.run([sys.executable, "-m", "dynclient.cli", "ops", str(path)], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "Returns a widget & its parts." in shown.stdout and "<code>" not in shown.stdout

@@ -335,16 +335,24 @@ class Linter:
                 node = self.spec.resolve_pointer(media.pointer.rsplit("/", 1)[0])
                 if media.schema is None or not isinstance(node, dict):
                     continue
-                samples = [("example", node["example"])] if "example" in node else []
-                samples += [(f"examples/{escape_pointer(k)}/value", v["value"])
-                            for k, v in (node.get("examples") or {}).items() if isinstance(v, dict) and "value" in v]
+                base = media.pointer.rsplit("/", 1)[0]
+                samples = [(f"{base}/example", node["example"])] if "example" in node else []
+                for name, example in (node.get("examples") or {}).items():
+                    where = f"{base}/examples/{escape_pointer(name)}"
+                    try:   # `$ref: '#/components/examples/...'` (GitHub's documents, mostly): the component's value
+                        example, where = self.spec.deref(example, where)
+                    except DynclientError as exc:
+                        yield Finding("invalid-example", where, f"{op.operation_id}: {exc}")
+                        continue
+                    if isinstance(example, dict) and "value" in example:
+                        samples.append((f"{where}/value", example["value"]))
                 for where, value in samples:
                     try:
                         violation = schemas.compiled(media.pointer, direction).violation(value)
                     except DynclientError:
                         continue   # a schema that cannot compile is reported by its own finding
                     if violation:
-                        yield Finding("invalid-example", f"{media.pointer.rsplit('/', 1)[0]}/{where}",
+                        yield Finding("invalid-example", where,
                                       f"{op.operation_id}: the example does not validate against its schema: "
                                       f"{violation.pointer or '/'}: {violation.message}")
 
