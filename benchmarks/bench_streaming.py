@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 SPEC = {
     "openapi": "3.0.3", "info": {"title": "bench", "version": "1"},

@@ -38,7 +38,7 @@ from dynclient import sources
 from dynclient.schema import SchemaSet
 
 from . import processes
-from .payloads import CALLS, CHAT_REQUEST, CHAT_RESPONSE, ROUTES, file_list
+from .payloads import CALLS, ROUTES, file_list
 
 HERE = Path(__file__).resolve().parent
 PRIMARY, LATEST = "openai-2025-04-29.yaml", "openai-2026-08-21.yaml"
