@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-from .core.call import MISSING, bind_arguments, choose_request_media, validate_request
+from .core.call import MISSING, check_call
 from .errors import RequestError
-from .jobs import Router, typed_params
+from .jobs import Router, query_values, typed_params
 from .schema import SchemaSet
 from .spec import Operation, Spec
 
@@ -104,15 +104,11 @@ class BatchChecker:
             yield (f"{method} {path} differs from the file's endpoint {self.endpoint[0]} "
                    f"{self.endpoint[1]} (line {self.endpoint[2]}); a batch has one endpoint"), None
         body = line.get("body", MISSING)
-        texts: dict[str, Any] = dict(path_values)
-        for name, value in query:   # a repeated name is an array; names the operation lacks are ignored
-            if name in op.parameters_by_name:
-                texts[name] = [*texts[name], value] if isinstance(texts.get(name), list) else \
-                    ([texts[name], value] if name in texts else value)
+        texts = {**path_values, **{name: value for name, value in query_values(query).items()
+                                    if name in op.parameters_by_name}}   # names the operation lacks are ignored
         try:
-            bound = bind_arguments(op, typed_params(self.schemas, op, texts).items())
-            media = choose_request_media(op, body, "application/json" if body is not MISSING else None)
-            validate_request(self.schemas, op, bound, media, body)
+            check_call(self.schemas, op, typed_params(self.schemas, op, texts).items(), body,
+                       "application/json" if body is not MISSING else None)
         except RequestError as exc:
             yield str(exc), getattr(exc, "pointer", None)
         except ValueError as exc:   # a query text its schema cannot read

@@ -45,11 +45,11 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
-from .core.call import MISSING, bind_arguments, choose_request_media, response_problem, validate_request
+from .core.call import MISSING, check_call, response_problem
 from .errors import (STATUS_ERRORS, APIStatusError, ConfigError, DynclientError, RequestError, RunError,
                      RunInputError)
-from .jobs import (Job, Router, canonical_key, error_facts, key_from_raw, read_request, result_line,
-                   typed_params)
+from .jobs import (LEADING_ID, Job, Router, canonical_key, error_facts, id_from_raw, key_from_raw, read_request,
+                   result_line, typed_params)
 from .schema import schema_properties, unwrap
 
 # The Batch API's limits (https://platform.openai.com/docs/guides/batch): one table, used by submit.
@@ -66,11 +66,7 @@ MANIFEST_FORMAT = 1
 _ANSWER_HEAD = re.compile(rb'\{"id": ?"[^"\\]*", ?"custom_id": ?"((?:[^"\\\n]|\\.)*)"')
 _BODY_KEY, _ANSWER_TAIL = b'"body": ', b'}, "error": null}'
 _SUCCESS_HEAD = re.compile(rb'"response": \{"status_code": (\d{3}), "request_id": "([A-Za-z0-9_.:-]*)", "body": ')
-_REQUEST_ID = re.compile(rb'\{\s*"custom_id"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
-
-
-def _id_of(raw: bytes) -> str:
-    return raw.decode("ascii") if raw.isascii() and b"\\" not in raw else json.loads(b'"' + raw + b'"')
+_REQUEST_ID = re.compile(LEADING_ID)
 
 
 def _body_text(line: bytes) -> bytes | None:
@@ -278,9 +274,7 @@ class BatchWorkflow:
             params = typed_params(client.schemas, op, job.params) if job.from_url else job.params
             body = MISSING if job.body is None else job.body
             # What prepare checks, without building the HTTP request (the line is the request here).
-            bound = bind_arguments(op, params.items())
-            media = choose_request_media(op, body, "application/json" if body is not MISSING else None)
-            validate_request(client.schemas, op, bound, media, body)
+            check_call(client.schemas, op, params.items(), body, "application/json" if body is not MISSING else None)
         except RequestError as exc:
             return None, error_facts(exc)
         path = op.path.split("?")[0]
@@ -438,7 +432,7 @@ class BatchWorkflow:
                     key = key_from_raw(match.group(1)) if match else None
                     found = answers.get(key) if key is not None else None
                     if found is not None:   # the common line: its id read by a pattern, its operation its part's
-                        request = Job(number, _id_of(match.group(1)), operations[found[0]])
+                        request = Job(number, id_from_raw(match.group(1)), operations[found[0]])
                     else:
                         if not text.strip() or number in refused:
                             continue

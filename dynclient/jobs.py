@@ -56,6 +56,15 @@ def canonical_key(custom_id: str) -> bytes:
     return json.dumps(custom_id)[1:-1].encode("ascii")
 
 
+ID_TEXT = rb'((?:[^"\\\n]|\\.)*)'   # the text of a JSON string between its quotes (one line)
+LEADING_ID = rb'\{\s*"custom_id"\s*:\s*"' + ID_TEXT + rb'"'   # a line that begins with its custom_id
+
+
+def id_from_raw(raw: bytes) -> str:
+    """The custom_id whose JSON text (between the quotes) is `raw`; ValueError if that is not JSON."""
+    return raw.decode("ascii") if raw.isascii() and b"\\" not in raw else json.loads(b'"' + raw + b'"')
+
+
 def key_from_raw(raw: bytes) -> bytes:
     """`canonical_key` of the id whose JSON text (between the quotes) is `raw`, as found in a line."""
     if raw.isascii() and b"\\" not in raw:
@@ -153,7 +162,7 @@ def read_request(router: Router | None, number: int, text: bytes | str, data: An
                               f"line {number} ({custom_id}): no operation of the document serves {method.upper()} {url}")
         return job
     job.operation_id, path_values, query = found
-    job.params = {**path_values, **_query_values(query)}
+    job.params = {**path_values, **query_values(query)}
     job.from_url = True
     return job
 
@@ -179,16 +188,14 @@ def typed_params(schemas: SchemaSet, op: Operation, values: dict[str, Any]) -> d
     return typed
 
 
-_LEADING_ID = re.compile(rb'\s*\{\s*"custom_id"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
+_LEADING_ID = re.compile(rb'\s*' + LEADING_ID)
 
 
 def _leading_id(text: bytes | str) -> str:
     """The custom_id a broken line begins with (as the input survey read it), or ""."""
     match = _LEADING_ID.match(text.encode("utf-8", "replace") if isinstance(text, str) else text)
-    if not match:
-        return ""
     try:
-        return json.loads(b'"' + match.group(1) + b'"')
+        return id_from_raw(match.group(1)) if match else ""
     except ValueError:
         return ""
 
@@ -203,7 +210,8 @@ def custom_id_problem(custom_id: Any) -> str | None:
     return None
 
 
-def _query_values(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+def query_values(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Query pairs by name; a repeated name is an array of its values."""
     values: dict[str, Any] = {}
     for name, value in pairs:
         if name in values:

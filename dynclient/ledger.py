@@ -41,15 +41,15 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from .errors import RunInputError
-from .jobs import custom_id_problem, key_from_raw
+from .jobs import ID_TEXT, LEADING_ID, canonical_key, custom_id_problem, id_from_raw, key_from_raw
 
 CHUNK = 1 << 22
 MAX_LINE_BYTES = 64 << 20    # a request line longer than this stops the survey (nothing is sent)
 MAX_RESULT_BYTES = 1 << 30   # a result line: a whole answer (the client's own cap is 256 MiB)
 CHECKPOINT_EVERY = 5.0      # seconds between checkpoints (and fsyncs of the results)
 STATE_FORMAT = 1
-_RESULT_HEAD = re.compile(rb'\n\{"custom_id": "((?:[^"\\\n]|\\.)*)", "line": (\d+),')
-_REQUEST_HEAD = re.compile(rb'\n\{\s*"custom_id"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
+_RESULT_HEAD = re.compile(rb'\n\{"custom_id": "' + ID_TEXT + rb'", "line": (\d+),')
+_REQUEST_HEAD = re.compile(rb'\n' + LEADING_ID)
 # The same, for ids of printable ASCII without a backslash: their bytes are their canonical key as found,
 # so a whole chunk is read by C code (findall, map) when every line of it has such an id.
 _SIMPLE_ID = rb'([\x20\x21\x23-\x5b\x5d-\x7e]*)'
@@ -78,8 +78,9 @@ def _chunks(fh: Any, limit: int | None = None) -> Iterator[bytes]:
             yield data[:cut]
 
 
-def _hash(key: bytes) -> int:
-    return hash(key) or 1   # 0 means "no result at this line"
+def key_hash(key: bytes) -> int:
+    """The 64-bit hash a ledger keeps for a canonical custom_id (never 0, which means "no result")."""
+    return hash(key) or 1
 
 
 def _hashes(keys: Any) -> list[int]:
@@ -186,7 +187,7 @@ class Ledger:
                 else:
                     pairs = [self._slow_result(number + i, text) for i, text in enumerate(chunk[1:].split(b"\n"))]
                     numbers = [line for _, line in pairs]
-                    hashes = [_hash(key) for key, _ in pairs]
+                    hashes = [key_hash(key) for key, _ in pairs]
                 self._record(list(map(int, numbers)), hashes)
                 number += lines
                 self.results += lines
@@ -205,7 +206,7 @@ class Ledger:
         except (ValueError, TypeError, KeyError, RecursionError):
             raise RunInputError(self.path, [f"{where}: not a result line of dynclient run (it must hold custom_id "
                                             f"and line); give another output file"]) from None
-        return json.dumps(custom_id)[1:-1].encode("ascii"), line
+        return canonical_key(custom_id), line
 
     def _record(self, lines: list[int], hashes: list[int]) -> None:
         if self.state is not None:   # after the checkpoint: those lines are done
@@ -221,8 +222,8 @@ class Ledger:
             grow = max(top + 1 - len(self.by_line), len(self.by_line), 1024)
             self.by_line.frombytes(bytes(8 * grow))
         by_line = self.by_line
-        for line, key_hash in zip(lines, hashes):
-            by_line[line] = key_hash
+        for line, value in zip(lines, hashes):
+            by_line[line] = value
 
     # --- the input -------------------------------------------------------------------
 
@@ -274,7 +275,7 @@ class Ledger:
             return 0
         match = _REQUEST_HEAD.match(b"\n" + text)
         if match:
-            return _hash(key_from_raw(match.group(1)))
+            return key_hash(key_from_raw(match.group(1)))
         try:
             data = json.loads(text)
         except (ValueError, RecursionError):
@@ -284,21 +285,21 @@ class Ledger:
         if bad:
             problems.append(f"line {number}: {bad}")
             return 0
-        return _hash(json.dumps(custom_id)[1:-1].encode("ascii"))
+        return key_hash(canonical_key(custom_id))
 
     def _duplicates(self, path: str) -> list[str]:
         """Which custom_ids repeat, exactly (a second pass, only when the first saw a repeated hash)."""
         seen: set[int] = set()
         repeated: set[int] = set()
         for _, key in _keys_of_file(path):
-            h = _hash(key)
+            h = key_hash(key)
             (repeated if h in seen else seen).add(h)
         del seen
         lines: dict[bytes, list[int]] = {}
         for number, key in _keys_of_file(path):
-            if _hash(key) in repeated:
+            if key_hash(key) in repeated:
                 lines.setdefault(key, []).append(number)
-        return [f"custom_id {_id_of(key)!r} is on lines {', '.join(map(str, found[:10]))}"
+        return [f"custom_id {id_from_raw(key)!r} is on lines {', '.join(map(str, found[:10]))}"
                 f"{' …' if len(found) > 10 else ''}" for key, found in lines.items() if len(found) > 1]
 
     def _pending_by_id(self, path: str) -> bytearray:
@@ -384,7 +385,7 @@ def _keys_of_file(path: str) -> Iterable[tuple[int, bytes]]:
                 continue
             custom_id = data.get("custom_id") if isinstance(data, dict) else None
             if isinstance(custom_id, str) and custom_id:
-                yield number, json.dumps(custom_id)[1:-1].encode("ascii")
+                yield number, canonical_key(custom_id)
 
 
 def has_repeats(hashes: array.array) -> bool:
@@ -411,10 +412,6 @@ def has_repeats(hashes: array.array) -> bool:
                 return True
             seen.add(value)
     return False
-
-
-def _id_of(key: bytes) -> str:
-    return json.loads(b'"' + key + b'"')
 
 
 def file_identity(path: str) -> dict:

@@ -42,7 +42,7 @@ from .errors import (APIStatusError, ConfigError, DynclientError, RequestError, 
                      RunStoppedError)
 from .jobs import (Job, Router, canonical_key, custom_id_problem, embeddable, error_facts, read_request,
                    result_line, typed_params)
-from .ledger import Ledger, Survey, file_identity
+from .ledger import Ledger, Survey, file_identity, key_hash
 
 log = logging.getLogger("dynclient.run")
 
@@ -246,37 +246,34 @@ class Runner:
                 if number < len(pending) and pending[number]:
                     yield read_request(self.router, number, text)
 
+    @staticmethod
+    def _check_id(number: int, item: Any, seen: dict[int, int]) -> tuple[int, str | None]:
+        """The ledger hash of a request's custom_id, and what is wrong with it (None) given the earlier ones."""
+        custom_id = item.get("custom_id") if isinstance(item, dict) else None
+        bad = custom_id_problem(custom_id) if isinstance(item, dict) else "a request must be a dict"
+        if bad:
+            return 0, f"request {number}: {bad}"
+        found = key_hash(canonical_key(custom_id))
+        if found in seen:
+            return found, f"request {number}: custom_id {custom_id!r} repeats request {seen[found]}"
+        seen[found] = number
+        return found, None
+
     def _check_ids(self, requests: Sequence) -> None:
-        seen: dict[bytes, int] = {}
-        problems = []
-        for number, item in enumerate(requests, 1):
-            custom_id = item.get("custom_id") if isinstance(item, dict) else None
-            bad = custom_id_problem(custom_id) if isinstance(item, dict) else "a request must be a dict"
-            if bad:
-                problems.append(f"request {number}: {bad}")
-                continue
-            key = canonical_key(custom_id)
-            if key in seen:
-                problems.append(f"request {number}: custom_id {custom_id!r} repeats request {seen[key]}")
-            seen.setdefault(key, number)
+        seen: dict[int, int] = {}
+        problems = [bad for number, item in enumerate(requests, 1) if (bad := self._check_id(number, item, seen)[1])]
         if problems:
             raise RunInputError("requests", problems)
 
     def _iterable_jobs(self, requests: Iterable, done: set[int]) -> Iterator[Job]:
-        checked = isinstance(requests, Sequence)
-        seen: set[int] = set()
+        checked = isinstance(requests, Sequence)   # a sequence was checked whole; a one-shot iterator as it comes
+        seen: dict[int, int] = {}
         for number, item in enumerate(requests, 1):
-            custom_id = item.get("custom_id") if isinstance(item, dict) else None
-            if not checked:   # a one-shot iterator: its ids are checked as they come
-                bad = custom_id_problem(custom_id) if isinstance(item, dict) else "a request must be a dict"
-                key_hash = hash(canonical_key(custom_id)) or 1 if not bad else 0
-                if not bad and key_hash in seen:
-                    bad = f"custom_id {custom_id!r} repeats an earlier request"
-                if bad:
-                    raise RunInputError("requests", [f"request {number}: {bad} (the requests before it were run; "
-                                                     f"fix it and run again to resume)"])
-                seen.add(key_hash)
-            if (hash(canonical_key(custom_id)) or 1) in done:
+            found, bad = self._check_id(number, item, seen if not checked else {})
+            if bad:
+                raise RunInputError("requests", [f"{bad} (the requests before it were run; fix it and run again "
+                                                 f"to resume)"])
+            if found in done:
                 self.summary.skipped += 1
                 continue
             yield read_request(self.router, number, b"", data=item)

@@ -26,8 +26,8 @@ from ..errors import (ConfigError, ParameterError, ResponseDecodeError, Response
 from ..schema import SchemaSet
 from ..spec import TOKEN, Operation, Parameter, Spec, expect
 from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_MODES, Bound, Options, PreparedRequest,
-                   RawResponse, Result, admit_event, ask_to_stream, bind_arguments, choose_request_media,
-                   event_problem, response_media, response_problem, serves_openai, validate_request,
+                   RawResponse, Result, admit_event, ask_to_stream, check_call,
+                   event_problem, response_media, response_problem, serves_openai,
                    with_max_retries)
 from .headers import SENSITIVE_HEADERS, Headers
 from .policy import IDEMPOTENCY_HEADER, RetryPolicy, Timeout
@@ -225,10 +225,8 @@ class BaseClient:
                 **arguments: Any) -> PreparedRequest:
         """Bind, validate and encode a call without sending it."""
         op = self.operation(operation_id)
-        bound = bind_arguments(op, [*(params or {}).items(), *arguments.items()])
-        media = choose_request_media(op, body, content_type)
-        if self.options.validate_requests:
-            validate_request(self.schemas, op, bound, media, body)
+        bound, media = check_call(self.schemas, op, [*(params or {}).items(), *arguments.items()], body,
+                                  content_type, self.options.validate_requests)
         prepared = self._encode(op, bound, media, body, headers or {})
         if self.cassette is not None:
             prepared = dataclasses.replace(prepared, call=self.cassette.request_form(

@@ -205,6 +205,17 @@ def choose_request_media(op: Operation, body: Any, content_type: str | None):
     return request_body.content[key]
 
 
+def check_call(schemas: SchemaSet, op: Operation, arguments: Iterable[tuple[str, Any]], body: Any,
+               content_type: str | None, validate: bool = True) -> tuple[Bound, Any]:
+    """Bind the arguments, choose the request media and (with `validate`) check both against the document:
+    what a call is before it is encoded. (bound values, media) or the RequestError."""
+    bound = bind_arguments(op, arguments)
+    media = choose_request_media(op, body, content_type)
+    if validate:
+        validate_request(schemas, op, bound, media, body)
+    return bound, media
+
+
 def response_media(op: Operation, status: int, content_type: str, *, binary: bool,
                    has_body: bool = True) -> tuple[Any, tuple[str, str] | None]:
     """(the declared media type of an answer or None, the problem with its status, presence or content
