@@ -42,14 +42,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 from urllib.parse import quote, urlencode
 
 from .core.call import MISSING, check_call, response_problem
-from .errors import (STATUS_ERRORS, APIStatusError, ConfigError, DynclientError, RequestError, RunError,
-                     RunInputError)
+from .errors import (STATUS_ERRORS, APIStatusError, ConfigError, DynclientError, PaginationError, RequestError,
+                     RunError, RunInputError)
 from .jobs import (LEADING_ID, Job, Router, canonical_key, error_facts, id_from_raw, key_from_raw, read_request,
                    result_line, typed_params)
+from .run import on_own_loop
 from .schema import schema_properties, unwrap
 
 # The Batch API's limits (https://platform.openai.com/docs/guides/batch): one table, used by submit.
@@ -171,7 +172,8 @@ class BatchWorkflow:
             raise ConfigError(f"metadata: at most {limits['metadata_pairs'] - 2} pairs of strings (two more are "
                               f"the job's)")
         requests = os.fspath(requests)
-        if Path(manifest).exists():
+        resumed = Path(manifest).exists()
+        if resumed:
             job = load_manifest(manifest)
             if job["input"]["sha256"] != file_sha256(requests):
                 raise BatchJobError(f"{manifest} was made for another {requests} (its sha256 differs); give "
@@ -181,7 +183,7 @@ class BatchWorkflow:
             save_manifest(manifest, job)
         for part in job["parts"]:
             if not part.get("file_id"):
-                await self._upload(job, part, manifest)
+                await self._upload(job, part, manifest, resumed)
             if not part.get("batch_id"):
                 await self._create(job, part, manifest)
         return job
@@ -193,14 +195,16 @@ class BatchWorkflow:
         workdir.mkdir(parents=True, exist_ok=True)
         allowed = self._allowed_endpoints()
         parts: list[dict] = []
-        open_parts: dict[str, tuple[dict, Any]] = {}   # endpoint -> (part, its file)
+        open_parts: dict[str, tuple[dict, Any, Any]] = {}   # endpoint -> (part, its file, its sha256 so far)
         problems: list[str] = []
         rejected: list[bytes] = []
         seen: dict[bytes, int] = {}
         total = 0
+        input_digest = hashlib.sha256()
         try:
             with open(requests, "rb") as fh:
                 for number, text in enumerate(fh, 1):
+                    input_digest.update(text)
                     if not text.strip():
                         continue
                     job = read_request(self.router, number, text)
@@ -217,20 +221,23 @@ class BatchWorkflow:
                             or current[0]["bytes"] + len(data) > limits["bytes_per_file"]:
                         if current is not None:
                             current[1].close()
+                            current[0]["sha256"] = current[2].hexdigest()
                         index = len(parts) + 1
                         name = f"dynclient-{job_id}-part-{index:04d}.jsonl"
                         part = {"index": index, "endpoint": endpoint, "file": str(workdir / name), "filename": name,
                                 "requests": 0, "bytes": 0, "first_line": number, "last_line": number}
                         parts.append(part)
-                        current = open_parts[endpoint] = (part, open(part["file"], "wb"))
-                    part, out = current
+                        current = open_parts[endpoint] = (part, open(part["file"], "wb"), hashlib.sha256())
+                    part, out, digest = current
                     out.write(data)
+                    digest.update(data)
                     part["requests"] += 1
                     part["bytes"] += len(data)
                     part["last_line"] = number
         finally:
-            for _, out in open_parts.values():
+            for part, out, digest in open_parts.values():
                 out.close()
+                part["sha256"] = digest.hexdigest()
         if problems and not skip_invalid:
             shutil.rmtree(workdir, ignore_errors=True)
             raise RunInputError(requests, problems)
@@ -241,10 +248,8 @@ class BatchWorkflow:
         if not parts:
             shutil.rmtree(workdir, ignore_errors=True)
             raise RunInputError(requests, ["no request to submit"])
-        for part in parts:
-            part["sha256"] = file_sha256(part["file"])
         return {"format": MANIFEST_FORMAT, "job": job_id, "created": int(time.time()),
-                "input": {"path": os.path.abspath(requests), "sha256": file_sha256(requests), "requests": total,
+                "input": {"path": os.path.abspath(requests), "sha256": input_digest.hexdigest(), "requests": total,
                           "rejected": len(rejected), "rejects": os.fspath(rejects) if rejected else None},
                 "completion_window": window, "metadata": metadata, "parts": parts}
 
@@ -295,13 +300,16 @@ class BatchWorkflow:
             line["body"] = job.body
         return line, None
 
-    async def _upload(self, job: dict, part: dict, manifest: str | os.PathLike) -> None:
-        """Upload a part, unless an earlier submit did and died before recording it."""
-        found = await self._find_file(part)
+    async def _upload(self, job: dict, part: dict, manifest: str | os.PathLike, resumed: bool) -> None:
+        """Upload a part, unless an earlier submit did and died before recording it (looked for only when
+        an earlier submit had begun this upload)."""
+        found = await self._find_file(part) if part.get("uploading") else None
         if found is None:
-            if file_sha256(part["file"]) != part["sha256"]:
+            if resumed and file_sha256(part["file"]) != part["sha256"]:
                 raise BatchJobError(f"{part['file']} changed since it was split (sha256); submit again with a "
                                     f"new manifest")
+            part["uploading"] = True
+            save_manifest(manifest, job)
             answer = await self.client.call("createFile", {"file": Path(part["file"]), "purpose": "batch"})
             found = answer["id"]
         part["file_id"] = found
@@ -310,18 +318,31 @@ class BatchWorkflow:
     async def _find_file(self, part: dict) -> str | None:
         if "listFiles" not in self.client.spec.operations:
             return None
-        page = await self.client.call("listFiles", purpose="batch")
-        for item in page.get("data") or [] if isinstance(page, dict) else []:
+        async for item in self._listed("listFiles", purpose="batch"):
             if isinstance(item, dict) and item.get("filename") == part["filename"] \
                     and item.get("bytes") in (None, part["bytes"]):
                 return item.get("id")
         return None
 
+    async def _listed(self, operation_id: str, **arguments: Any) -> AsyncIterator[Any]:
+        """Every item of a list operation: all its pages, or its one answer when it does not page."""
+        try:
+            pages = self.client.paginate(operation_id, **arguments)
+        except PaginationError:
+            page = await self.client.call(operation_id, **arguments)
+            for item in (page.get("data") or []) if isinstance(page, dict) else []:
+                yield item
+            return
+        async for item in pages:
+            yield item
+
     async def _create(self, job: dict, part: dict, manifest: str | os.PathLike) -> None:
         """Create a part's batch, unless an earlier submit did and died before recording it."""
         tags = {"dynclient_job": job["job"], "dynclient_part": str(part["index"])}
-        found = await self._find_batch(tags)
+        found = await self._find_batch(tags) if part.get("creating") else None
         if found is None:
+            part["creating"] = True
+            save_manifest(manifest, job)
             answer = await self.client.call("createBatch", {
                 "input_file_id": part["file_id"], "endpoint": part["endpoint"],
                 "completion_window": job["completion_window"], "metadata": {**job["metadata"], **tags}})
@@ -332,7 +353,7 @@ class BatchWorkflow:
     async def _find_batch(self, tags: dict) -> dict | None:
         if "listBatches" not in self.client.spec.operations:
             return None
-        async for batch in self.client.paginate("listBatches", limit=100):
+        async for batch in self._listed("listBatches", limit=100):
             metadata = batch.get("metadata") if isinstance(batch, dict) else None
             if isinstance(metadata, dict) and all(metadata.get(k) == v for k, v in tags.items()):
                 return batch
@@ -342,6 +363,10 @@ class BatchWorkflow:
 
     async def status(self, manifest: str | os.PathLike) -> list[dict]:
         """Each part's batch as the API sees it now (recorded in the manifest)."""
+        return (await self._refresh(manifest))["parts"]
+
+    async def _refresh(self, manifest: str | os.PathLike) -> dict:
+        """The job, each part's batch brought up to date from the API and recorded."""
         job = load_manifest(manifest)
         for part in job["parts"]:
             if part.get("batch_id"):
@@ -350,7 +375,7 @@ class BatchWorkflow:
                             output_file_id=batch.get("output_file_id"), error_file_id=batch.get("error_file_id"),
                             errors=batch.get("errors"))
         save_manifest(manifest, job)
-        return job["parts"]
+        return job
 
     async def watch(self, manifest: str | os.PathLike, *, interval: float = 2.0, max_interval: float = 60.0,
                     timeout: float | None = None, progress: bool | None = None,
@@ -400,11 +425,11 @@ class BatchWorkflow:
     async def collect(self, manifest: str | os.PathLike, *, out: str | os.PathLike,
                       retry: str | os.PathLike | None = None) -> CollectSummary:
         """Download, validate and merge every part's answers, in input order (see the module's docstring)."""
-        parts = await self.status(manifest)
+        job = await self._refresh(manifest)
+        parts = job["parts"]
         running = [f"part {p['index']} is {p.get('status')}" for p in parts if p.get("status") not in TERMINAL]
         if running:
             raise BatchJobError(f"{manifest}: not finished ({'; '.join(running)}); `batch status --watch` waits")
-        job = load_manifest(manifest)
         workdir = Path(f"{manifest}.parts")
         workdir.mkdir(parents=True, exist_ok=True)
         answers: dict[bytes, tuple[int, int, int]] = {}   # custom_id -> (file number, offset, length)
@@ -553,20 +578,8 @@ class SyncBatchWorkflow:
         self.client, self.shell = client, shell
 
     def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise ConfigError("Client.batch was called inside a running event loop; use AsyncClient.batch")
-
-        async def main() -> Any:
-            aclient = self.client.sibling(self.shell)
-            try:
-                return await getattr(BatchWorkflow(aclient), method)(*args, **kwargs)
-            finally:
-                await aclient.aclose()
-        return asyncio.run(main())
+        return on_own_loop(self.client, self.shell,
+                           lambda aclient: getattr(BatchWorkflow(aclient), method)(*args, **kwargs), "Client.batch")
 
     def submit(self, requests: str | os.PathLike, **options: Any) -> dict:
         return self._run("submit", requests, **options)

@@ -33,7 +33,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Awaitable, Callable, Iterable, Iterator
 
 from .core.call import MISSING
 from .core.limits import RateLimits
@@ -404,22 +404,29 @@ async def run_async(client: Any, requests: Any, out: str | os.PathLike, **option
     return await Runner(client, requests, out, **options).run()
 
 
-def run_sync(client: Any, shell: type, requests: Any, out: str | os.PathLike, **options: Any) -> RunSummary:
-    """`client.run(...)` of a Client: the same run on a sibling of the `shell` class (AsyncClient) with the
-    same document and settings, in an event loop of its own."""
+def on_own_loop(client: Any, shell: type, work: Callable[[Any], Awaitable[Any]], what: str,
+                **transport_options: Any) -> Any:
+    """`work(aclient)` on a sibling of `client` of the async `shell` class (same document, settings and
+    credentials), in an event loop of its own, the sibling closed after: how a Client runs what is written
+    for an AsyncClient. Not inside a running event loop (`what` names the call in that error)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:
-        raise ConfigError("Client.run was called inside a running event loop; use `await AsyncClient.run(...)`")
+        raise ConfigError(f"{what} was called inside a running event loop; use the AsyncClient's")
 
-    concurrency = options.get("concurrency", DEFAULT_CONCURRENCY)
-
-    async def main() -> RunSummary:
-        aclient = client.sibling(shell, pool_maxsize=concurrency, max_connections=concurrency)
+    async def main() -> Any:
+        aclient = client.sibling(shell, **transport_options)
         try:
-            return await run_async(aclient, requests, out, **options)
+            return await work(aclient)
         finally:
             await aclient.aclose()
     return asyncio.run(main())
+
+
+def run_sync(client: Any, shell: type, requests: Any, out: str | os.PathLike, **options: Any) -> RunSummary:
+    """`client.run(...)` of a Client: the same run on an AsyncClient sibling whose pool holds the concurrency."""
+    concurrency = options.get("concurrency", DEFAULT_CONCURRENCY)
+    return on_own_loop(client, shell, lambda aclient: run_async(aclient, requests, out, **options), "Client.run",
+                       pool_maxsize=concurrency, max_connections=concurrency)
