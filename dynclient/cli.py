@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if not run:
         parser.print_help()
         return EXIT_USAGE
-    from .errors import APIStatusError, DynclientError, RequestError, SpecError
+    from .errors import APIStatusError, DynclientError, RequestError, RunInputError, SpecError
     try:
         return run(args)
     except BrokenPipeError:   # `dynclient ... | head` closed the pipe: not an error
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except APIStatusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_API_ERROR
-    except (UsageError, RequestError, SpecError, ValueError, OSError) as exc:
+    except (UsageError, RequestError, RunInputError, SpecError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DynclientError as exc:
@@ -552,7 +552,7 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
 
 def run_run(args: argparse.Namespace) -> int:
     from .client import Client
-    from .errors import RunInputError, RunStoppedError
+    from .errors import RunStoppedError
     resume = resume_command(args)
     options: dict[str, Any] = {"timeout": args.timeout} if args.timeout else {}
     client = Client(args.spec, base_url=args.base_url, api_key=api_key(args), **options)
@@ -561,9 +561,6 @@ def run_run(args: argparse.Namespace) -> int:
                              requests_per_minute=args.max_requests_per_minute,
                              tokens_per_minute=args.max_tokens_per_minute,
                              progress=False if args.no_progress else True)
-    except RunInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except RunStoppedError as exc:
         print(f"stopped: {exc}\nresume with:\n  {resume}", file=sys.stderr)
         return EXIT_API_ERROR
@@ -760,14 +757,9 @@ def run_batch_submit(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise UsageError(f"--metadata takes KEY=VALUE, not {pair!r}")
         metadata[key] = value
-    from .errors import RunInputError
-    try:
-        job = _batch_client(args).batch.submit(args.requests, manifest=args.manifest,
-                                               completion_window=args.completion_window, metadata=metadata,
-                                               skip_invalid=args.skip_invalid, rejects=args.rejects)
-    except RunInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    job = _batch_client(args).batch.submit(args.requests, manifest=args.manifest,
+                                           completion_window=args.completion_window, metadata=metadata,
+                                           skip_invalid=args.skip_invalid, rejects=args.rejects)
     _print_parts(job["parts"])
     rejected = job["input"]["rejected"]
     print(f"submitted {job['input']['requests']:,} requests in {len(job['parts'])} batch(es)"

@@ -650,3 +650,12 @@ def test_an_overlong_line_or_an_unwritable_output_is_a_typed_error(tmp_path, ser
     (tmp_path / "dir").mkdir()
     with pytest.raises(dynclient.RunError, match="cannot run"):
         client_for(server).run(requests_file(tmp_path / "ok.jsonl", 1), out=tmp_path / "dir", progress=False)
+
+
+def test_the_command_line_exits_2_when_the_input_cannot_be_run(tmp_path, doc_path, capsys):
+    from dynclient.cli import main
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"custom_id": "a", "operation": "echo", "body": {"text": "x"}}\n' * 2)
+    assert main(["run", str(doc_path), str(path), "-o", str(tmp_path / "out.jsonl"),
+                 "--base-url", "http://127.0.0.1:9/v1"]) == 2
+    assert "custom_id 'a' is on lines 1, 2" in capsys.readouterr().err
