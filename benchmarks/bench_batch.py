@@ -24,21 +24,13 @@ import time
 from pathlib import Path
 
 from .payloads import CHAT_REQUEST
+from .processes import RSS_SAMPLER, status_kb
 
-CHILD = r"""
-import json, sys, threading, time
+CHILD = RSS_SAMPLER + r"""
+import json, sys, time
 args = json.loads(sys.argv[1])
 import dynclient
-peak = [0]
-def rss_kb(field="VmRSS"):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1])
-def sample():
-    while True:
-        peak[0] = max(peak[0], rss_kb())
-        time.sleep(0.2)
-threading.Thread(target=sample, daemon=True).start()
+sample_rss(0.2)
 client = dynclient.Client("openai@2025-04-29", base_url=args["base"], api_key="sk-bench")
 times = {}
 started = time.perf_counter()
@@ -53,14 +45,6 @@ times["collect"] = time.perf_counter() - started
 print(json.dumps({"times": times, "parts": len(job["parts"]), "done": summary.done, "failed": summary.failed,
                   "to_retry": summary.to_retry, "hwm_kb": rss_kb("VmHWM"), "sampled_kb": peak[0]}))
 """
-
-
-def mock_peak_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM"):
-                return int(line.split()[1])
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             if done.returncode:
                 raise RuntimeError(done.stderr[-3000:])
             result = json.loads(done.stdout.strip().splitlines()[-1])
-            mock_kb = mock_peak_kb(mock.pid)
+            mock_kb = status_kb("VmHWM", mock.pid)
         finally:
             mock.terminate()
             mock.wait(timeout=30)

@@ -33,6 +33,7 @@ from pathlib import Path
 import dynclient
 
 from .payloads import CHAT_REQUEST, CHAT_RESPONSE
+from .processes import RSS_SAMPLER
 from .run import LoopbackServer
 
 EXPECTED = CHAT_RESPONSE["id"]
@@ -95,23 +96,13 @@ def throughput(base: str, calls: int, rounds: int, workdir: Path) -> dict[str, l
 
 # --- the million-line run, in fresh processes ---------------------------------------------------
 
-CHILD = r"""
-import json, os, sys, threading, time
+CHILD = RSS_SAMPLER + r"""
+import json, sys, time
 spawned = float(sys.argv[1]); args = json.loads(sys.argv[2])
 sys.path.insert(0, args["root"])
 import dynclient
 from dynclient.run import estimate_tokens
-
-peak = [0]
-def rss_kb(field="VmRSS"):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1])
-def sample():
-    while True:
-        peak[0] = max(peak[0], rss_kb())
-        time.sleep(0.5)
-threading.Thread(target=sample, daemon=True).start()
+sample_rss(0.5)
 
 first = []
 started = [0]

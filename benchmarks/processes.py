@@ -79,3 +79,31 @@ completion = client.chat.completions.create(**args["body"])
 print(json.dumps({"ok": completion.id == args["expect_id"],
                   "maxrss_kb": peak_rss_kb()}))
 """
+
+
+def status_kb(field: str = "VmHWM", pid: int | str = "self") -> int:
+    """A memory figure of a process from /proc (Linux), in kB: VmHWM its peak RSS, VmRSS its RSS now."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+# Pasted at the head of a child program: `rss_kb(field)` reads its own /proc status, and
+# `sample_rss(seconds)` starts a thread keeping the highest RSS seen in `peak[0]`.
+RSS_SAMPLER = """
+import threading as _threading, time as _time
+def rss_kb(field="VmRSS"):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+peak = [0]
+def sample_rss(seconds):
+    def sample():
+        while True:
+            peak[0] = max(peak[0], rss_kb())
+            _time.sleep(seconds)
+    _threading.Thread(target=sample, daemon=True).start()
+"""
