@@ -95,6 +95,7 @@ class MockApp:
         self.overrides = checked_overrides(self.spec, overrides or {})   # operation id -> JSON object
         server_url = str((self.spec.servers or [{"url": "/"}])[0].get("url", "/"))
         self.prefix = urlsplit(server_url).path.rstrip("/") if "{" not in server_url else ""
+        self._declared: dict[str, dict] = {}   # response media pointer -> the properties its schema declares
         self.routes = self._routes()
         self.store: dict[str, dict[str, dict]] = {}
         self.lock = threading.Lock()
@@ -148,7 +149,7 @@ class MockApp:
         media = _json_answer(op)
         if media is None or media.schema is None:
             return False
-        return "id" in schema_properties(*self.schemas.translated(media.pointer, "response"))
+        return "id" in self.declared(media)
 
     @staticmethod
     def _answer_schema(op: Operation) -> Any:
@@ -501,11 +502,19 @@ class MockApp:
             return obj
         return trial if self.schemas.compiled(media.pointer, "response").is_valid(trial) else obj
 
+    def declared(self, media: Any) -> dict:
+        """The properties a response media type's schema declares (through allOf), computed once."""
+        found = self._declared.get(media.pointer)
+        if found is None:
+            found = self._declared[media.pointer] = schema_properties(
+                *self.schemas.translated(media.pointer, "response"))
+        return found
+
     def cancelled(self, media: Any, item: Any) -> Any:
         """An item after a `.../cancel` action: its status becomes the schema's word for it."""
         if not isinstance(item, dict) or "status" not in item:
             return item
-        status = schema_properties(*self.schemas.translated(media.pointer, "response")).get("status")
+        status = self.declared(media).get("status")
         allowed = status.get("enum") if isinstance(status, dict) else None
         word = next((w for w in ("cancelled", "canceled") if w in (allowed or ())), None)
         return {**item, "status": word} if word else item
@@ -556,7 +565,7 @@ class MockApp:
         """`obj` with the request's fields that the response also has or declares (`metadata`, optional in a
         Batch, is kept as sent, as the API does), each kept only if still valid."""
         compiled = self.schemas.compiled(media.pointer, "response")
-        declared = schema_properties(*self.schemas.translated(media.pointer, "response"))
+        declared = self.declared(media)
         result = dict(obj)
         if fresh and (isinstance(result.get("id"), str) or ("id" in result and result["id"] is None)):
             old = result["id"] or ""
@@ -587,7 +596,7 @@ class MockApp:
         chunk = ordered[:limit]
         page = {**base, "data": chunk}
         compiled = self.schemas.compiled(media.pointer, "response")
-        declared = schema_properties(*self.schemas.translated(media.pointer, "response"))
+        declared = self.declared(media)
         for name, value in (("first_id", chunk[0].get("id") if chunk else None),
                             ("last_id", chunk[-1].get("id") if chunk else None),
                             ("has_more", len(ordered) > limit)):
