@@ -48,6 +48,7 @@ class Job:
     size: int = 0                        # bytes of the line as read (a cheap size for token estimates)
     from_url: bool = False               # params are texts from a URL, to be typed by their schemas
     problem: dict | None = None          # the error of a line that cannot be sent
+    body_text: bytes | None = None       # the JSON text `body` was read from (sent as written)
 
 
 def canonical_key(custom_id: str) -> bytes:
@@ -116,16 +117,113 @@ def problem(type_: str, message: str, **facts: Any) -> dict:
     return {"type": type_, "message": message, **{k: v for k, v in facts.items() if v is not None}}
 
 
+# --- reading a line ----------------------------------------------------------------
+
+
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        names = [name for name, _ in pairs]
+        repeated = next(name for name in found if names.count(name) > 1)
+        raise ValueError(f"the name {repeated!r} appears twice in one object (which value is meant is "
+                         f"not defined)")
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# The strict reader of request lines: a repeated name in an object, or NaN/Infinity, makes the line
+# invalid (what a server would read there is not defined, so what was validated might not be what is
+# sent), instead of Python's last-name-wins and its NaN extension.
+STRICT = json.JSONDecoder(object_pairs_hook=_unique_names, parse_constant=_no_constant)
+_scan = STRICT.scan_once
+_SPACE = " \t\n\r"
+_WS = r"[ \t\n\r]*"
+_PLAIN_STRING = r'"([^"\\\x00-\x1f]*)"'   # a JSON string without escapes (or control characters)
+# A line in the Batch API's order of names, its first three values plain strings: `body` is the rest.
+_BATCH_HEAD = re.compile(_WS + r"\{" + f"{_WS},".join(f'{_WS}"{name}"{_WS}:{_WS}{_PLAIN_STRING}'
+                                                      for name in ("custom_id", "method", "url"))
+                         + f'{_WS},{_WS}"body"{_WS}:{_WS}')
+
+
+def decode_line(text: str) -> tuple[Any, tuple[int, int] | None]:
+    """A request line's value, and where the text of its top-level `body` lies in `text` (None when it
+    has none): the C scanner reads the values, a few Python steps the top-level names. ValueError (a
+    JSONDecodeError) or RecursionError for a line that is not strict JSON."""
+    head = _BATCH_HEAD.match(text)
+    if head is not None:   # the Batch API's own order of the names: the body is the rest of the object
+        end = len(text.rstrip(_SPACE)) - 1
+        if text[end] == "}":
+            try:
+                body = STRICT.decode(text[head.end():end])   # exactly one value, or another shape
+            except (ValueError, RecursionError):
+                pass
+            else:
+                custom_id, method, url = head.groups()
+                return ({"custom_id": custom_id, "method": method, "url": url, "body": body},
+                        (head.end(), len(text[:end].rstrip(_SPACE))))
+    pairs: list[tuple[str, Any]] = []
+    span = None
+    try:
+        position = 0
+        while text[position] in _SPACE:
+            position += 1
+        if text[position] != "{":
+            return STRICT.decode(text), None
+        position += 1
+        while text[position] in _SPACE:
+            position += 1
+        if text[position] != "}":
+            while True:
+                if text[position] != '"':
+                    raise ValueError
+                name, position = _scan(text, position)
+                while text[position] in _SPACE:
+                    position += 1
+                if text[position] != ":":
+                    raise ValueError
+                position += 1
+                while text[position] in _SPACE:
+                    position += 1
+                start = position
+                value, position = _scan(text, start)
+                if name == "body":
+                    span = (start, position)
+                pairs.append((name, value))
+                while text[position] in _SPACE:
+                    position += 1
+                if text[position] == ",":
+                    position += 1
+                    while text[position] in _SPACE:
+                        position += 1
+                    continue
+                if text[position] != "}":
+                    raise ValueError
+                break
+        if text[position + 1:].strip(_SPACE):
+            raise ValueError
+    except (ValueError, IndexError, StopIteration):   # not JSON after all: the decoder says where and why
+        return STRICT.decode(text), None
+    return _unique_names(pairs), span
+
+
 def read_request(router: Router | None, number: int, text: bytes | str, data: Any = None) -> Job:
     """One request line (its text, or an already decoded `data`) as a Job; a line that cannot be sent is a
     Job with a `problem` (bad JSON, a missing field, an unknown operation or endpoint)."""
     size = len(text)
+    body_text = None
     if data is None:
         try:
-            data = json.loads(text)
+            string = text.decode("utf-8") if isinstance(text, (bytes, bytearray)) else text
+            data, span = decode_line(string)
         except (ValueError, RecursionError) as exc:
             return Job(number, _leading_id(text), size=size,
                        problem=problem("InvalidLine", f"line {number}: not JSON: {exc}"))
+        if span is not None:   # the body's own bytes: ASCII lines are sliced, others encoded again
+            body_text = (text[span[0]:span[1]] if isinstance(text, bytes) and len(string) == size
+                         else string[span[0]:span[1]].encode("utf-8"))
     if not isinstance(data, dict):
         return Job(number, "", size=size,
                    problem=problem("InvalidLine", f"line {number}: a request must be a JSON object, "
@@ -137,7 +235,7 @@ def read_request(router: Router | None, number: int, text: bytes | str, data: An
         job.problem = problem("InvalidLine", f"line {number}: {bad}")
         return job
     body = data.get("body")
-    job.body = body
+    job.body, job.body_text = body, body_text
     if "operation" in data:
         unknown = sorted(set(data) - {"custom_id", "operation", "body", "params"})
         operation_id, params = data["operation"], data.get("params") or {}

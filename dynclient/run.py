@@ -311,7 +311,7 @@ class Runner:
                 headers = {IDEMPOTENCY_HEADER: f"dynclient-run-{self.key_prefix}-{custom_id}"}
             params = typed_params(client.schemas, op, job.params) if job.from_url and job.params else job.params
             prepared = client.prepare(op.operation_id, MISSING if job.body is None else job.body,
-                                      params=params, headers=headers)
+                                      params=params, headers=headers, body_text=job.body_text)
         except RequestError as exc:
             self._write(job, "invalid", error=error_facts(exc))
             return

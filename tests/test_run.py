@@ -150,6 +150,49 @@ def test_invalid_lines_are_answered_in_the_results_and_never_sent(tmp_path, serv
     assert by_id["torn"]["error"]["type"] == "InvalidLine" and "not JSON" in by_id["torn"]["error"]["message"]
 
 
+def test_a_body_goes_out_as_written_in_its_line(tmp_path, server):
+    # The body's own text, spacing, escapes and key order kept, whatever the order of the line's names.
+    bodies = {
+        "batch-order": '{ "text" :"spaced",\t"max_tokens":  7 }',
+        "escaped": '{"text": "caf\\u00e9 \\"q\\" \\n"}',
+        "utf-8": '{"max_tokens": 1, "text": "naïve 雪"}',
+        "body-first": '{"text":"first"}',
+        "by-name": '{"text": "op"}',
+    }
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        f'{{"custom_id": "batch-order", "method": "POST", "url": "/v1/echo", "body": {bodies["batch-order"]}}}\n'
+        f'{{"custom_id":"escaped","method":"POST","url":"/v1/echo","body":{bodies["escaped"]} }}\n'
+        f'{{"custom_id": "utf-8", "method": "POST", "url": "/v1/echo", "body": {bodies["utf-8"]}}}\n'
+        f'{{"body": {bodies["body-first"]}, "url": "/v1/echo", "method": "POST", "custom_id": "body-first"}}\n'
+        f'{{"custom_id": "by-name", "operation": "echo", "body": {bodies["by-name"]}}}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    summary = client_for(server).run(path, out=out, concurrency=1, progress=False)
+    assert summary.done == 5, summary
+    sent = [a.body for a in server.attempts]
+    assert sent == [text.encode("utf-8") for text in bodies.values()]
+    by_id = once_each(out, 5)
+    assert by_id["escaped"]["body"] == {"echo": 'café "q" \n'} and by_id["utf-8"]["body"] == {"echo": "naïve 雪"}
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('{"custom_id": "dup", "method": "POST", "url": "/v1/echo", "body": {"text": 5, "text": "ok"}}',
+     "the name 'text' appears twice in one object"),
+    ('{"custom_id": "dup", "method": "POST", "url": "/v1/echo", "body": {"text": "ok"}, "body": {"text": "x"}}',
+     "the name 'body' appears twice in one object"),
+    ('{"custom_id": "dup", "operation": "echo", "body": {"text": "ok", "max_tokens": NaN}}', "NaN is not JSON"),
+])
+def test_a_body_whose_meaning_is_not_defined_is_refused_and_not_sent(tmp_path, server, line, expected):
+    # Python would read the last of repeated names, and NaN; a server may read them otherwise, so what was
+    # validated might not be what it acts on.
+    path = tmp_path / "in.jsonl"
+    path.write_text(line + "\n")
+    summary = client_for(server).run(path, out=tmp_path / "out.jsonl", progress=False)
+    assert (summary.done, summary.invalid) == (0, 1) and server.attempts == []
+    error = once_each(tmp_path / "out.jsonl", 1)["dup"]["error"]
+    assert error["type"] == "InvalidLine" and expected in error["message"] and "line 1" in error["message"]
+
+
 @pytest.mark.parametrize("lines, expected", [
     ([{"custom_id": "a"}, {"custom_id": "b"}, {"custom_id": "a"}], "custom_id 'a' is on lines 1, 3"),
     ([{"custom_id": "a"}, {"method": "POST"}], "line 2: no custom_id"),

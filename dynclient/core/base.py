@@ -222,12 +222,13 @@ class BaseClient:
 
     def prepare(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, content_type: str | None = None,
-                **arguments: Any) -> PreparedRequest:
-        """Bind, validate and encode a call without sending it."""
+                body_text: bytes | None = None, **arguments: Any) -> PreparedRequest:
+        """Bind, validate and encode a call without sending it. `body_text` is the JSON text `body` was
+        decoded from (a bulk run's line): when the body goes out as JSON, it goes out as written."""
         op = self.operation(operation_id)
         bound, media = check_call(self.schemas, op, [*(params or {}).items(), *arguments.items()], body,
                                   content_type, self.options.validate_requests)
-        prepared = self._encode(op, bound, media, body, headers or {})
+        prepared = self._encode(op, bound, media, body, headers or {}, body_text)
         if self.cassette is not None:
             prepared = dataclasses.replace(prepared, call=self.cassette.request_form(
                 op, prepared.url, self.options.base_url, body, {**(params or {}), **arguments}, headers,
@@ -239,7 +240,7 @@ class BaseClient:
     # --- encode -----------------------------------------------------------------
 
     def _encode(self, op: Operation, bound: Bound, media: Any, body: Any,
-                call_headers: Mapping[str, str]) -> PreparedRequest:
+                call_headers: Mapping[str, str], body_text: bytes | None = None) -> PreparedRequest:
         base_url = self.options.base_url
         if not base_url:
             raise ParameterError(op.operation_id, "base_url",
@@ -254,8 +255,10 @@ class BaseClient:
             headers["Cookie"] = params.encode_cookies(op, cookies)
         data = None
         if media is not None and body is not MISSING:
+            encoder = codecs.lookup(codecs.ENCODERS, media.content_type)
             try:
-                data, produced_type = codecs.lookup(codecs.ENCODERS, media.content_type)(body, media.encoding)
+                data, produced_type = ((body_text, "application/json") if body_text is not None and
+                                       encoder is codecs.encode_json else encoder(body, media.encoding))
             except codecs.EncodeError as exc:
                 raise ParameterError(op.operation_id, "body", str(exc)) from None
             headers["Content-Type"] = params.check_header_value(op, "Content-Type",

@@ -137,6 +137,8 @@ class RateLimits:
 
     def started(self, tokens: float, now: float) -> None:
         self.in_flight += 1
+        if not self.buckets and not self.server:
+            return
         for kind, amount in (("requests", 1.0), ("tokens", tokens)):
             bucket = self.buckets.get(kind)
             if bucket is not None:
@@ -155,7 +157,8 @@ class RateLimits:
             self.observe(headers, now)
         if not limited:
             self.pauses = 0
-            self.window = min(float(self.concurrency), self.window + 1.0 / max(self.window, 1.0))
+            if self.window < self.concurrency:   # growing back after a 429 halved it
+                self.window = min(float(self.concurrency), self.window + 1.0 / max(self.window, 1.0))
             return 0.0
         self.pauses += 1
         self.window = max(1.0, self.window / 2)
