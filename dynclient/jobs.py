@@ -260,7 +260,7 @@ def read_request(router: Router | None, number: int, text: bytes | str, data: An
                               f"line {number} ({custom_id}): no operation of the document serves {method.upper()} {url}")
         return job
     job.operation_id, path_values, query = found
-    job.params = {**path_values, **query_values(query)}
+    job.params = {**path_values, **query_values(query)} if query else path_values
     job.from_url = True
     return job
 

@@ -105,17 +105,15 @@ class Progress:
             self.bar = tqdm(total=None if total is None else total - skipped, unit="req", dynamic_ncols=True,
                             smoothing=0.1, file=sys.stderr, desc="run")
 
-    def update(self, summary: RunSummary, limits: str) -> None:
+    def update(self, summary: RunSummary, limits: RateLimits, now: float) -> None:
         if self.bar is not None:
             self.bar.update(1)
             if self.bar.n % 64 == 0 or summary.failed + summary.invalid == 1:
-                errors = summary.failed + summary.invalid
-                self.bar.set_postfix_str(f"errors {errors:,}" + (f", {limits}" if limits else ""), refresh=False)
-        elif self.mode == "lines":
-            now = time.monotonic()
-            if now - self.last_line >= PROGRESS_EVERY:
-                self.last_line = now
-                self.line(summary, limits, now)
+                errors, pace = summary.failed + summary.invalid, limits.describe(now)
+                self.bar.set_postfix_str(f"errors {errors:,}" + (f", {pace}" if pace else ""), refresh=False)
+        elif self.mode == "lines" and now - self.last_line >= PROGRESS_EVERY:
+            self.last_line = now
+            self.line(summary, limits.describe(now), now)
 
     def line(self, summary: RunSummary, limits: str, now: float) -> None:
         elapsed = now - self.started
@@ -296,7 +294,7 @@ class Runner:
 
     async def _run_job(self, job: Job) -> None:
         if job.problem is not None:
-            self._write(job, "invalid", error=job.problem)
+            self._write(job, "invalid", result_line(job, error=job.problem))
             return
         client = self.caller
         headers = None
@@ -313,7 +311,7 @@ class Runner:
             prepared = client.prepare(op.operation_id, MISSING if job.body is None else job.body,
                                       params=params, headers=headers, body_text=job.body_text)
         except RequestError as exc:
-            self._write(job, "invalid", error=error_facts(exc))
+            self._write(job, "invalid", result_line(job, error=error_facts(exc)))
             return
         limits = self.limits
         tokens = self.estimate(job) if limits.counts_tokens else 0
@@ -330,7 +328,8 @@ class Runner:
                                                   max_bytes=options.max_response_bytes)
             except DynclientError as exc:
                 limits.finished(None, time.monotonic())
-                self._write(job, "failed", error=error_facts(exc), attempts=self.policy.max_retries + 1 + limited)
+                self._write(job, "failed", result_line(job, error=error_facts(exc),
+                                                       attempts=self.policy.max_retries + 1 + limited))
                 return
             except BaseException:
                 limits.finished(None, time.monotonic())
@@ -348,16 +347,17 @@ class Runner:
                 if quota:
                     self._stop("insufficient_quota", exc)
                     return
-                self._write(job, "failed", status=exc.status, request_id=exc.request_id, attempts=attempts,
-                            body=exc.body, error=error_facts(exc))
+                self._write(job, "failed", result_line(job, status=exc.status, request_id=exc.request_id,
+                                                       attempts=attempts, body=exc.body, error=error_facts(exc)))
             except DynclientError as exc:
-                self._write(job, "failed", status=raw.status, attempts=attempts, error=error_facts(exc),
-                            request_id=getattr(exc, "request_id", None))
+                self._write(job, "failed", result_line(job, status=raw.status, attempts=attempts,
+                                                       error=error_facts(exc),
+                                                       request_id=getattr(exc, "request_id", None)))
             else:
                 data = raw.data
-                self._write(job, "done", status=result.status, request_id=result.request_id, attempts=attempts,
-                            body=result.body, body_json=data if isinstance(result.body, (dict, list)) and
-                            embeddable(data) else None)
+                as_sent = data if isinstance(result.body, (dict, list)) and embeddable(data) else None
+                self._write(job, "done", result_line(job, status=result.status, request_id=result.request_id,
+                                                     attempts=attempts, body=result.body, body_json=as_sent))
             return
 
     async def _turn(self, tokens: int) -> bool:
@@ -383,18 +383,23 @@ class Runner:
             if task is not current:
                 task.cancel()
 
-    def _write(self, job: Job, outcome: str, **fields: Any) -> None:
-        self.ledger.append(result_line(job, **fields))
+    def _write(self, job: Job, outcome: str, line: bytes) -> None:
+        self.ledger.append(line)
         if not self.flush_due:   # one write for all the results of this turn of the loop
             self.flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
         if self.survey is not None and job.line < len(self.survey.pending):
             self.survey.pending[job.line] = 0
         summary = self.summary
-        setattr(summary, outcome, getattr(summary, outcome) + 1)
+        if outcome == "done":
+            summary.done += 1
+        elif outcome == "failed":
+            summary.failed += 1
+        else:
+            summary.invalid += 1
         now = time.monotonic()
         if self.progress.mode != "off":
-            self.progress.update(summary, self.limits.describe(now))
+            self.progress.update(summary, self.limits, now)
         if self.ledger.due(now):
             self.ledger.sync(self.survey, self.identity)
 
