@@ -70,8 +70,10 @@ def mock():
         yield server
 
 
-def client_for(base_url: str, **options) -> dynclient.Client:
-    return dynclient.Client(DOCUMENT, base_url=base_url, api_key=CANARY, max_retries=0, **options)
+@pytest.fixture
+def client_for(make_client):
+    """A Client, or an AsyncClient behind the same interface (both transports follow redirects)."""
+    return lambda base_url: make_client(DOCUMENT, base_url=base_url, api_key=CANARY, max_retries=0)
 
 
 # --- an operation that declares only a 3xx ---------------------------------------------------------------
@@ -89,7 +91,7 @@ def test_the_mock_answers_the_declared_302_with_a_location_on_itself(mock):
     assert followed.status == 200 and b"/v3/repos/r/tarball" in followed.data
 
 
-def test_the_client_follows_it_on_the_same_origin_with_its_credentials_and_returns_the_target(mock):
+def test_the_client_follows_it_on_the_same_origin_with_its_credentials_and_returns_the_target(mock, client_for):
     before = len(mock.app.requests)
     result = client_for(mock.base_url).call_raw("downloadTarball", repo="r")
     assert result.status == 200 and result.body.startswith(b"dynclient mock: where /v3/repos/r/tarball")
@@ -98,7 +100,7 @@ def test_the_client_follows_it_on_the_same_origin_with_its_credentials_and_retur
     assert "authorization" in first.header_names and "authorization" in second.header_names
 
 
-def test_a_location_on_another_host_is_followed_without_the_credentials(mock):
+def test_a_location_on_another_host_is_followed_without_the_credentials(mock, client_for):
     # The mock's Location names 127.0.0.1; a client that called it as `localhost` crosses origins.
     before = len(mock.app.requests)
     try:
@@ -111,20 +113,20 @@ def test_a_location_on_another_host_is_followed_without_the_credentials(mock):
     assert "authorization" not in second.header_names and "cookie" not in second.header_names
 
 
-def test_a_declared_3xx_without_a_location_is_the_answer(mock):
+def test_a_declared_3xx_without_a_location_is_the_answer(mock, client_for):
     before = len(mock.app.requests)
     result = client_for(mock.base_url).call_raw("exportRepo", repo="r")   # strict validation
     assert result.status == 307 and result.body is None and "Location" not in result.headers
     assert len(mock.app.requests) == before + 1   # nothing to follow
 
 
-def test_an_undeclared_status_not_reached_through_a_redirect_is_still_reported(server):
+def test_an_undeclared_status_not_reached_through_a_redirect_is_still_reported(server, client_for):
     server.reply(Reply(status=200, body=b"tar", headers={"Content-Type": "application/octet-stream"}))
     with pytest.raises(dynclient.ResponseValidationError, match="status 200 is not declared"):
         client_for(server.url + "/v3").call_raw("downloadTarball", repo="r")
 
 
-def test_an_answer_reached_through_a_declared_redirect_is_not_held_to_the_redirect(server, other_server):
+def test_an_answer_reached_through_a_declared_redirect_is_not_held_to_the_redirect(server, other_server, client_for):
     server.reply(Reply(status=302, headers={"Location": other_server.url + "/archive.tar.gz"}))
     other_server.reply(Reply(status=200, body=b"tar bytes", headers={"Content-Type": "application/gzip"}))
     result = client_for(server.url + "/v3").call_raw("downloadTarball", repo="r")
@@ -145,7 +147,7 @@ def other_server():
 # --- HEAD -----------------------------------------------------------------------------------------------
 
 
-def test_an_answer_to_head_has_no_body_even_where_the_document_declares_one(mock):
+def test_an_answer_to_head_has_no_body_even_where_the_document_declares_one(mock, client_for):
     result = client_for(mock.base_url).call_raw("headProxy", repo="r")   # strict validation
     assert result.status == 200 and result.body is None
 
@@ -153,11 +155,11 @@ def test_an_answer_to_head_has_no_body_even_where_the_document_declares_one(mock
 # --- synthesis: a oneOf answer fits exactly one form; a pattern with a length --------------------------
 
 
-def test_a_oneof_answer_fits_exactly_one_form(mock):
+def test_a_oneof_answer_fits_exactly_one_form(mock, client_for):
     assert client_for(mock.base_url).call("getShape") == []   # strict validation: exactly one form
 
 
-def test_a_oneof_with_no_value_of_one_form_alone_fails_soon_and_says_so(mock):
+def test_a_oneof_with_no_value_of_one_form_alone_fails_soon_and_says_so(mock, client_for):
     started = time.monotonic()
     with pytest.raises(dynclient.InternalServerError, match="more than one of the 2 forms"):
         client_for(mock.base_url).call("getNever")
