@@ -343,15 +343,6 @@ def test_canary_not_in_debug_logs_query_api_key(server, caplog):
 # --- redirects -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def other_server():
-    srv = TestServer()
-    try:
-        yield srv
-    finally:
-        srv.close()
-
-
 def test_redirect_to_another_host_drops_authorization(client, server, other_server):
     server.reply(Reply(status=307, headers={"Location": other_server.url + "/v1/assistants"}))
     other_server.reply(Reply(body=assistant()))

@@ -134,16 +134,6 @@ def test_an_answer_reached_through_a_declared_redirect_is_not_held_to_the_redire
     assert "Authorization" not in other_server.last.headers and CANARY not in repr(other_server.last.headers.raw)
 
 
-@pytest.fixture
-def other_server():
-    from httpserver import TestServer
-    srv = TestServer()
-    try:
-        yield srv
-    finally:
-        srv.close()
-
-
 # --- HEAD -----------------------------------------------------------------------------------------------
 
 
