@@ -13,7 +13,7 @@ import socket
 import traceback
 
 import pytest
-from httpserver import Reply, TestServer
+from httpserver import Reply
 
 import dynclient
 from dynclient import ParameterError, RequestValidationError
