@@ -37,6 +37,14 @@ OVERLAPPING_FORMS = {"oneOf": [
     {"type": "array", "items": {"type": "string"}, "minItems": 1},
 ]}
 
+# Two objects that differ only in an optional property: `{}` fits both, and so does every simpler
+# value; a value with the property is one form's alone.
+OPTIONAL_FORMS = {"oneOf": [
+    {"type": "object", "properties": {"labels": {"type": "array", "minItems": 1, "items": {"type": "string"}}}},
+    {"type": "object", "properties": {"labels": {"type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+]}
+
 DOCUMENT = {
     "openapi": "3.0.3", "info": {"title": "answers beyond 2xx", "version": "1"},
     "servers": [{"url": "https://api.example.test/v3"}],
@@ -55,6 +63,7 @@ DOCUMENT = {
             "operationId": "headProxy", "parameters": [REPO],
             "responses": {"200": {"description": "ok", "content": {"*/*": {"schema": {"type": "string"}}}}}}},
         "/shapes": {"get": {"operationId": "getShape", "responses": json_answer(OVERLAPPING_FORMS)}},
+        "/labels": {"get": {"operationId": "getLabels", "responses": json_answer(OPTIONAL_FORMS)}},
         "/never": {"get": {"operationId": "getNever", "responses": json_answer(
             {"oneOf": [{"type": "string"}, {"type": "string", "minLength": 0}]})}},
         "/commits/{repo}": {"get": {"operationId": "getCommit", "parameters": [REPO], "responses": json_answer(
@@ -147,6 +156,11 @@ def test_an_answer_to_head_has_no_body_even_where_the_document_declares_one(mock
 
 def test_a_oneof_answer_fits_exactly_one_form(mock, client_for):
     assert client_for(mock.base_url).call("getShape") == []   # strict validation: exactly one form
+
+
+def test_oneof_forms_that_differ_in_optional_properties_are_told_apart(mock, client_for):
+    answer = client_for(mock.base_url).call("getLabels")   # strict validation: exactly one form
+    assert answer in ({"labels": ["string"]}, {"labels": [{"name": "string"}]})
 
 
 def test_a_oneof_with_no_value_of_one_form_alone_fails_soon_and_says_so(mock, client_for):

@@ -64,6 +64,7 @@ class Walker:
         self.validator_of = validator_of   # a translated node -> its validator (SchemaSet.node_validator)
         self.validators: dict[int, tuple[Any, Any]] = {}
         self.checks_until = time.monotonic() + CHOICE_SECONDS
+        self.every_property = False   # the next object made takes all its properties (with_every_property)
 
     def make(self, schema: Any, depth: int, name: str) -> Any:
         if schema is True or schema == {}:
@@ -154,13 +155,29 @@ class Walker:
             made.append(value)
         if made:
             # No branch's own value is that branch's alone (an object with no required property fits
-            # several forms): the simplest values of each JSON type, then the first made value anyway
-            # (synthesize reports it if it does not validate).
+            # several forms): the simplest values of each JSON type; then each branch's value with
+            # every property it declares (forms that differ in optional properties only); then the
+            # first made value anyway (synthesize reports it if it does not validate).
             for value in ONE_OF_FALLBACKS:
                 if self.admits(schema, value):
                     return copy.copy(value)   # the caller may fill it in
+            for i in order:
+                value = self.with_every_property(branches[i], depth + 1, name)
+                if value is not None and self.admits(schema, value):
+                    return value
             return made[0]
         raise last or SynthesisError(f"no branch of {keyword} can be synthesized")
+
+    def with_every_property(self, schema: Any, depth: int, name: str) -> Any:
+        """A value of `schema` whose first object has every property declared, not only the
+        required ones; None when one of them cannot be made."""
+        self.every_property = True
+        try:
+            return self.make(schema, depth, name)
+        except SynthesisError:
+            return None
+        finally:
+            self.every_property = False
 
     def admits(self, schema: dict, value: Any) -> bool:
         """Whether `value` is valid against a `oneOf` node as a whole (exactly one of its branches),
@@ -204,6 +221,9 @@ class Walker:
     def object(self, schema: dict, depth: int, name: str) -> dict:
         properties = schema.get("properties") or {}
         wanted = list(dict.fromkeys(schema.get("required") or ()))
+        if self.every_property:
+            self.every_property = False   # this object only, not the ones inside it
+            wanted += [prop for prop in properties if prop not in wanted]
         for extra in properties:
             if len(wanted) >= schema.get("minProperties", 0):
                 break
