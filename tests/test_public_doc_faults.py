@@ -64,6 +64,7 @@ DOCUMENT = {
             "responses": {"200": {"description": "ok", "content": {"*/*": {"schema": {"type": "string"}}}}}}},
         "/shapes": {"get": {"operationId": "getShape", "responses": json_answer(OVERLAPPING_FORMS)}},
         "/labels": {"get": {"operationId": "getLabels", "responses": json_answer(OPTIONAL_FORMS)}},
+        "/logs/{repo}": {"get": {"operationId": "getLog", "parameters": [REPO], "responses": {}}},
         "/never": {"get": {"operationId": "getNever", "responses": json_answer(
             {"oneOf": [{"type": "string"}, {"type": "string", "minLength": 0}]})}},
         "/commits/{repo}": {"get": {"operationId": "getCommit", "parameters": [REPO], "responses": json_answer(
@@ -149,6 +150,12 @@ def test_an_answer_reached_through_a_declared_redirect_is_not_held_to_the_redire
 def test_an_answer_to_head_has_no_body_even_where_the_document_declares_one(mock, client_for):
     result = client_for(mock.base_url).call_raw("headProxy", repo="r")   # strict validation
     assert result.status == 200 and result.body is None
+
+
+def test_an_operation_that_declares_no_answer_takes_any(server, client_for):
+    server.reply(Reply(status=200, body=b"log line\n", headers={"Content-Type": "text/plain"}))
+    result = client_for(server.url + "/v3").call_raw("getLog", repo="kubelet.log")   # strict validation
+    assert result.status == 200 and result.body == "log line\n"
 
 
 # --- synthesis: a oneOf answer fits exactly one form; a pattern with a length --------------------------

@@ -222,6 +222,8 @@ def response_media(op: Operation, status: int, content_type: str, *, binary: boo
     """(the declared media type of an answer or None, the problem with its status, presence or content
     type or None). Checked for every answer, whether its body is read whole or streamed."""
     response = op.response_for(status)
+    if response is None and not op.responses:
+        return None, None   # the document says nothing of the answers (Kubernetes' /logs/: `responses: {}`)
     if response is None:
         return None, ("", f"status {status} is not declared (declared: {', '.join(op.responses)})")
     if not response.content:
