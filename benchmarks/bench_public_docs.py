@@ -200,8 +200,8 @@ def report_lines(paths: list[Path], absent: list[Path], loads: dict, called: dic
         load, result = loads[path], called[path]
         counts = result.get("counts", {})
         ok = counts.get("ok", 0)
-        share = f"{100 * ok / load['operations']:.0f}%" if "counts" in result and load["operations"] else \
-            f"not measured: {result.get('error', '?')}"
+        share = "(no operation)" if not load["operations"] else f"{100 * ok / load['operations']:.0f}%" \
+            if "counts" in result else f"not measured: {result.get('error', '?')}"
         took = f"{result['seconds']:.1f} s" if "seconds" in result else ""
         out.append(f"| {path.name} | {load['openapi']} | {path.stat().st_size / 1e6:.1f} MB | {load['operations']} | "
                    f"{statistics.median(load['cold']):.2f} s | {statistics.median(load['warm']):.3f} s | {ok} | {share} | "
