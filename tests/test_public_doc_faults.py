@@ -15,7 +15,7 @@ import pytest
 import urllib3
 
 import dynclient
-from dynclient.testing.mock import REDIRECT_TARGET, MockServer
+from dynclient.testing.mock import REDIRECT_TARGET, MockApp, MockServer
 from dynclient.testing.synth import synthesize
 
 from httpserver import Reply
@@ -99,6 +99,14 @@ def test_the_mock_answers_the_declared_302_with_a_location_on_itself(mock):
     assert location == f"{mock.url}{REDIRECT_TARGET}/v3/repos/r/tarball"
     followed = http.request("GET", location)
     assert followed.status == 200 and b"/v3/repos/r/tarball" in followed.data
+
+
+def test_a_mock_without_an_origin_of_its_own_redirects_to_a_path():
+    # MockApp alone, or a server on every address (0.0.0.0): the client resolves the path against
+    # the URL it called, as RFC 9110 allows for a relative Location.
+    app = MockApp(DOCUMENT, require_auth=False)
+    reply = app.handle("GET", "/v3/repos/r/tarball", {}, b"")
+    assert reply.status == 302 and reply.headers["Location"] == f"{REDIRECT_TARGET}/v3/repos/r/tarball"
 
 
 def test_the_client_follows_it_on_the_same_origin_with_its_credentials_and_returns_the_target(mock, client_for):

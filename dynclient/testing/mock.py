@@ -935,7 +935,10 @@ class MockServer:
                            batch_window_seconds=batch_window_seconds)
         self.httpd = _Server((host, port), self.app, max_body_bytes, read_timeout)
         self.host, self.port = self.httpd.server_address[:2]
-        self.url = self.app.origin = f"http://{self.host}:{self.port}"
+        self.url = f"http://{self.host}:{self.port}"
+        # A redirect names this origin, unless the server listens on every address: then its
+        # Location is a path, which the client resolves against the URL it called.
+        self.app.origin = "" if self.host in ("0.0.0.0", "::") else self.url
         self.base_url = self.url + self.app.prefix
         self._thread: threading.Thread | None = None
 
