@@ -49,11 +49,8 @@ def server() -> Iterator[TestServer]:
 @pytest.fixture
 def other_server() -> Iterator[TestServer]:
     """A second local server: another origin, where a redirect may lead."""
-    srv = TestServer()
-    try:
+    with TestServer() as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 @pytest.fixture
