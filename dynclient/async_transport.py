@@ -278,7 +278,7 @@ class AsyncTransport:
                 if wait is None:
                     return RawResponse(response.status, headers, data, time.perf_counter() - started,
                                        attempts.number, response if stream and response.status < 400 else None,
-                                       where.url, where.read_timeout)
+                                       where.url, where.read_timeout, where.redirected_by)
                 await asyncio.sleep(wait)
         except asyncio.CancelledError:
             if deadline is not None and deadline.close(expired_now=True):
@@ -302,9 +302,10 @@ class AsyncTransport:
     async def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: float | None,
                        on_progress: Callable[[int, int], None] | None) -> tuple[aiohttp.ClientResponse, Where]:
         method, url, headers, body = request.method, request.url, request.headers, request.body
+        redirected_by = None
         for hop in range(self.max_redirects + 1):
             connect, read = timeout.remaining(deadline, time.monotonic())
-            where = Where(request.operation_id, url, read)
+            where = Where(request.operation_id, url, read, redirected_by)
             response = await self._open(method, url, body, headers, connect, where, on_progress)
             location = response.headers.get("Location") if hop < self.max_redirects else None
             following = redirects.follow(method, url, headers, body, response.status, location)
@@ -314,6 +315,7 @@ class AsyncTransport:
             log.debug("redirected %s -> %s%s", log_path(url), log_path(following.url),
                       " (another origin: credentials dropped)" if following.cross_origin else "")
             method, url, headers, body = following.method, following.url, following.headers, following.body
+            redirected_by = response.status
         raise AssertionError("unreachable")   # the last hop never follows
 
     async def _open(self, method: str, url: str, body: Any, headers: Mapping[str, str], connect: float | None,

@@ -215,6 +215,11 @@ class SchemaSet:
         return found
 
     def _reference_validator(self, root: str) -> Any:
+        return self.node_validator({"$ref": root})
+
+    def node_validator(self, node: Any) -> Any:
+        """The reference (`jsonschema`) validator of a translated schema node, such as one branch of
+        a `oneOf` that `translated` returned: every resource translated so far can be referred to."""
         import referencing
         import referencing.jsonschema
 
@@ -226,7 +231,7 @@ class SchemaSet:
             self._registry = self._registry.with_resources(
                 (target, referencing.jsonschema.DRAFT202012.create_resource(self._resources[target]))
                 for target in pending)
-        return Validator({"$ref": root}, registry=self._registry)
+        return Validator(node, registry=self._registry)
 
     def translated(self, pointer: str, direction: str) -> tuple[Any, Any]:
         """The 2020-12 translation of the schema at `pointer`, and a function that returns the

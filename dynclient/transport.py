@@ -141,7 +141,7 @@ class Transport:
             if wait is None:
                 return RawResponse(response.status, response.headers, data, time.perf_counter() - started,
                                    attempts.number, response if stream and response.status < 400 else None,
-                                   where.url, where.read_timeout)
+                                   where.url, where.read_timeout, where.redirected_by)
             time.sleep(wait)
 
     @staticmethod
@@ -155,9 +155,10 @@ class Transport:
                  on_progress: Callable[[int, int], None] | None) -> tuple[urllib3.BaseHTTPResponse, Where]:
         """One attempt, following redirects (core/redirects.py decides where, and with which headers)."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
+        redirected_by = None
         for hop in range(self.max_redirects + 1):
             limits = self._urllib3_timeout(timeout, deadline)
-            where = Where(request.operation_id, url, limits.read_timeout)
+            where = Where(request.operation_id, url, limits.read_timeout, redirected_by)
             response = self._open(method, url, body, headers, limits, on_progress, where)
             location = response.get_redirect_location() if hop < self.max_redirects else None
             following = redirects.follow(method, url, headers, body, response.status, location or None)
@@ -167,6 +168,7 @@ class Transport:
             log.debug("redirected %s -> %s%s", log_path(url), log_path(following.url),
                       " (another origin: credentials dropped)" if following.cross_origin else "")
             method, url, headers, body = following.method, following.url, following.headers, following.body
+            redirected_by = response.status
         raise AssertionError("unreachable")   # the last hop never follows
 
     def _open(self, method: str, url: str, body: Any, headers: Mapping[str, str], timeout: urllib3.Timeout,

@@ -47,6 +47,13 @@ def server() -> Iterator[TestServer]:
 
 
 @pytest.fixture
+def other_server() -> Iterator[TestServer]:
+    """A second local server: another origin, where a redirect may lead."""
+    with TestServer() as srv:
+        yield srv
+
+
+@pytest.fixture
 def srv() -> Iterator[FaultServer]:
     """A loopback server that misbehaves on purpose, one scripted connection at a time."""
     with FaultServer() as server:

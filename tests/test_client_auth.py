@@ -13,7 +13,7 @@ import socket
 import traceback
 
 import pytest
-from httpserver import Reply, TestServer
+from httpserver import Reply
 
 import dynclient
 from dynclient import ParameterError, RequestValidationError
@@ -341,15 +341,6 @@ def test_canary_not_in_debug_logs_query_api_key(server, caplog):
 
 
 # --- redirects -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def other_server():
-    srv = TestServer()
-    try:
-        yield srv
-    finally:
-        srv.close()
 
 
 def test_redirect_to_another_host_drops_authorization(client, server, other_server):

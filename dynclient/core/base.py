@@ -26,7 +26,7 @@ from ..errors import (ConfigError, ParameterError, ResponseDecodeError, Response
 from ..schema import SchemaSet
 from ..spec import TOKEN, Operation, Parameter, Spec, expect
 from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_MODES, Bound, Options, PreparedRequest,
-                   RawResponse, Result, admit_event, ask_to_stream, check_call,
+                   RawResponse, Result, admit_event, ask_to_stream, beyond_the_document, check_call,
                    event_problem, response_media, response_problem, serves_openai,
                    with_max_retries)
 from .headers import SENSITIVE_HEADERS, Headers
@@ -336,8 +336,10 @@ class BaseClient:
                 raise ResponseDecodeError(str(exc), op.operation_id, raw.status, content_type) from None
         if raw.status >= 400:
             raise status_error(op.operation_id, raw.status, body, raw.headers, request_id)
-        if self.options.validate_responses != "off":
-            problem = response_problem(self.schemas, op, raw.status, body, content_type, bool(raw.data))
+        if self.options.validate_responses != "off" and not beyond_the_document(op, raw):
+            # An answer to HEAD has no body by definition (RFC 9110, 9.3.2): its content type still counts.
+            has_body = bool(raw.data) or op.method == "HEAD"
+            problem = response_problem(self.schemas, op, raw.status, body, content_type, has_body)
             self._report(op, raw.status, problem, body, request_id)
         return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type,
                       raw.attempts)
@@ -349,7 +351,7 @@ class BaseClient:
     def check_stream_media(self, op: Operation, raw: RawResponse, close: Callable[[], None]) -> None:
         """A streamed answer is not held, so only its status and content type are checked (in strict
         mode a mismatch closes it with `close` and raises)."""
-        if self.options.validate_responses == "off":
+        if self.options.validate_responses == "off" or beyond_the_document(op, raw):
             return
         content_type = raw.headers.get("Content-Type", "")
         if codecs.media_essence(content_type) == "text/event-stream":

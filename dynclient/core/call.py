@@ -108,6 +108,7 @@ class RawResponse:
     stream: Any = field(default=None, repr=False)   # the open response when streamed (the shell's own kind)
     url: str = ""                                   # where the answer came from (after redirects)
     read_timeout: float | None = None               # the read timeout in effect for it
+    redirected_by: int | None = None                # the status of the redirect followed to `url`, if any
 
 
 # --- the steps, as functions ----------------------------------------------------
@@ -221,6 +222,8 @@ def response_media(op: Operation, status: int, content_type: str, *, binary: boo
     """(the declared media type of an answer or None, the problem with its status, presence or content
     type or None). Checked for every answer, whether its body is read whole or streamed."""
     response = op.response_for(status)
+    if response is None and not op.responses:
+        return None, None   # the document says nothing of the answers (Kubernetes' /logs/: `responses: {}`)
     if response is None:
         return None, ("", f"status {status} is not declared (declared: {', '.join(op.responses)})")
     if not response.content:
@@ -234,6 +237,14 @@ def response_media(op: Operation, status: int, content_type: str, *, binary: boo
         return None, ("", f"content type {content_type or 'none'!r} is not declared; "
                           f"expected {', '.join(response.content)}")
     return response.content[key], None
+
+
+def beyond_the_document(op: Operation, raw: RawResponse) -> bool:
+    """An answer reached through a redirect the operation declares, with a status it does not declare
+    (GitHub's tarball download: a 302 to another host, which answers 200): the document describes the
+    redirect, not what is at its Location, so there is nothing to check the answer against."""
+    return raw.redirected_by is not None and op.response_for(raw.status) is None \
+        and op.response_for(raw.redirected_by) is not None
 
 
 def response_problem(schemas: SchemaSet, op: Operation, status: int, body: Any, content_type: str,

@@ -34,6 +34,7 @@ class Where:
     operation_id: str | None
     url: str
     read_timeout: float | None = None
+    redirected_by: int | None = None   # the status of the redirect that led to this URL, if one did
 
 
 def strerror(exc: BaseException | None) -> str | None:

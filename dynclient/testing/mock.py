@@ -72,6 +72,11 @@ class Exchange:
     method: str
     target: str    # path and query, as received
     status: int
+    header_names: frozenset[str] = frozenset()   # lower case; the values (credentials) are not kept
+
+
+# Where the mock's redirects point (a path under the mock's own origin); it answers any method there.
+REDIRECT_TARGET = "/__dynclient_mock/redirected"
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class MockApp:
         self.spec = spec if isinstance(spec, Spec) else Spec(spec)
         self.schemas = SchemaSet(self.spec)
         self.require_auth = require_auth
+        self.origin = ""   # `http://127.0.0.1:8080` once a server listens: the start of a redirect's Location
         self.overrides = checked_overrides(self.spec, overrides or {})   # operation id -> JSON object
         server_url = str((self.spec.servers or [{"url": "/"}])[0].get("url", "/"))
         self.prefix = urlsplit(server_url).path.rstrip("/") if "{" not in server_url else ""
@@ -182,7 +188,7 @@ class MockApp:
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO) -> Reply:
         reply = self._handle(method, target, headers, body)
-        self.requests.append(Exchange(method, target, reply.status))
+        self.requests.append(Exchange(method, target, reply.status, frozenset(k.lower() for k in headers)))
         if self.webhooks is not None and 200 <= reply.status < 300 and reply.content_type \
                 and "json" in reply.content_type:
             self.webhooks.observe(json.loads(reply.body))   # a batch now `completed` sends batch.completed
@@ -196,6 +202,9 @@ class MockApp:
     def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes | BinaryIO,
                 trusted: bool = False) -> Reply:
         split = urlsplit(target)
+        if split.path.startswith(REDIRECT_TARGET + "/"):
+            return Reply(200, f"dynclient mock: where {split.path[len(REDIRECT_TARGET):]} redirects to\n".encode(),
+                         "application/octet-stream")
         query = parse_qsl(split.query, keep_blank_values=True)
         found = self.route(method, split.path, query)
         if found is None:
@@ -403,7 +412,7 @@ class MockApp:
         op = route.operation
         status, response = success(op)
         if response is None or not response.content:
-            return Reply(status, b"", None)
+            return Reply(status, b"", None, self.answer_headers(response, path) if response else {})
         wants_stream = isinstance(body, dict) and body.get("stream") is True
         key = next((k for k in response.content if codecs.media_essence(k) == "text/event-stream"), None) \
             if wants_stream else None
@@ -411,7 +420,7 @@ class MockApp:
             key = next((k for k in response.content if "json" in k), next(iter(response.content)))
         media = response.content[key]
         essence = codecs.media_essence(key)
-        headers = declared_headers(response)
+        headers = self.answer_headers(response, path)
         if essence == "text/event-stream":
             return self.stream(op, media, body)
         if "json" not in essence:
@@ -425,6 +434,15 @@ class MockApp:
         if problem is not None:
             raise SynthesisError(f"{problem.pointer or '/'}: {problem.message}")
         return Reply(status, json.dumps(value).encode(), key, headers)
+
+    def answer_headers(self, response: Any, path: str) -> dict[str, str]:
+        """The headers an answer declares, with plausible values; a declared Location points at the mock itself
+        (REDIRECT_TARGET), never at the document's example host, which a client would follow."""
+        headers = declared_headers(response)
+        for name in headers:
+            if name.lower() == "location":
+                headers[name] = f"{self.origin}{REDIRECT_TARGET}{self.prefix}{path}"
+        return headers
 
     def instance(self, route: Route, media: Any, bound: Bound, path_values: dict, body: Any, path: str,
                  override: dict | None = None) -> Any:
@@ -918,6 +936,9 @@ class MockServer:
         self.httpd = _Server((host, port), self.app, max_body_bytes, read_timeout)
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
+        # A redirect names this origin, unless the server listens on every address: then its
+        # Location is a path, which the client resolves against the URL it called.
+        self.app.origin = "" if self.host in ("0.0.0.0", "::") else self.url
         self.base_url = self.url + self.app.prefix
         self._thread: threading.Thread | None = None
 

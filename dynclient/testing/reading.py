@@ -34,11 +34,14 @@ def error_media(op: Operation, status: int) -> Any:
 
 
 def success(op: Operation):
-    statuses = sorted(s for s in op.responses if s.isdigit() and s.startswith("2"))
-    if statuses:
-        return int(statuses[0]), op.responses[statuses[0]]
-    if "2XX" in op.responses:
-        return 200, op.responses["2XX"]
+    """(status, response) of the answer to a valid request: the first 2xx declared; else the first
+    3xx (GitHub's downloads declare only a 302 with its Location); else `default`; else 204."""
+    for first, for_range in (("2", 200), ("3", 302)):
+        statuses = sorted(s for s in op.responses if s.isdigit() and s.startswith(first))
+        if statuses:
+            return int(statuses[0]), op.responses[statuses[0]]
+        if f"{first}XX" in op.responses:
+            return for_range, op.responses[f"{first}XX"]
     return (200, op.responses["default"]) if "default" in op.responses else (204, None)
 
 

@@ -11,6 +11,7 @@ never an invalid instance.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 import struct
@@ -27,6 +28,10 @@ from ..schema import DISCRIMINATOR, SchemaSet
 from ..vocabulary import ecma_regex
 
 MAX_DEPTH = 12
+# How long one synthesis may spend checking that a value fits exactly one branch of a oneOf.
+CHOICE_SECONDS = 2.0
+# Tried, in this order, when no branch's own value fits that branch alone.
+ONE_OF_FALLBACKS = ([], {}, "", 0, False, None)
 TEXT_FIELDS = frozenset({"content", "text", "message"})
 
 
@@ -45,7 +50,7 @@ def synthesize(schemas: SchemaSet, pointer: str, direction: str = "response") ->
     """A valid instance of the schema at `pointer`, or SynthesisError."""
     root, resolve = schemas.translated(pointer, direction)
     compiled = schemas.compiled(pointer, direction)
-    value = Walker(resolve).make(root, 0, "")
+    value = Walker(resolve, schemas.node_validator).make(root, 0, "")
     problem = compiled.violation(value)
     if problem is not None:
         raise SynthesisError(f"cannot synthesize a valid instance of {pointer}: "
@@ -54,8 +59,12 @@ def synthesize(schemas: SchemaSet, pointer: str, direction: str = "response") ->
 
 
 class Walker:
-    def __init__(self, resolve: Callable[[str], Any]):
+    def __init__(self, resolve: Callable[[str], Any], validator_of: Callable[[Any], Any] | None = None):
         self.resolve = resolve
+        self.validator_of = validator_of   # a translated node -> its validator (SchemaSet.node_validator)
+        self.validators: dict[int, tuple[Any, Any]] = {}
+        self.checks_until = time.monotonic() + CHOICE_SECONDS
+        self.every_property = False   # the next object made takes all its properties (with_every_property)
 
     def make(self, schema: Any, depth: int, name: str) -> Any:
         if schema is True or schema == {}:
@@ -134,12 +143,55 @@ class Walker:
         order = sorted(range(len(branches)),
                        key=lambda i: ((branches[i] == {"type": "null"}) != null_first, "$ref" in branches[i]))
         last: Exception | None = None
+        made: list = []
         for i in order:
             try:
-                return self.make(branches[i], depth + 1, name)
+                value = self.make(branches[i], depth + 1, name)
             except SynthesisError as exc:
                 last = exc
+                continue
+            if keyword == "anyOf" or self.admits(schema, value):
+                return value
+            made.append(value)
+        if made:
+            # No branch's own value is that branch's alone (an object with no required property fits
+            # several forms): the simplest values of each JSON type; then each branch's value with
+            # every property it declares (forms that differ in optional properties only); then the
+            # first made value anyway (synthesize reports it if it does not validate).
+            for value in ONE_OF_FALLBACKS:
+                if self.admits(schema, value):
+                    return copy.copy(value)   # the caller may fill it in
+            for i in order:
+                value = self.with_every_property(branches[i], depth + 1, name)
+                if value is not None and self.admits(schema, value):
+                    return value
+            return made[0]
         raise last or SynthesisError(f"no branch of {keyword} can be synthesized")
+
+    def with_every_property(self, schema: Any, depth: int, name: str) -> Any:
+        """A value of `schema` whose first object has every property declared, not only the
+        required ones; None when one of them cannot be made."""
+        self.every_property = True
+        try:
+            return self.make(schema, depth, name)
+        except SynthesisError:
+            return None
+        finally:
+            self.every_property = False
+
+    def admits(self, schema: dict, value: Any) -> bool:
+        """Whether `value` is valid against a `oneOf` node as a whole (exactly one of its branches),
+        by the reference validator; True, unchecked, once CHOICE_SECONDS of checking are spent or
+        when the walker has no validator."""
+        if self.validator_of is None or time.monotonic() > self.checks_until:
+            return True
+        key = id(schema)
+        if key not in self.validators:
+            self.validators[key] = (schema, self.validator_of(schema))   # the node is kept alive with it
+        try:
+            return self.validators[key][1].is_valid(value)
+        except RecursionError:
+            return False
 
     def typed(self, schema: dict, kind: str | None, depth: int, name: str) -> Any:
         if isinstance(schema.get("type"), list) and "null" in schema["type"] and name and name not in TEXT_FIELDS:
@@ -169,6 +221,9 @@ class Walker:
     def object(self, schema: dict, depth: int, name: str) -> dict:
         properties = schema.get("properties") or {}
         wanted = list(dict.fromkeys(schema.get("required") or ()))
+        if self.every_property:
+            self.every_property = False   # this object only, not the ones inside it
+            wanted += [prop for prop in properties if prop not in wanted]
         for extra in properties:
             if len(wanted) >= schema.get("minProperties", 0):
                 break
@@ -232,7 +287,12 @@ class Walker:
                 value = "Hello from the dynclient mock." if name in TEXT_FIELDS else "string"
         minimum, maximum = schema.get("minLength", 0), schema.get("maxLength")
         if len(value) < minimum:
-            value = value + "x" * (minimum - len(value))
+            # A value made from a pattern grows by its own last character (`^[0-9a-f]+$` and a
+            # minLength of 40: forty zeros), which the pattern is likelier to take than an `x`.
+            pattern = schema.get("pattern") if isinstance(schema.get("pattern"), str) else None
+            fills = ([value[-1:]] if pattern and value else []) + ["x"]
+            grown = [value + fill * (minimum - len(value)) for fill in fills]
+            value = next((v for v in grown if pattern is None or ecma_regex(pattern).search(v)), grown[-1])
         if maximum is not None and len(value) > maximum:
             value = value[:maximum]
         return value
