@@ -1,7 +1,8 @@
 """Bulk runs (dynclient/run.py): the runner against bare AsyncClient calls, its memory on a million lines,
 and how soon a resume over a million finished lines starts sending.
 
-    python -m benchmarks.bench_run [--calls 100000] [--rounds 3] [--lines 1000000] [--quick] [--output FILE]
+    python -m benchmarks.bench_run [--calls 100000] [--rounds 3] [--lines 1000000] [--quick] [--instructions]
+                                   [--output FILE]
 
 1. Throughput: `--calls` createChatCompletion requests (benchmarks/payloads.py) to the loopback server
    (benchmarks/server.py, its own process), 64 in flight, made (a) by bare `AsyncClient.call` in
@@ -15,6 +16,8 @@ and how soon a resume over a million finished lines starts sending.
    spawning the process to its first request going out (the target: within 2 s), for the resume from
    the checkpoint, and for the worst case, an input that changed since (the whole results file is
    read again, and the input surveyed).
+4. `--instructions`: the client's instructions per request of (a) and (b), counted by valgrind, whose
+   ratio is the throughput ratio wherever the client's CPU is the limit, whatever else the machine runs.
 """
 
 from __future__ import annotations
@@ -166,6 +169,58 @@ def million(base: str, lines: int, workdir: Path) -> list[str]:
     ]
 
 
+# --- instructions per request, under valgrind (deterministic where wall-clock time is not) -------------
+
+COUNTED = r"""
+import asyncio, sys
+sys.path.insert(0, sys.argv[1])
+import dynclient
+from benchmarks.bench_run import bare_calls, CONCURRENCY
+mode, n, base, path, out = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+
+async def main():
+    async with dynclient.AsyncClient("openai@2025-04-29", base_url=base, api_key="sk-bench",
+                                     pool_maxsize=CONCURRENCY, max_connections=CONCURRENCY) as client:
+        await bare_calls(client, 300)   # warm: validators, pools
+        if mode == "bare":
+            await bare_calls(client, n)
+        else:
+            summary = await client.run(path, out=out, concurrency=CONCURRENCY, progress=False)
+            assert summary.done == n, summary
+asyncio.run(main())
+"""
+
+
+def instructions(base: str, workdir: Path, low: int = 500, high: int = 1500) -> list[str]:
+    """Client instructions per request of each variant: valgrind's count for `high` requests less its
+    count for `low`, over the difference (the start, the document and the warm-up cancel out). Only the
+    client process is counted, so the figure does not move with the machine's load."""
+    import re
+    import shutil
+    if shutil.which("valgrind") is None:
+        return ["- Instructions per request: not measured (valgrind is not installed)."]
+    counts: dict[str, float] = {}
+    for mode in ("bare", "run"):
+        totals = []
+        for n in (low, high):
+            path, out = workdir / f"counted-{n}.jsonl", workdir / f"counted-{n}-{mode}.out.jsonl"
+            write_requests(path, n)
+            for stale in (out, Path(str(out) + ".resume")):
+                stale.unlink(missing_ok=True)
+            done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                                   "-c", COUNTED, str(Path(__file__).resolve().parents[1]), mode, str(n), base,
+                                   str(path), str(out)], capture_output=True, text=True)
+            found = re.search(r"Collected : (\d+)", done.stderr)
+            if done.returncode or not found:
+                raise RuntimeError(f"valgrind run failed: {done.stderr[-2000:]}")
+            totals.append(int(found.group(1)))
+        counts[mode] = (totals[1] - totals[0]) / (high - low)
+    return [f"- Client instructions per request (valgrind --tool=callgrind, {high:,} requests less {low:,}): "
+            f"bare AsyncClient.call {counts['bare']:,.0f}, AsyncClient.run {counts['run']:,.0f}; their ratio, "
+            f"the run's throughput over the bare calls' where the client's CPU is what limits: "
+            f"**{counts['bare'] / counts['run']:.2f}×**."]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=100_000)
@@ -174,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2,000 calls, 1 round, 20,000 lines: keeps it from rotting")
     parser.add_argument("--skip-million", action="store_true", help="only the throughput rows")
     parser.add_argument("--skip-throughput", action="store_true", help="only the million-line run")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the client's instructions per request under valgrind (about 4 minutes)")
     parser.add_argument("--output", type=Path, default=None,
                         help="also write the section 'Bulk runs' of this Markdown file (benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
@@ -182,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     with LoopbackServer() as base, tempfile.TemporaryDirectory() as tmp:
         command = (f"python -m benchmarks.bench_run --calls {calls} --rounds {rounds} --lines {lines}"
                    + (" --skip-million" if args.skip_million else "")
-                   + (" --skip-throughput" if args.skip_throughput else ""))
+                   + (" --skip-throughput" if args.skip_throughput else "")
+                   + (" --instructions" if args.instructions else ""))
         out = [f"`{command}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (machine: {os.cpu_count()} "
                f"cores, Python {sys.version.split()[0]})."]
         if not args.skip_throughput:
@@ -194,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, value in medians.items():
                 out.append(f"| {name} | {value:,.0f} | {value / bare:.2f}× | "
                            f"{', '.join(f'{v:,.0f}' for v in rates[name])} |")
+        if args.instructions:
+            out += ["", *instructions(base, Path(tmp))]
         if not args.skip_million:
             out += ["", *million(base, lines, Path(tmp))]
     out += ["", f"({time.perf_counter() - started:.0f} s in all)"]

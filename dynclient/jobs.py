@@ -9,7 +9,9 @@ The first is routed by method and path (the server URL's path, `/v1`, may lead
 the URL or not; a query string becomes parameters, path segments path
 parameters); the second names its operation. `read_request` turns either into a
 `Job`, or a Job whose `problem` says what is wrong with the line (it is then
-answered by an error result and never sent).
+answered by an error result and never sent). Lines are read strictly (a name
+repeated in one object, or NaN, makes a line invalid), and a JSON body goes out
+as its line wrote it: the bytes sent are the bytes whose value was validated.
 
 A result line always begins `{"custom_id": ..., "line": N, ...}`, in that order
 and with that spacing, so a resumed run finds what is done without parsing the
