@@ -819,6 +819,9 @@ def configure_mock(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-window-seconds", type=_seconds, default=None, metavar="SECONDS",
                         help="a batch's completion window, in place of its completion_window ('24h'): a batch "
                              "still running then is expired")
+    parser.add_argument("--strict-ids", action="store_true",
+                        help="answer 404 for an id the mock never created (default: an id never seen stands for "
+                             "an object made elsewhere, made from the document on first use and kept)")
 
 
 def _positive_int(text: str) -> int:
@@ -860,7 +863,8 @@ def run_mock(args: argparse.Namespace) -> int:
     server = MockServer(args.spec, args.host, args.port, require_auth=not args.no_auth, overrides=overrides,
                         max_body_bytes=args.max_body_bytes, read_timeout=args.read_timeout,
                         webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
-                        batch_seconds=args.batch_seconds, batch_window_seconds=args.batch_window_seconds or None)
+                        batch_seconds=args.batch_seconds, batch_window_seconds=args.batch_window_seconds or None,
+                        strict_ids=args.strict_ids)
     spec = server.app.spec
     overridden = f"; answers of {', '.join(overrides)} overridden" if overrides else ""
     if args.webhook_url:

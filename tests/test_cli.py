@@ -176,9 +176,12 @@ def test_call_validation_error_names_the_field_and_exits_2(spec_path, mock):
 
 
 def test_call_api_error_exits_1_with_status_and_message(spec_path, mock):
-    code, out, err = text(run("call", spec_path, "getAssistant", "--base-url", mock, "-p", "assistant_id=asst_no"))
+    client = dynclient.Client(spec_path, base_url=mock, api_key="sk-fixture")
+    gone = client.call("createAssistant", {"model": "gpt-4o"})["id"]
+    client.call("deleteAssistant", assistant_id=gone)   # a deleted id is a 404, as on the real API
+    code, out, err = text(run("call", spec_path, "getAssistant", "--base-url", mock, "-p", f"assistant_id={gone}"))
     assert code == 1 and out == ""
-    assert "HTTP 404" in err and "asst_no" in err
+    assert "HTTP 404" in err and gone in err
 
 
 def test_call_raw_prints_status_and_headers_without_credentials(spec_path, mock):

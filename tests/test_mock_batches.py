@@ -239,7 +239,7 @@ def test_list_batches_pages_through_the_created_ones_in_their_current_state(serv
 
 
 def test_a_batch_needs_an_uploaded_batch_file(served, tmp_path):
-    server, client = served()
+    server, client = served(strict_ids=True)
     with pytest.raises(dynclient.NotFoundError) as caught:
         client.call("createBatch", {"input_file_id": "file-nope", "endpoint": CHAT, "completion_window": "24h"})
     assert caught.value.param == "input_file_id" and "file-nope" in str(caught.value)

@@ -180,7 +180,7 @@ def test_serve_takes_overrides(spec):
 
 
 def test_cancel_answers_with_the_stored_run_and_later_reads_agree(spec):
-    with MockServer(spec, overrides={"cancelRun": {"status": "cancelling"}}) as server, \
+    with MockServer(spec, overrides={"cancelRun": {"status": "cancelling"}}, strict_ids=True) as server, \
             client_for(server) as client:
         thread, run = a_run(client, metadata={"k": "v"})
         cancelled = client.call("cancelRun", thread_id=thread, run_id=run["id"])

@@ -236,8 +236,7 @@ class BatchEngine:
         return obj
 
     def download(self, op: Operation, file_id: str | None) -> Any:
-        with self.lock:
-            path = self.files.get(file_id or "")
+        path = self.file_path(file_id or "")
         if path is None or not os.path.exists(path):
             return self.app.error(404, f"No such File object: {file_id}", "invalid_request_error",
                                   param="file_id", op=op)
@@ -247,6 +246,20 @@ class BatchEngine:
         declared = next(iter(response.content), None) if response is not None and response.content else None
         return self.app.file_reply(200, path, declared if declared and "*" not in declared
                                    else "application/octet-stream")
+
+    def file_path(self, file_id: str) -> str | None:
+        """Where a file's bytes are. A file id the mock never saw (unless `strict_ids`) is assumed, as the mock
+        assumes any id (MockApp.assume): a file made elsewhere, whose bytes the mock does not have (none)."""
+        with self.lock:
+            if file_id in self.files or not file_id:
+                return self.files.get(file_id)
+            with self.app.lock:
+                assumed = file_id in self.app.assumed.get("/files", {}) or self.app.assume("/files", "/files", file_id)
+            if not assumed:
+                return None
+            path = self.files[file_id] = self.disk_name("file")
+            open(path, "wb").close()
+            return path
 
     def new_file(self, run: Run, kind: str) -> str:
         """Register a batch's closed output or error file as a file object; its id."""
@@ -268,14 +281,13 @@ class BatchEngine:
     def refused(self, op: Operation, body: Any) -> Any:
         """Why createBatch cannot start, as the API answers it; None when it can."""
         file_id, endpoint = body.get("input_file_id"), body.get("endpoint")
-        with self.lock:
-            known = file_id in self.files
-        with self.app.lock:
-            stored = self.app.store.get("/files", {}).get(file_id) or {}
-        if not known:
+        if self.file_path(str(file_id or "")) is None:
             return self.app.error(404, f"No such File object: {file_id}", "invalid_request_error",
                                   param="input_file_id", op=op)
-        if stored.get("purpose", "batch") != "batch":
+        with self.app.lock:
+            stored = self.app.store.get("/files", {}).get(file_id) or {}
+            assumed = file_id in self.app.assumed.get("/files", {})   # (its purpose is not known: any will do)
+        if stored.get("purpose", "batch") != "batch" and not assumed:
             return self.app.error(400, f"File {file_id} was uploaded with purpose {stored.get('purpose')!r}; "
                                        f"a batch's input file needs purpose 'batch'", "invalid_request_error",
                                   param="input_file_id", op=op)

@@ -39,7 +39,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO, Iterator, Mapping
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .. import codecs
 from ..codecs import FORM_DELIMITERS
@@ -93,17 +93,26 @@ class MockApp:
 
     def __init__(self, spec: Any, *, require_auth: bool = True, overrides: Mapping[str, Any] | None = None,
                  webhook_url: str | None = None, webhook_secret: str | bytes | None = None,
-                 batch_seconds: float = 0.0, batch_window_seconds: float | None = None):
+                 batch_seconds: float = 0.0, batch_window_seconds: float | None = None, strict_ids: bool = False):
         self.spec = spec if isinstance(spec, Spec) else Spec(spec)
         self.schemas = SchemaSet(self.spec)
         self.require_auth = require_auth
         self.origin = ""   # `http://127.0.0.1:8080` once a server listens: the start of a redirect's Location
+        self.strict_ids = strict_ids   # True: an id never created is a 404; False: it is assumed (`assume`)
         self.overrides = checked_overrides(self.spec, overrides or {})   # operation id -> JSON object
         server_url = str((self.spec.servers or [{"url": "/"}])[0].get("url", "/"))
         self.prefix = urlsplit(server_url).path.rstrip("/") if "{" not in server_url else ""
         self._declared: dict[str, dict] = {}   # response media pointer -> the properties its schema declares
         self.routes = self._routes()
         self.store: dict[str, dict[str, dict]] = {}
+        # Per collection path: ids the mock assumed (never created, made on first use), and ids it created
+        # and deleted (a 404 from then on). Both ordered, and bounded like the store.
+        self.assumed: dict[str, dict[str, None]] = {}
+        self.deleted: dict[str, dict[str, None]] = {}
+        self.item_reads: dict[str, Route] = {}   # collection template -> the route reading one of its items
+        for r in reversed(self.routes):   # (the plain path before one with a fixed query, `?beta=true`)
+            if r.role == "retrieve":
+                self.item_reads[r.collection] = r
         self.lock = threading.Lock()
         self._cache: dict[tuple, Any] = {}
         # What was asked and answered, newest last (bounded): for tests that inspect the traffic.
@@ -180,8 +189,7 @@ class MockApp:
                 continue
             match = route.pattern.match(path)
             if match and all(pair in query for pair in route.fixed_query):
-                names = re.findall(r"\{([^}]+)\}", route.operation.path)
-                return route, {name: unquote(match.group(f"p{i * 2 + 1}")) for i, name in enumerate(names)}
+                return route, path_values(route, match)
         return None
 
     # --- handling --------------------------------------------------------------
@@ -466,18 +474,18 @@ class MockApp:
                 obj = self.finish(op, media, self.with_new_id(media, self.merged(media, base, body, fresh=True),
                                                               items), override, bound)
                 if not isinstance(obj, Reply):
-                    items[str(obj.get("id", fresh_id()))] = obj
-                    if len(items) > MAX_STORED:   # a long run (a batch of 100,000 lines) keeps the newest
-                        del items[next(iter(items))]
+                    keep(items, str(obj.get("id", fresh_id())), obj)
                 return obj
             if route.role == "list":
                 page = self.page(op, media, base, list(items.values()), bound)
                 return self.finish(op, media, page, override, bound)
-            if item_id not in items:
+            if item_id not in items and not self.assume(route.collection, collection_path, item_id):
                 return self.error(404, f"No object with id {item_id!r} found at {collection_path}",
                                   "invalid_request_error", param=list(path_values)[-1], code="not_found", op=op)
             if route.role == "delete":
                 del items[item_id]
+                if self.assumed.get(collection_path, {}).pop(item_id, MISSING) is MISSING:
+                    keep(self.deleted.setdefault(collection_path, {}), item_id, None)
                 gone = {**base, **{k: v for k, v in (("id", item_id), ("deleted", True)) if k in base}}
                 return self.finish(op, media, gone, override, bound)
             current = items[item_id] if route.role == "retrieve" else \
@@ -491,13 +499,50 @@ class MockApp:
 
     def missing_parent(self, route: Route, collection_path: str) -> tuple[str, str] | None:
         """(the parent's collection, its id) when the collection hangs under an object of a collection
-        the mock keeps (`/threads/t1/runs` under `/threads`) and that object was never created."""
-        template = route.collection or ""
+        the mock keeps (`/threads/t1/runs` under `/threads`) that it neither holds nor may assume."""
+        return self.absent_parent(route.collection or "", collection_path)
+
+    def absent_parent(self, template: str, collection_path: str) -> tuple[str, str] | None:
         parent = re.fullmatch(r"(.+)/\{[^}/]+\}/[^{}/]+", template)
         if parent is None or parent.group(1) not in self._kept_collections():
             return None
         parent_path, parent_id = collection_path.rsplit("/", 2)[:2]
-        return None if parent_id in self.store.get(parent_path, {}) else (parent_path, parent_id)
+        if parent_id in self.store.get(parent_path, {}) or self.assume(parent.group(1), parent_path, parent_id):
+            return None
+        return parent_path, parent_id
+
+    def assume(self, template: str | None, collection_path: str, item_id: str) -> bool:
+        """An id the mock never saw stands for an object made elsewhere: unless `strict_ids`, it is made
+        now, from the schema of the collection's GET (the document's example or a synthesis), with that
+        id and the path's values, its parents first; then it is stored like a created one, so later
+        reads, updates and lists agree. An id the mock created and deleted stays a 404. Under self.lock."""
+        retrieve = self.item_reads.get(template or "")
+        media = _json_answer(retrieve.operation) if retrieve is not None else None
+        if self.strict_ids or media is None or item_id in self.deleted.get(collection_path, {}) \
+                or self.absent_parent(template or "", collection_path) is not None:
+            return False
+        match = retrieve.pattern.match(f"{collection_path}/{quote(item_id, safe='')}")
+        values = path_values(retrieve, match) if match else {}
+        typed_values = {}
+        for p in retrieve.operation.parameters:
+            if p.location == "path" and p.name in values:
+                with contextlib.suppress(ValueError):
+                    typed_values[p.name] = self.coerce(p, [values[p.name]])
+        obj = self.with_path_values(media, self.with_id(media, self.example(retrieve.operation, media), item_id),
+                                    typed_values)
+        keep(self.store.setdefault(collection_path, {}), item_id, obj)
+        keep(self.assumed.setdefault(collection_path, {}), item_id, None)
+        return True
+
+    def with_id(self, media: Any, obj: Any, item_id: str) -> Any:
+        """`obj` with `item_id` as its id (a number where the schema wants one), where the schema allows it."""
+        if not isinstance(obj, dict):
+            return obj
+        compiled = self.schemas.compiled(media.pointer, "response")
+        for candidate in (item_id, *((int(item_id),) if DIGITS.fullmatch(item_id) else ())):
+            if compiled.is_valid({**obj, "id": candidate}):
+                return {**obj, "id": candidate}
+        return obj
 
     def _kept_collections(self) -> set[str]:
         found = self._cache.get(("collections",))
@@ -701,6 +746,20 @@ class MockApp:
         if like is None:
             return Reply(status, json.dumps(value).encode(), "application/json")
         return Reply(status, json.dumps(value).encode(), like.content_type, dict(like.headers))
+
+
+def path_values(route: Route, match: re.Match) -> dict[str, str]:
+    """The path parameters' values in a path the route's pattern matched, by name."""
+    names = re.findall(r"\{([^}]+)\}", route.operation.path)
+    return {name: unquote(match.group(f"p{i * 2 + 1}")) for i, name in enumerate(names)}
+
+
+def keep(bucket: dict, key: str, value: Any) -> None:
+    """Put `key` in a bucket of the mock's state, the oldest going first past MAX_STORED (a long run, a batch
+    of 100,000 lines, keeps the newest): the mock's memory has a bound."""
+    bucket[key] = value
+    if len(bucket) > MAX_STORED:
+        del bucket[next(iter(bucket))]
 
 
 def _json_answer(op: Operation) -> Any:
@@ -929,10 +988,10 @@ class MockServer:
                  overrides: Mapping[str, Any] | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                  read_timeout: float | None = DEFAULT_READ_TIMEOUT, webhook_url: str | None = None,
                  webhook_secret: str | bytes | None = None, batch_seconds: float = 0.0,
-                 batch_window_seconds: float | None = None):
+                 batch_window_seconds: float | None = None, strict_ids: bool = False):
         self.app = MockApp(spec, require_auth=require_auth, overrides=overrides, webhook_url=webhook_url,
                            webhook_secret=webhook_secret, batch_seconds=batch_seconds,
-                           batch_window_seconds=batch_window_seconds)
+                           batch_window_seconds=batch_window_seconds, strict_ids=strict_ids)
         self.httpd = _Server((host, port), self.app, max_body_bytes, read_timeout)
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
