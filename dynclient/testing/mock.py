@@ -45,11 +45,11 @@ from .. import codecs
 from ..codecs import FORM_DELIMITERS
 from ..core.call import MISSING, Bound, validate_request
 from ..errors import RequestValidationError
-from ..schema import SchemaSet, from_text, schema_kind, schema_properties
+from ..schema import SchemaSet, from_text, schema_kind, schema_properties, unwrap
 from ..spec import Operation, Parameter, Spec
 from .batches import BatchEngine, Upload
-from .reading import (HOP_BY_HOP, admits_array, bracketed, declared_headers, ends_with_done, error_media, examples,
-                      openai_param, parse_multipart, required_names, success, typed, unflatten)
+from .reading import (HOP_BY_HOP, admits_array, bracketed, constant, declared_headers, ends_with_done, error_media,
+                      examples, openai_param, parse_multipart, required_names, success, typed, unflatten)
 from .overrides import checked_overrides, deep_merge, from_prefer
 from .synth import SAMPLES, SynthesisError, fresh_id, synthesize
 from .webhook_sender import WebhookSender
@@ -656,7 +656,7 @@ class MockApp:
             ordered = ordered[ids.index(args["after"]) + 1:]
         elif args.get("before") in ids:
             ordered = ordered[:ids.index(args["before"])][-limit:]
-        chunk = ordered[:limit]
+        chunk = self.as_listed(media, base, ordered[:limit])
         page = {**base, "data": chunk}
         compiled = self.schemas.compiled(media.pointer, "response")
         declared = self.declared(media)
@@ -675,6 +675,26 @@ class MockApp:
                     page[name] = candidate
                     break
         return page
+
+    def as_listed(self, media: Any, base: dict, items: list) -> list:
+        """Kept objects as a list shows them. An object kept as a create answered it, under another schema
+        than the list's items, takes from the list's own example what the items' schema fixes: the
+        properties it requires that the object lacks, and its constant type tags."""
+        key = ("listed", media.pointer)
+        if key not in self._cache:
+            root, resolve = self.schemas.translated(media.pointer, "response")
+            data = unwrap(self.declared(media).get("data"), resolve)
+            item = data.get("items") if isinstance(data, dict) else None
+            self._cache[key] = (required_names(item, resolve) if item is not None else [],
+                                [k for k, sub in schema_properties(item, resolve).items() if constant(sub, resolve)]
+                                if item is not None else [])
+        required, tags = self._cache[key]
+        template = base["data"][0] if isinstance(base.get("data"), list) and base["data"] else None
+        if not isinstance(template, dict) or not (required or tags):
+            return items
+        return [{**item, **{k: template[k] for k in required if k not in item and k in template},
+                 **{k: template[k] for k in tags if k in item and k in template}}
+                if isinstance(item, dict) else item for item in items]
 
     def stream(self, op: Operation, media: Any, body: Any) -> Reply:
         """A short, well-formed event stream of schema-valid events, ended as the document says."""

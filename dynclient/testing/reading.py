@@ -53,6 +53,12 @@ def required_names(schema: Any, resolve) -> list[str]:
     return [*(schema.get("required") or ()), *(n for part in schema.get("allOf") or () for n in required_names(part, resolve))]
 
 
+def constant(schema: Any, resolve) -> bool:
+    """Whether a schema admits one value only (`const`, or an `enum` of one): an object's type tag."""
+    schema = unwrap(schema, resolve)
+    return isinstance(schema, dict) and ("const" in schema or len(schema.get("enum") or ()) == 1)
+
+
 def admits_array(schema: Any, resolve) -> bool:
     """Whether a schema is an array or has one among its alternatives (`image`: a file or files)."""
     schema = unwrap(schema, resolve)

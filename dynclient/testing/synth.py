@@ -2,7 +2,7 @@
 
 Works on the translated (JSON Schema 2020-12) form of any schema of the
 document, so both OpenAPI dialects are covered by one walk. The result is the
-smallest plausible instance: required properties only, first enum value,
+smallest plausible instance: required properties and type tags only, first enum value,
 defaults and examples where they fit, ids that look like ids, timestamps that
 look like timestamps. Every result is checked by the real validator before it
 is returned; one that cannot be made valid raises SynthesisError saying why,
@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from ..schema import DISCRIMINATOR, SchemaSet
 from ..vocabulary import ecma_regex
+from .reading import constant
 
 MAX_DEPTH = 12
 # How long one synthesis may spend checking that a value fits exactly one branch of a oneOf.
@@ -224,6 +225,9 @@ class Walker:
         if self.every_property:
             self.every_property = False   # this object only, not the ones inside it
             wanted += [prop for prop in properties if prop not in wanted]
+        # An optional property that can hold one value only (`object: enum [upload]`) is the object's type
+        # tag: an API sends it, and clients key on it.
+        wanted += [p for p, sub in properties.items() if p not in wanted and constant(sub, self.resolve)]
         for extra in properties:
             if len(wanted) >= schema.get("minProperties", 0):
                 break
