@@ -252,6 +252,24 @@ def test_a_batch_needs_an_uploaded_batch_file(served, tmp_path):
     assert not (tmp_path / "nope").exists()
 
 
+def test_a_file_id_never_seen_is_an_assumed_file_without_bytes(served, tmp_path):
+    """Unless strict_ids, an input file the mock never saw stands for one uploaded elsewhere, whose bytes it
+    does not have: the batch is created, and fails its validation as an empty input does."""
+    server, client = served()
+    created = client.call("createBatch", {"input_file_id": "file-elsewhere", "endpoint": CHAT,
+                                          "completion_window": "24h"})
+    assert created["input_file_id"] == "file-elsewhere" and created["status"] == "validating"
+    assert client.call("retrieveFile", file_id="file-elsewhere")["id"] == "file-elsewhere"
+    batch = poll(client, created["id"])
+    assert batch["status"] == "failed" and batch["errors"]["data"]
+    client.download("downloadFile", file_id="file-elsewhere", to=tmp_path / "elsewhere")
+    assert (tmp_path / "elsewhere").read_bytes() == b""
+    made = upload(client, tmp_path, lines_for(CHAT, 1))
+    client.call("deleteFile", file_id=made["id"])   # a file it made and deleted is gone, as everywhere
+    with pytest.raises(dynclient.NotFoundError):
+        client.call("createBatch", {"input_file_id": made["id"], "endpoint": CHAT, "completion_window": "24h"})
+
+
 def test_an_input_file_beyond_the_limits_fails(served, tmp_path):
     server, client = served()
     server.app.batches.limits["requests_per_file"] = 3
