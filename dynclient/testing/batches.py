@@ -8,8 +8,9 @@ the server stops; the socket side already bounds a body by `max_body_bytes`), an
 `bytes` and `filename`; `downloadFile` (GET /files/{file_id}/content) streams them back, as it does the
 output and error files of batches; `deleteFile` removes them.
 
-**Batches.** `createBatch` checks that the input file exists (404, as the API says it) and was uploaded
-with purpose `batch`, and that the endpoint is a POST operation of the document; the batch starts
+**Batches.** `createBatch` checks that the input file exists (404, as the API says it; unless the mock
+runs with `strict_ids`, a file id it never saw is assumed, a file without bytes of any purpose, as
+MockApp.assume assumes any id) and was uploaded with purpose `batch`, and that the endpoint is a POST operation of the document; the batch starts
 `validating`. Nothing runs in the background: each `retrieveBatch`, `listBatches` or `cancelBatch`
 moves the batch to where the clock says it is. Over `batch_seconds` (T):
 

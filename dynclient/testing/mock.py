@@ -20,6 +20,12 @@ POST on one segment below an item (``/threads/{thread_id}/runs/{run_id}/cancel``
 that answers with the item's own schema is an action on the item: its answer is
 the stored item, and becomes it.
 
+An id the mock never created is assumed (``MockApp.assume``): drawn on first use
+from the schema of the collection's GET with that id, its parents first, then
+kept like a created one. An id created and deleted is a 404; an assumed one that
+is deleted is forgotten. ``strict_ids=True`` (``--strict-ids``) answers 404 for
+every id never created.
+
 Overrides (``overrides.py``) fix fields of an operation's answers, for a whole
 server or one request. Files keep their bytes and batches run their input file
 through these same handlers (``batches.py``).

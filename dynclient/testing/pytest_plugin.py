@@ -32,7 +32,7 @@ cassettes, and CI replays them with no network.
 The document comes from the closest ``dynclient_spec`` marker, else the
 ``dynclient_spec`` ini option, else the default named source. Keyword
 arguments of the marker go to ``MockServer`` (``require_auth=False``,
-``overrides={"getRun": {"status": "completed"}}``). Each
+``overrides={"getRun": {"status": "completed"}}``, ``strict_ids=True`` for a 404 on ids never created). Each
 test gets its own server, so state never leaks between tests; the parsed
 document is shared by the whole session.
 """
