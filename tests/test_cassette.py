@@ -50,7 +50,7 @@ def everything(client, folder: Path) -> list:
 
 def test_record_against_the_mock_then_replay_with_it_stopped(make_client, openai_spec, tmp_path):
     path = tmp_path / "cassettes" / "all.jsonl"
-    with MockServer(openai_spec) as server:
+    with MockServer(openai_spec, strict_ids=True) as server:   # (strict: `asst_missing` is a 404, not assumed)
         client = make_client(openai_spec, base_url=server.base_url, api_key=KEY, cassette=path)
         live = everything(client, tmp_path)
         sent = len(server.app.requests)

@@ -329,7 +329,7 @@ def test_created_objects_can_be_found_whatever_their_id():
 
 def test_no_child_under_a_parent_that_does_not_exist():
     document = collections_document()
-    with MockServer(document, require_auth=False) as mock:
+    with MockServer(document, require_auth=False, strict_ids=True) as mock:   # (else a parent never seen is assumed)
         client = dynclient.Client(document, base_url=mock.url)
         with pytest.raises(dynclient.errors.NotFoundError, match="999"):
             client.call("create_part", {"name": "p"}, widget_id="999")
