@@ -20,6 +20,12 @@ if _HERE not in sys.path:
 for _name in [name for name in os.environ if name.lower().endswith("_proxy")]:
     del os.environ[_name]
 
+# pytester's in-process runs (the pytest plugin's tests) drop from sys.modules what was first imported
+# inside them; PyYAML imported again beside its C extension, which is not, builds nodes the new
+# constructors do not know ("could not determine a constructor for the tag None" in every later load).
+# Importing the YAML reader here, before any of them, keeps one copy.
+import dynclient.yaml12  # noqa: E402,F401
+
 from faultserver import FaultServer  # noqa: E402
 from httpserver import TestServer  # noqa: E402
 
