@@ -173,7 +173,8 @@ def call_every_operation(path: str, seconds: float) -> dict:
 
 
 def calls(path: Path, seconds: float) -> dict:
-    command = [sys.executable, "-m", "benchmarks.bench_public_docs", "--calls-of", str(path), "--seconds", str(seconds)]
+    command = [sys.executable, "-m", "benchmarks.bench_public_docs", "--calls-of", str(path.resolve()),
+               "--seconds", str(seconds)]   # the child runs from the repository: the path made absolute
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
                               cwd=Path(__file__).resolve().parents[1])

@@ -92,9 +92,9 @@ DOCUMENT = {
         },
         "/counters": {"post": {"operationId": "createCounter", "responses": _answer("Counter")}},
         "/counters/{counter_id}": {
-            "get": {"operationId": "getCounter", "responses": _answer("Counter"),
-                    "parameters": [{"name": "counter_id", "in": "path", "required": True,
-                                    "schema": {"type": "integer"}}]}},
+            "parameters": [{"name": "counter_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "get": {"operationId": "getCounter", "responses": _answer("Counter")},
+            "delete": {"operationId": "deleteCounter", "responses": _answer("CounterDeleted")}},
         # A create answering one schema, a list showing another (another tag, a field the create lacks).
         "/gadgets": {
             "post": {"operationId": "createGadget", "responses": _answer("Gadget")},
@@ -125,6 +125,8 @@ DOCUMENT = {
                                     "name": {"type": "string"}}},
             "Counter": {"type": "object", "required": ["id", "count"],
                         "properties": {"id": {"type": "integer"}, "count": {"type": "integer"}}},
+            "CounterDeleted": {"type": "object", "required": ["id", "deleted"],
+                               "properties": {"id": {"type": "integer"}, "deleted": {"type": "boolean"}}},
             "Gadget": {"type": "object", "required": ["id", "object"],
                        "properties": {"id": {"type": "string"}, "object": {"const": "gadget"}}},
             "ListedGadget": {"type": "object", "required": ["id", "object", "active"],
@@ -187,6 +189,14 @@ def test_an_assumed_id_takes_the_type_its_path_parameter_declares(served):
     server, http = served()
     status, counter = call(http, server, "GET", "/counters/42")
     assert status == 200 and counter["id"] == 42 and schema_of("Counter").is_valid(counter)
+
+
+def test_deleting_an_object_with_an_integer_id_answers_that_integer(served):
+    # GitHub's pulls/delete-pending-review: the path's text "0" is not the id the answer's schema wants.
+    server, http = served()
+    for number in (0, 7):
+        assert call(http, server, "GET", f"/counters/{number}")[1]["id"] == number
+        assert call(http, server, "DELETE", f"/counters/{number}") == (200, {"id": number, "deleted": True})
 
 
 def test_a_deleted_id_is_a_404_and_a_deleted_assumed_id_is_forgotten(served):

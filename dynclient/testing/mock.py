@@ -489,10 +489,12 @@ class MockApp:
                 return self.error(404, f"No object with id {item_id!r} found at {collection_path}",
                                   "invalid_request_error", param=list(path_values)[-1], code="not_found", op=op)
             if route.role == "delete":
-                del items[item_id]
+                removed = items.pop(item_id)
                 if self.assumed.get(collection_path, {}).pop(item_id, MISSING) is MISSING:
                     keep(self.deleted.setdefault(collection_path, {}), item_id, None)
-                gone = {**base, **{k: v for k, v in (("id", item_id), ("deleted", True)) if k in base}}
+                # The object's own id (an integer where its schema wants one), not the path's text.
+                kept_id = removed.get("id", item_id) if isinstance(removed, dict) else item_id
+                gone = {**base, **{k: v for k, v in (("id", kept_id), ("deleted", True)) if k in base}}
                 return self.finish(op, media, gone, override, bound)
             current = items[item_id] if route.role == "retrieve" else \
                 self.merged(media, items[item_id], body, fresh=False)   # modify, action
