@@ -159,8 +159,15 @@ def compiled(schemas: SchemaSet, op: Operation, pointer: str, direction: str) ->
 
 def validate_request(schemas: SchemaSet, op: Operation, bound: Bound, media: Any, body: Any) -> None:
     """Every bound parameter and the body against their schemas; the first failure is raised."""
+    if op.parameters:
+        validate_parameters(schemas, op, bound)
+    if media is not None and body is not MISSING and media.schema is not None:
+        validate_body(schemas, op, media, body)
+
+
+def validate_parameters(schemas: SchemaSet, op: Operation, bound: Bound) -> None:
     given = [*((p, bound.path[p.name]) for p in op.parameters if p.name in bound.path),
-             *bound.query, *bound.header, *bound.cookie] if op.parameters else ()
+             *bound.query, *bound.header, *bound.cookie]
     for p, value in given:
         if p.schema is None:
             continue
@@ -169,16 +176,19 @@ def validate_request(schemas: SchemaSet, op: Operation, bound: Bound, media: Any
             raise RequestValidationError(op.operation_id, p.location, p.name + violation.pointer,
                                          violation.message, violation.expected, violation.given,
                                          violation.messages)
-    if media is not None and body is not MISSING and media.schema is not None:
-        try:
-            instance = codecs.body_instance(media.content_type, body)
-        except RecursionError:
-            raise RequestValidationError(op.operation_id, "body", "", "the body is nested too deeply to validate",
-                                         None, None) from None
-        violation = compiled(schemas, op, media.pointer, "request").violation(instance)
-        if violation:
-            raise RequestValidationError(op.operation_id, "body", violation.pointer, violation.message,
-                                         violation.expected, violation.given, violation.messages)
+
+
+def validate_body(schemas: SchemaSet, op: Operation, media: Any, body: Any) -> None:
+    """A request body (given, of a media type with a schema) against that schema."""
+    try:
+        instance = codecs.body_instance(media.content_type, body)
+    except RecursionError:
+        raise RequestValidationError(op.operation_id, "body", "", "the body is nested too deeply to validate",
+                                     None, None) from None
+    violation = compiled(schemas, op, media.pointer, "request").violation(instance)
+    if violation:
+        raise RequestValidationError(op.operation_id, "body", violation.pointer, violation.message,
+                                     violation.expected, violation.given, violation.messages)
 
 
 def choose_request_media(op: Operation, body: Any, content_type: str | None):
@@ -239,15 +249,45 @@ def response_media(op: Operation, status: int, content_type: str, *, binary: boo
 def response_problem(schemas: SchemaSet, op: Operation, status: int, body: Any, content_type: str,
                      has_body: bool) -> tuple[str, str] | None:
     """None when the response matches the document; else (JSON pointer, what is wrong)."""
-    media, problem = response_media(op, status, content_type, binary=isinstance(body, bytes), has_body=has_body)
-    if media is None or media.schema is None or not isinstance(body, (dict, list, str, int, float, bool)) \
-            or codecs.media_essence(media.content_type) == "text/event-stream":
-        return problem   # bytes, and events (validated one by one when streamed), have no JSON schema to meet
-    violation = compiled(schemas, op, media.pointer, "response").violation(body)
-    if violation is None:
-        return None
-    return violation.pointer, violation.message + (f" (given {short_repr(violation.given)})"
-                                                   if violation.keyword not in ("type", "enum", "const") else "")
+    return answer_check(schemas, op, status, content_type, binary=isinstance(body, bytes), has_body=has_body)(body)
+
+
+JSON_VALUES = (dict, list, str, int, float, bool)
+
+
+class AnswerCheck:
+    """What is checked of every answer of one operation, status and content type, worked out once:
+    the problem with its status, presence or type (or None), and the schema its body meets (compiled
+    when a body first needs it)."""
+
+    __slots__ = ("problem", "schemas", "op", "pointer", "validator")
+
+    def __init__(self, problem: tuple[str, str] | None, schemas: SchemaSet | None = None, op: Operation | None = None,
+                 pointer: str | None = None):
+        self.problem, self.schemas, self.op, self.pointer = problem, schemas, op, pointer
+        self.validator: Any = None
+
+    def __call__(self, body: Any) -> tuple[str, str] | None:
+        """None when the decoded body matches the document; else (JSON pointer, what is wrong)."""
+        if self.pointer is None or not isinstance(body, JSON_VALUES):
+            return self.problem   # bytes, and events (validated one by one when streamed), meet no JSON schema
+        validator = self.validator
+        if validator is None:
+            validator = self.validator = compiled(self.schemas, self.op, self.pointer, "response")
+        violation = validator.violation(body)
+        if violation is None:
+            return None
+        return violation.pointer, violation.message + (f" (given {short_repr(violation.given)})"
+                                                       if violation.keyword not in ("type", "enum", "const") else "")
+
+
+def answer_check(schemas: SchemaSet, op: Operation, status: int, content_type: str, *, binary: bool,
+                 has_body: bool) -> AnswerCheck:
+    """The check of an answer's body (see response_problem), the same for every body of its kind."""
+    media, problem = response_media(op, status, content_type, binary=binary, has_body=has_body)
+    if media is None or media.schema is None or codecs.media_essence(media.content_type) == "text/event-stream":
+        return AnswerCheck(problem)
+    return AnswerCheck(problem, schemas, op, media.pointer)
 
 
 def event_problem(schemas: SchemaSet, op: Operation, status: int, event: Event) -> tuple[str, str] | None:
