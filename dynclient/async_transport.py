@@ -172,7 +172,6 @@ class AsyncTransport:
         session = self._session = aiohttp.ClientSession(
             connector=connector, auto_decompress=True, trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),      # cookies are parameters, never state
-            skip_auto_headers=("User-Agent", "Content-Type"),
             timeout=aiohttp.ClientTimeout(total=None))
         # aiohttp re-sends an idempotent request once, on its own, when a connection drops; the
         # policy decides retries here (and counts them), so that one is turned off where it exists.
@@ -273,7 +272,7 @@ class AsyncTransport:
                     await asyncio.sleep(attempts.after_fault(fault.error, fault.sent, time.monotonic()))
                     continue
                 headers = response.headers   # case-insensitive already; copied only for an APIStatusError
-                attempts.log(response.status, attempt_started, headers.get("x-request-id"))
+                attempts.log(response.status, attempt_started, headers)
                 wait = attempts.after_answer(response.status, headers, data, time.monotonic())
                 if wait is None:
                     return RawResponse(response.status, headers, data, time.perf_counter() - started,
@@ -301,11 +300,24 @@ class AsyncTransport:
 
     async def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: float | None,
                        on_progress: Callable[[int, int], None] | None) -> tuple[aiohttp.ClientResponse, Where]:
+        """One attempt, following redirects (core/redirects.py decides where, and with which headers)."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
         for hop in range(self.max_redirects + 1):
             connect, read = timeout.remaining(deadline, time.monotonic())
             where = Where(request.operation_id, url, read)
-            response = await self._open(method, url, body, headers, connect, where, on_progress)
+            proxy = self._proxy(url)
+            try:
+                response = await self.session().request(
+                    method, self._url(url), headers=headers, allow_redirects=False,
+                    data=_async_chunks(body, on_progress) if isinstance(body, ReplayableBody) else body,
+                    timeout=self._timeout(connect, read), skip_auto_headers=skipped_auto_headers(headers),
+                    proxy=proxy[0] if proxy else None, proxy_auth=proxy[1] if proxy else None)
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                kind, reason = classify(exc)
+                raise Fault(fault_error(kind, where, seconds=connect, reason=reason, detail=exc),
+                            sent=kind not in BEFORE_SENDING) from None
+            except ValueError as exc:   # a URL or header aiohttp refuses: final
+                raise fault_error(UNSENDABLE, where, reason=str(exc), detail=exc) from None
             location = response.headers.get("Location") if hop < self.max_redirects else None
             following = redirects.follow(method, url, headers, body, response.status, location)
             if following is None:
@@ -316,21 +328,12 @@ class AsyncTransport:
             method, url, headers, body = following.method, following.url, following.headers, following.body
         raise AssertionError("unreachable")   # the last hop never follows
 
-    async def _open(self, method: str, url: str, body: Any, headers: Mapping[str, str], connect: float | None,
-                    where: Where, on_progress: Callable[[int, int], None] | None) -> aiohttp.ClientResponse:
-        proxy = self._proxy(url)
-        data = _async_chunks(body, on_progress) if isinstance(body, ReplayableBody) else body
-        try:
-            return await self.session().request(
-                method, self._url(url), data=data, headers=headers, allow_redirects=False,
-                timeout=self._timeout(connect, where.read_timeout),
-                proxy=proxy[0] if proxy else None, proxy_auth=proxy[1] if proxy else None)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            kind, reason = classify(exc)
-            raise Fault(fault_error(kind, where, seconds=connect, reason=reason, detail=exc),
-                        sent=kind not in BEFORE_SENDING) from None
-        except ValueError as exc:   # a URL or header aiohttp refuses: final
-            raise fault_error(UNSENDABLE, where, reason=str(exc), detail=exc) from None
+
+def skipped_auto_headers(headers: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The headers aiohttp must not add of its own: its User-Agent, and `application/octet-stream` for
+    a POST without a Content-Type (a body-less POST has none). None when the request has both
+    already, which spares aiohttp building a table of them for each request."""
+    return None if "User-Agent" in headers and "Content-Type" in headers else ("User-Agent", "Content-Type")
 
 
 async def _async_chunks(body: ReplayableBody, on_progress: Callable[[int, int], None] | None) -> AsyncIterator[bytes]:

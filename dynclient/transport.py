@@ -136,7 +136,7 @@ class Transport:
                 attempts.log(error, attempt_started)
                 time.sleep(attempts.after_fault(error, fault.sent, time.monotonic()))
                 continue
-            attempts.log(response.status, attempt_started, response.headers.get("x-request-id"))
+            attempts.log(response.status, attempt_started, response.headers)
             wait = attempts.after_answer(response.status, response.headers, data, time.monotonic())
             if wait is None:
                 return RawResponse(response.status, response.headers, data, time.perf_counter() - started,

@@ -29,7 +29,7 @@ from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_M
                    PreparedRequest, RawResponse, Result, admit_event, answer_check, ask_to_stream, check_call,
                    event_problem, response_media, serves_openai, validate_body, with_max_retries)
 from .headers import SENSITIVE_HEADERS, Headers
-from .policy import IDEMPOTENCY_HEADER, RetryPolicy, Timeout
+from .policy import IDEMPOTENCY_HEADER, RetryPolicy, Timeout, new_idempotency_key
 from .redact import Secret
 from .sse import DEFAULT_MAX_EVENT_BYTES, Event
 
@@ -356,7 +356,8 @@ class BaseClient:
             raise status_error(op.operation_id, raw.status, body, raw.headers, request_id)
         if self.options.validate_responses != "off":
             problem = self._answer_check(op, raw.status, content_type, isinstance(body, bytes), bool(raw.data))(body)
-            self._report(op, raw.status, problem, body, request_id)
+            if problem is not None:
+                self._report(op, raw.status, problem, body, request_id)
         return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type,
                       raw.attempts)
 
@@ -421,7 +422,7 @@ class JsonPlan:
     with it), so a call validates, encodes, copies the headers and builds its request. It gives what
     the general path (`check_call` then `_encode`) gives for the same call."""
 
-    __slots__ = ("op", "media", "url", "headers", "keyed")
+    __slots__ = ("op", "media", "url", "headers", "keyed")   # keyed: each call gets an Idempotency-Key
 
     def __init__(self, client: BaseClient, op: Operation, media: Any):
         self.op, self.media = op, media
@@ -430,7 +431,7 @@ class JsonPlan:
         if IDEMPOTENCY_HEADER not in client._header_template(op)[0]:
             self.headers.pop(IDEMPOTENCY_HEADER, None)   # each call has its own
         self.headers["Content-Type"] = params.check_header_value(op, "Content-Type", "application/json")
-        self.keyed = IDEMPOTENCY_HEADER not in self.headers
+        self.keyed = IDEMPOTENCY_HEADER not in self.headers and client.options.retry.wants_key(op.method)
 
     def prepare(self, client: BaseClient, body: dict) -> PreparedRequest:
         op = self.op
@@ -440,10 +441,8 @@ class JsonPlan:
             data = codecs.encode_json(body, self.media.encoding)[0]
         except codecs.EncodeError as exc:
             raise ParameterError(op.operation_id, "body", str(exc)) from None
-        headers = self.headers.copy()
-        key = client.options.retry.idempotency_key(op.method) if self.keyed else None
-        if key is not None:
-            headers[IDEMPOTENCY_HEADER] = key
+        headers = self.headers.copy_with(IDEMPOTENCY_HEADER, new_idempotency_key()) if self.keyed \
+            else self.headers.copy()
         return PreparedRequest(op.operation_id, op.method, self.url, headers, data)
 
 

@@ -92,6 +92,13 @@ class Headers(dict):
         clone._index = self._index.copy()
         return clone
 
+    def copy_with(self, name: str, value: str) -> "Headers":
+        """A copy with one more header, which this one does not have (a call's Idempotency-Key)."""
+        clone = self.copy()
+        dict.__setitem__(clone, name, value)
+        clone._index[name.lower()] = name
+        return clone
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):
             return NotImplemented

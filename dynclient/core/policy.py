@@ -142,9 +142,11 @@ class RetryPolicy:
 
     def idempotency_key(self, method: str) -> str | None:
         """The key a new logical call of `method` carries on every attempt, or None."""
-        if self.non_idempotent != "with-key" or self.max_retries == 0 or method.upper() in IDEMPOTENT_METHODS:
-            return None
-        return f"{_KEYS.prefix}{next(_KEYS.counter)}"
+        return new_idempotency_key() if self.wants_key(method) else None
+
+    def wants_key(self, method: str) -> bool:
+        """Whether each logical call of `method` carries an idempotency key."""
+        return self.non_idempotent == "with-key" and self.max_retries != 0 and method.upper() not in IDEMPOTENT_METHODS
 
     def delay(self, retry_number: int, headers: Mapping[str, str] | None = None) -> float:
         """Seconds to wait before retry `retry_number` (1 for the first retry)."""
@@ -170,6 +172,11 @@ class _KeySource:
 
 _KEYS = _KeySource()
 os.register_at_fork(after_in_child=_KEYS.renew)
+
+
+def new_idempotency_key() -> str:
+    """A key no other logical call of this process (or of any other) has."""
+    return f"{_KEYS.prefix}{next(_KEYS.counter)}"
 
 
 def _finite(text: str) -> float | None:
@@ -267,13 +274,15 @@ class Attempts:
         self.number += 1
         return wait
 
-    def log(self, outcome: Any, started: float, request_id: str | None = None) -> None:
-        """One attempt's line at DEBUG: status or error class, time, attempt number, request id."""
+    def log(self, outcome: Any, started: float, headers: Mapping[str, str] | None = None) -> None:
+        """One attempt's line at DEBUG: status or error class, time, attempt number, request id (from
+        the answer's `headers`, read only when the line is written)."""
         if log.isEnabledFor(logging.DEBUG):
             shown = outcome if isinstance(outcome, int) else type(outcome).__name__
             log.debug("%s %s %s -> %s in %.1f ms (attempt %d) [request id %s]", self.request.operation_id,
                       self.request.method, log_path(self.request.url), shown,
-                      (time.perf_counter() - started) * 1000, self.number, request_id)
+                      (time.perf_counter() - started) * 1000, self.number,
+                      headers.get("x-request-id") if headers is not None else None)
 
 
 def log_path(url: str) -> str:
