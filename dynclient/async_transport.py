@@ -38,6 +38,7 @@ from .core import redirects
 from .core.call import DEFAULT_MAX_RESPONSE_BYTES, PreparedRequest, RawResponse
 from .core.policy import Attempts, RetryPolicy, Timeout, log_path
 from .core.redact import REDACTOR, guard_loggers
+from .core.headers import Headers
 from .core.faults import (BEFORE_SENDING, CONNECT, CONNECT_TIMEOUT, DECODE, LOST, READ_TIMEOUT, TLS_VERIFY,
                           UNSENDABLE, Where, fault_error, strerror)
 from .errors import APIConnectionError, APITimeoutError, ResponseTooLargeError
@@ -151,7 +152,7 @@ class AsyncTransport:
         self._keeper: DeadlineKeeper | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proxies: dict[str, tuple[str, aiohttp.BasicAuth | None] | None] = {}   # origin -> proxy
-        self._urls: dict[str, yarl.URL] = {}
+        self._targets: dict[str, tuple[yarl.URL, str | None, aiohttp.BasicAuth | None]] = {}   # see _target
         self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
         guard_loggers()
 
@@ -225,13 +226,15 @@ class AsyncTransport:
                 self._proxies[origin] = (plain, aiohttp.BasicAuth(*credentials) if credentials else None)
         return self._proxies[origin]
 
-    def _url(self, url: str) -> yarl.URL:
-        """The URL as aiohttp takes it, already encoded (never re-quoted); the last few are kept."""
-        found = self._urls.get(url)
+    def _target(self, url: str) -> tuple[yarl.URL, str | None, aiohttp.BasicAuth | None]:
+        """The URL as aiohttp takes it, already encoded (never re-quoted), and the proxy that carries
+        requests to it with the proxy's credentials (or None, None); the last few URLs are kept."""
+        found = self._targets.get(url)
         if found is None:
-            if len(self._urls) >= 256:
-                self._urls.clear()
-            found = self._urls[url] = yarl.URL(url, encoded=True)
+            if len(self._targets) >= 256:
+                self._targets.clear()
+            proxy = self._proxy(url)
+            found = self._targets[url] = (yarl.URL(url, encoded=True), *(proxy or (None, None)))
         return found
 
     def _timeout(self, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
@@ -273,7 +276,8 @@ class AsyncTransport:
                     continue
                 headers = response.headers   # case-insensitive already; copied only for an APIStatusError
                 attempts.log(response.status, attempt_started, headers)
-                wait = attempts.after_answer(response.status, headers, data, time.monotonic())
+                wait = None if response.status < 400 else \
+                    attempts.after_answer(response.status, headers, data, time.monotonic())
                 if wait is None:
                     return RawResponse(response.status, headers, data, time.perf_counter() - started,
                                        attempts.number, response if stream and response.status < 400 else None,
@@ -305,13 +309,13 @@ class AsyncTransport:
         for hop in range(self.max_redirects + 1):
             connect, read = timeout.remaining(deadline, time.monotonic())
             where = Where(request.operation_id, url, read)
-            proxy = self._proxy(url)
+            target, proxy, proxy_auth = self._target(url)
             try:
                 response = await self.session().request(
-                    method, self._url(url), headers=headers, allow_redirects=False,
+                    method, target, headers=headers, allow_redirects=False,
                     data=_async_chunks(body, on_progress) if isinstance(body, ReplayableBody) else body,
                     timeout=self._timeout(connect, read), skip_auto_headers=skipped_auto_headers(headers),
-                    proxy=proxy[0] if proxy else None, proxy_auth=proxy[1] if proxy else None)
+                    proxy=proxy, proxy_auth=proxy_auth)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                 kind, reason = classify(exc)
                 raise Fault(fault_error(kind, where, seconds=connect, reason=reason, detail=exc),
@@ -333,7 +337,12 @@ def skipped_auto_headers(headers: Mapping[str, str]) -> tuple[str, ...] | None:
     """The headers aiohttp must not add of its own: its User-Agent, and `application/octet-stream` for
     a POST without a Content-Type (a body-less POST has none). None when the request has both
     already, which spares aiohttp building a table of them for each request."""
-    return None if "User-Agent" in headers and "Content-Type" in headers else ("User-Agent", "Content-Type")
+    if isinstance(headers, Headers):   # as every call's are, until a redirect: one lookup for both
+        return None if headers.has_all(AUTO_HEADERS) else AUTO_HEADERS
+    return None if all(name in headers for name in AUTO_HEADERS) else AUTO_HEADERS
+
+
+AUTO_HEADERS = ("User-Agent", "Content-Type")
 
 
 async def _async_chunks(body: ReplayableBody, on_progress: Callable[[int, int], None] | None) -> AsyncIterator[bytes]:

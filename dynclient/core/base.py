@@ -26,8 +26,8 @@ from ..errors import (ConfigError, ParameterError, ResponseDecodeError, Response
 from ..schema import SchemaSet
 from ..spec import TOKEN, Operation, Parameter, Spec, expect
 from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_MODES, AnswerCheck, Bound, Options,
-                   PreparedRequest, RawResponse, Result, admit_event, answer_check, ask_to_stream, check_call,
-                   event_problem, response_media, serves_openai, validate_body, with_max_retries)
+                   PreparedRequest, RawResponse, Result, admit_event, answer_check, ask_to_stream, check_body, check_call,
+                   compiled, event_problem, response_media, serves_openai, with_max_retries)
 from .headers import SENSITIVE_HEADERS, Headers
 from .policy import IDEMPOTENCY_HEADER, RetryPolicy, Timeout, new_idempotency_key
 from .redact import Secret
@@ -422,10 +422,11 @@ class JsonPlan:
     with it), so a call validates, encodes, copies the headers and builds its request. It gives what
     the general path (`check_call` then `_encode`) gives for the same call."""
 
-    __slots__ = ("op", "media", "url", "headers", "keyed")   # keyed: each call gets an Idempotency-Key
+    __slots__ = ("op", "media", "url", "headers", "keyed", "validator")   # keyed: each call gets an Idempotency-Key
 
     def __init__(self, client: BaseClient, op: Operation, media: Any):
         self.op, self.media = op, media
+        self.validator: Any = None   # the body's compiled schema, once a call has needed it
         general = client._encode(op, Bound(), None, MISSING, {})   # URL and headers as a call without a body
         self.url, self.headers = general.url, general.headers
         if IDEMPOTENCY_HEADER not in client._header_template(op)[0]:
@@ -436,7 +437,10 @@ class JsonPlan:
     def prepare(self, client: BaseClient, body: dict) -> PreparedRequest:
         op = self.op
         if client.options.validate_requests and self.media.schema is not None:
-            validate_body(client.schemas, op, self.media, body)
+            validator = self.validator   # a JSON body is its own instance (codecs.body_instance)
+            if validator is None:
+                validator = self.validator = compiled(client.schemas, op, self.media.pointer, "request")
+            check_body(op, validator, body)
         try:
             data = codecs.encode_json(body, self.media.encoding)[0]
         except codecs.EncodeError as exc:

@@ -226,7 +226,12 @@ def validate_body(schemas: SchemaSet, op: Operation, media: Any, body: Any) -> N
     except RecursionError:
         raise RequestValidationError(op.operation_id, "body", "", "the body is nested too deeply to validate",
                                      None, None) from None
-    violation = compiled(schemas, op, media.pointer, "request").violation(instance)
+    check_body(op, compiled(schemas, op, media.pointer, "request"), instance)
+
+
+def check_body(op: Operation, validator: Any, instance: Any) -> None:
+    """A body as its schema sees it against that schema, compiled: the first failure is raised."""
+    violation = validator.violation(instance)
     if violation:
         raise RequestValidationError(op.operation_id, "body", violation.pointer, violation.message,
                                      violation.expected, violation.given, violation.messages)

@@ -92,6 +92,14 @@ class Headers(dict):
         clone._index = self._index.copy()
         return clone
 
+    def has_all(self, names: tuple[str, ...]) -> bool:
+        """Whether every one of `names` is here (in any case), for a question asked of every request."""
+        index = self._index
+        for name in names:
+            if name.lower() not in index:
+                return False
+        return True
+
     def copy_with(self, name: str, value: str) -> "Headers":
         """A copy with one more header, which this one does not have (a call's Idempotency-Key)."""
         clone = self.copy()

@@ -95,7 +95,10 @@ class Timeout:
         """(connect, read) for an attempt starting at `now` under `deadline`: neither outlasts it."""
         if deadline is None:
             return self.connect, self.read
-        left = max(deadline - now, 0.001)
+        connect, read, left = self.connect, self.read, deadline - now
+        if connect is not None and read is not None and connect < left and read < left:
+            return connect, read   # the usual case, far from the deadline
+        left = max(left, 0.001)
         return (left if self.connect is None else min(self.connect, left),
                 left if self.read is None else min(self.read, left))
 
