@@ -64,7 +64,7 @@ class AsyncClient(BaseClient):
         prepared = self.prepare(operation_id, body, params=params, headers=headers,
                                 content_type=content_type, **arguments)
         raw = await self._send(prepared, timeout, progress)
-        return self.interpret(self.spec.operations[prepared.operation_id], raw).body
+        return self.answer(self.spec.operations[prepared.operation_id], raw)[0]
 
     async def call_raw(self, operation_id: str, body: Any = MISSING, /, *,
                        params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,

@@ -343,6 +343,13 @@ class BaseClient:
     def interpret(self, op: Operation, raw: RawResponse) -> Result:
         """An answer read whole as the caller gets it: the decoded, validated body in a Result, or the
         typed error it stands for (an APIStatusError for 4xx/5xx)."""
+        body, content_type, request_id = self.answer(op, raw)
+        return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type,
+                      raw.attempts)
+
+    def answer(self, op: Operation, raw: RawResponse) -> tuple[Any, str, str | None]:
+        """What `interpret` finds in an answer: (decoded, validated body, content type, request id), or
+        the typed error. `call` takes the body from here, without making the Result it would drop."""
         content_type = raw.headers.get("Content-Type", "")
         request_id = raw.headers.get("x-request-id")
         try:
@@ -358,8 +365,7 @@ class BaseClient:
             problem = self._answer_check(op, raw.status, content_type, isinstance(body, bytes), bool(raw.data))(body)
             if problem is not None:
                 self._report(op, raw.status, problem, body, request_id)
-        return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type,
-                      raw.attempts)
+        return body, content_type, request_id
 
     def _answer_check(self, op: Operation, status: int, content_type: str, binary: bool,
                       has_body: bool) -> AnswerCheck:
