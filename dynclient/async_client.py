@@ -61,8 +61,7 @@ class AsyncClient(BaseClient):
                                      content_type=content_type, progress=progress, **arguments)
         # call_raw's lines, not an await of it: each coroutine between a call and the socket is passed
         # through again every time the call resumes
-        prepared = self.prepare(operation_id, body, params=params, headers=headers,
-                                content_type=content_type, **arguments)
+        prepared = self.prepare_call(operation_id, body, params, headers, content_type, arguments)
         raw = await self._send(prepared, timeout, progress)
         return self.answer(self.spec.operations[prepared.operation_id], raw)[0]
 

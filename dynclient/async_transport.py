@@ -277,7 +277,8 @@ class AsyncTransport:
                     await asyncio.sleep(attempts.after_fault(fault.error, fault.sent, time.monotonic()))
                     continue
                 headers = response.headers   # case-insensitive already; copied only for an APIStatusError
-                attempts.log(response.status, attempt_started, headers)
+                if log.isEnabledFor(logging.DEBUG):
+                    attempts.log(response.status, attempt_started, headers)
                 wait = None if response.status < 400 else \
                     attempts.after_answer(response.status, headers, data, time.monotonic())
                 if wait is None:

@@ -66,8 +66,7 @@ class Client(BaseClient):
         if stream:
             return self.stream(operation_id, body, params=params, headers=headers, timeout=timeout,
                                content_type=content_type, progress=progress, **arguments)
-        prepared = self.prepare(operation_id, body, params=params, headers=headers,
-                                content_type=content_type, **arguments)
+        prepared = self.prepare_call(operation_id, body, params, headers, content_type, arguments)
         raw = self._send(prepared, timeout, progress)
         return self.answer(self.spec.operations[prepared.operation_id], raw)[0]   # no Result to drop
 

@@ -225,6 +225,13 @@ class BaseClient:
                 headers: Mapping[str, str] | None = None, content_type: str | None = None,
                 **arguments: Any) -> PreparedRequest:
         """Bind, validate and encode a call without sending it."""
+        return self.prepare_call(operation_id, body, params, headers, content_type, arguments)
+
+    def prepare_call(self, operation_id: str, body: Any, params: Mapping[str, Any] | None,
+                     headers: Mapping[str, str] | None, content_type: str | None,
+                     arguments: Mapping[str, Any]) -> PreparedRequest:
+        """`prepare` with its arguments as they are (the shells' calls pass them on without packing
+        them into keywords again)."""
         if type(body) is dict and not (params or headers or arguments or content_type) \
                 and self.cassette is None and not self.recorder:
             plan = self._json_plans.get(operation_id, MISSING)

@@ -102,8 +102,11 @@ class Headers(dict):
 
     def copy_with(self, name: str, value: str) -> "Headers":
         """A copy with one more header, which this one does not have (a call's Idempotency-Key)."""
-        clone = self.copy()
+        clone = Headers.__new__(Headers)   # copy()'s lines: a call less for a copy made per call
+        dict.update(clone, self)
         dict.__setitem__(clone, name, value)
+        clone.sensitive = self.sensitive
+        clone._index = self._index.copy()
         clone._index[name.lower()] = name
         return clone
 
