@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Awaitable, Mapping
 
 from .async_transport import AsyncTransport, iter_body, release
 from .core.base import BaseClient
@@ -59,9 +59,11 @@ class AsyncClient(BaseClient):
         if stream:
             return await self.stream(operation_id, body, params=params, headers=headers, timeout=timeout,
                                      content_type=content_type, progress=progress, **arguments)
-        result = await self.call_raw(operation_id, body, params=params, headers=headers, timeout=timeout,
-                                     content_type=content_type, progress=progress, **arguments)
-        return result.body
+        # call_raw's lines, not an await of it: each coroutine between a call and the socket is passed
+        # through again every time the call resumes
+        prepared = self.prepare_call(operation_id, body, params, headers, content_type, arguments)
+        raw = await self._send(prepared, timeout, progress)
+        return self.answer(self.spec.operations[prepared.operation_id], raw)[0]
 
     async def call_raw(self, operation_id: str, body: Any = MISSING, /, *,
                        params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
@@ -70,9 +72,7 @@ class AsyncClient(BaseClient):
         """As Client.call_raw: a Result with status, headers, request id, elapsed time and attempts."""
         prepared = self.prepare(operation_id, body, params=params, headers=headers,
                                 content_type=content_type, **arguments)
-        options = self.options
-        raw = await self.transport.send(prepared, options.timeout if timeout is None else Timeout.of(timeout),
-                                        options.retry, max_bytes=options.max_response_bytes, on_progress=progress)
+        raw = await self._send(prepared, timeout, progress)
         return self.interpret(self.spec.operations[prepared.operation_id], raw)
 
     async def stream(self, operation_id: str, body: Any = MISSING, /, *,
@@ -126,11 +126,13 @@ class AsyncClient(BaseClient):
         from .run import run_async
         return await run_async(self, requests, out, **options)
 
-    async def _send(self, prepared: PreparedRequest, timeout: Any, progress: ProgressCallback | None,
-                    stream: bool = False) -> RawResponse:
-        return await self.transport.send(
-            prepared, Timeout.of(timeout) if timeout is not None else self.options.timeout, self.options.retry,
-            stream=stream, max_bytes=self.options.max_response_bytes, on_progress=progress)
+    def _send(self, prepared: PreparedRequest, timeout: Any, progress: ProgressCallback | None,
+              stream: bool = False) -> Awaitable[RawResponse]:
+        """The transport's send, to be awaited by the caller (no coroutine of its own in between)."""
+        options = self.options
+        return self.transport.send(prepared, options.timeout if timeout is None else Timeout.of(timeout),
+                                   options.retry, stream=stream, max_bytes=options.max_response_bytes,
+                                   on_progress=progress)
 
 
 class AsyncStream(StreamBase):

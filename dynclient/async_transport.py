@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import ssl
 import sys
 import time
@@ -38,6 +39,7 @@ from .core import redirects
 from .core.call import DEFAULT_MAX_RESPONSE_BYTES, PreparedRequest, RawResponse
 from .core.policy import Attempts, RetryPolicy, Timeout, log_path
 from .core.redact import REDACTOR, guard_loggers
+from .core.headers import Headers
 from .core.faults import (BEFORE_SENDING, CONNECT, CONNECT_TIMEOUT, DECODE, LOST, READ_TIMEOUT, TLS_VERIFY,
                           UNSENDABLE, Where, fault_error, strerror)
 from .errors import APIConnectionError, APITimeoutError, ResponseTooLargeError
@@ -84,22 +86,23 @@ class DeadlineKeeper:
         self.calls: dict[int, Deadline] = {}
         self.keys = itertools.count(1)
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_due = math.inf   # when the timer fires (TimerHandle.when() is a call more per open)
 
     def open(self, seconds: float) -> Deadline:
         due = self.loop.time() + seconds
         deadline = Deadline(self, next(self.keys), due, time.monotonic() + seconds, asyncio.current_task())
         self.calls[deadline.key] = deadline
-        if self.timer is None or due < self.timer.when():
+        if due < self.timer_due:
             self._arm(due)
         return deadline
 
     def _arm(self, when: float) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        self.timer = self.loop.call_at(when, self._fire)
+        self.timer, self.timer_due = self.loop.call_at(when, self._fire), when
 
     def _fire(self) -> None:
-        self.timer = None
+        self.timer, self.timer_due = None, math.inf
         now = self.loop.time()
         earliest = None
         for deadline in list(self.calls.values()):
@@ -151,7 +154,7 @@ class AsyncTransport:
         self._keeper: DeadlineKeeper | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proxies: dict[str, tuple[str, aiohttp.BasicAuth | None] | None] = {}   # origin -> proxy
-        self._urls: dict[str, yarl.URL] = {}
+        self._targets: dict[str, tuple[yarl.URL, str | None, aiohttp.BasicAuth | None]] = {}   # see _target
         self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
         guard_loggers()
 
@@ -172,7 +175,6 @@ class AsyncTransport:
         session = self._session = aiohttp.ClientSession(
             connector=connector, auto_decompress=True, trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),      # cookies are parameters, never state
-            skip_auto_headers=("User-Agent", "Content-Type"),
             timeout=aiohttp.ClientTimeout(total=None))
         # aiohttp re-sends an idempotent request once, on its own, when a connection drops; the
         # policy decides retries here (and counts them), so that one is turned off where it exists.
@@ -226,13 +228,15 @@ class AsyncTransport:
                 self._proxies[origin] = (plain, aiohttp.BasicAuth(*credentials) if credentials else None)
         return self._proxies[origin]
 
-    def _url(self, url: str) -> yarl.URL:
-        """The URL as aiohttp takes it, already encoded (never re-quoted); the last few are kept."""
-        found = self._urls.get(url)
+    def _target(self, url: str) -> tuple[yarl.URL, str | None, aiohttp.BasicAuth | None]:
+        """The URL as aiohttp takes it, already encoded (never re-quoted), and the proxy that carries
+        requests to it with the proxy's credentials (or None, None); the last few URLs are kept."""
+        found = self._targets.get(url)
         if found is None:
-            if len(self._urls) >= 256:
-                self._urls.clear()
-            found = self._urls[url] = yarl.URL(url, encoded=True)
+            if len(self._targets) >= 256:
+                self._targets.clear()
+            proxy = self._proxy(url)
+            found = self._targets[url] = (yarl.URL(url, encoded=True), *(proxy or (None, None)))
         return found
 
     def _timeout(self, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
@@ -273,8 +277,10 @@ class AsyncTransport:
                     await asyncio.sleep(attempts.after_fault(fault.error, fault.sent, time.monotonic()))
                     continue
                 headers = response.headers   # case-insensitive already; copied only for an APIStatusError
-                attempts.log(response.status, attempt_started, headers.get("x-request-id"))
-                wait = attempts.after_answer(response.status, headers, data, time.monotonic())
+                if log.isEnabledFor(logging.DEBUG):
+                    attempts.log(response.status, attempt_started, headers)
+                wait = None if response.status < 400 else \
+                    attempts.after_answer(response.status, headers, data, time.monotonic())
                 if wait is None:
                     return RawResponse(response.status, headers, data, time.perf_counter() - started,
                                        attempts.number, response if stream and response.status < 400 else None,
@@ -301,12 +307,27 @@ class AsyncTransport:
 
     async def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: float | None,
                        on_progress: Callable[[int, int], None] | None) -> tuple[aiohttp.ClientResponse, Where]:
+        """One attempt, following redirects (core/redirects.py decides where, and with which headers)."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
         redirected_by = None
         for hop in range(self.max_redirects + 1):
             connect, read = timeout.remaining(deadline, time.monotonic())
             where = Where(request.operation_id, url, read, redirected_by)
-            response = await self._open(method, url, body, headers, connect, where, on_progress)
+            target, proxy, proxy_auth = self._target(url)
+            try:
+                response = await self.session().request(
+                    method, target, allow_redirects=False,
+                    # a plain dict: aiohttp copies a dict subclass item by item (2,000 instructions more)
+                    headers=dict(headers) if type(headers) is Headers else headers,
+                    data=_async_chunks(body, on_progress) if isinstance(body, ReplayableBody) else body,
+                    timeout=self._timeout(connect, read), skip_auto_headers=skipped_auto_headers(headers),
+                    proxy=proxy, proxy_auth=proxy_auth)
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                kind, reason = classify(exc)
+                raise Fault(fault_error(kind, where, seconds=connect, reason=reason, detail=exc),
+                            sent=kind not in BEFORE_SENDING) from None
+            except ValueError as exc:   # a URL or header aiohttp refuses: final
+                raise fault_error(UNSENDABLE, where, reason=str(exc), detail=exc) from None
             location = response.headers.get("Location") if hop < self.max_redirects else None
             following = redirects.follow(method, url, headers, body, response.status, location)
             if following is None:
@@ -318,21 +339,17 @@ class AsyncTransport:
             redirected_by = response.status
         raise AssertionError("unreachable")   # the last hop never follows
 
-    async def _open(self, method: str, url: str, body: Any, headers: Mapping[str, str], connect: float | None,
-                    where: Where, on_progress: Callable[[int, int], None] | None) -> aiohttp.ClientResponse:
-        proxy = self._proxy(url)
-        data = _async_chunks(body, on_progress) if isinstance(body, ReplayableBody) else body
-        try:
-            return await self.session().request(
-                method, self._url(url), data=data, headers=headers, allow_redirects=False,
-                timeout=self._timeout(connect, where.read_timeout),
-                proxy=proxy[0] if proxy else None, proxy_auth=proxy[1] if proxy else None)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            kind, reason = classify(exc)
-            raise Fault(fault_error(kind, where, seconds=connect, reason=reason, detail=exc),
-                        sent=kind not in BEFORE_SENDING) from None
-        except ValueError as exc:   # a URL or header aiohttp refuses: final
-            raise fault_error(UNSENDABLE, where, reason=str(exc), detail=exc) from None
+
+def skipped_auto_headers(headers: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The headers aiohttp must not add of its own: its User-Agent, and `application/octet-stream` for
+    a POST without a Content-Type (a body-less POST has none). None when the request has both
+    already, which spares aiohttp building a table of them for each request."""
+    if isinstance(headers, Headers):   # as every call's are, until a redirect: one lookup for both
+        return None if headers.has_all(AUTO_HEADERS) else AUTO_HEADERS
+    return None if all(name in headers for name in AUTO_HEADERS) else AUTO_HEADERS
+
+
+AUTO_HEADERS = ("User-Agent", "Content-Type")
 
 
 async def _async_chunks(body: ReplayableBody, on_progress: Callable[[int, int], None] | None) -> AsyncIterator[bytes]:

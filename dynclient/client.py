@@ -66,8 +66,9 @@ class Client(BaseClient):
         if stream:
             return self.stream(operation_id, body, params=params, headers=headers, timeout=timeout,
                                content_type=content_type, progress=progress, **arguments)
-        return self.call_raw(operation_id, body, params=params, headers=headers, timeout=timeout,
-                             content_type=content_type, progress=progress, **arguments).body
+        prepared = self.prepare_call(operation_id, body, params, headers, content_type, arguments)
+        raw = self._send(prepared, timeout, progress)
+        return self.answer(self.spec.operations[prepared.operation_id], raw)[0]   # no Result to drop
 
     def call_raw(self, operation_id: str, body: Any = MISSING, /, *, params: Mapping[str, Any] | None = None,
                  headers: Mapping[str, str] | None = None, timeout: Any = None, content_type: str | None = None,

@@ -111,7 +111,14 @@ class CompiledSchema:
     def violation(self, instance: Any) -> Violation | None:
         """None when valid; otherwise the most useful failure and a list of all of them. An instance
         nested deeper than Python can walk (a hostile payload for a recursive schema) is a failure."""
-        if self.fast_verdict(instance):
+        fast = self.fast
+        if fast is not None and not self.recursive:   # fast_verdict's common case, without a call more
+            try:
+                if fast.is_valid(instance):
+                    return None
+            except ValueError:
+                pass
+        elif self.fast_verdict(instance):
             return None
         from .explain import violation
         try:

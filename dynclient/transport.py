@@ -36,6 +36,8 @@ from .proxies import Proxy, proxy_for, proxy_manager, split_credentials, with_sc
 log = logging.getLogger("dynclient")
 
 CHUNK = 64 * 1024
+# What `retries=False` means to urllib3, made once: urlopen would build a Retry from False per request.
+NO_RETRIES = urllib3.Retry(False, redirect=False)
 
 
 # --- connections that keep a deadline ------------------------------------------------
@@ -99,6 +101,7 @@ class Transport:
         self.max_redirects = max_redirects
         # origin -> its HTTPConnectionPool (direct), or the ProxyManager that carries it (see _route)
         self._routes: dict[str, Any] = {}
+        self._targets: dict[str, tuple[Any, str]] = {}   # URL -> (its route, its target): the last few
         self._timeouts: dict[tuple, urllib3.Timeout] = {}
         guard_loggers()   # urllib3 has made the loggers it logs to by now
 
@@ -136,7 +139,7 @@ class Transport:
                 attempts.log(error, attempt_started)
                 time.sleep(attempts.after_fault(error, fault.sent, time.monotonic()))
                 continue
-            attempts.log(response.status, attempt_started, response.headers.get("x-request-id"))
+            attempts.log(response.status, attempt_started, response.headers)
             wait = attempts.after_answer(response.status, response.headers, data, time.monotonic())
             if wait is None:
                 return RawResponse(response.status, response.headers, data, time.perf_counter() - started,
@@ -177,10 +180,15 @@ class Transport:
         once, not found again by parsing the URL and normalising a pool key (~15 µs a call, measured)."""
         if isinstance(body, ReplayableBody):   # each hop and attempt sends it from its start
             body = body.chunks(on_progress)
-        options = {"body": body, "headers": headers, "timeout": timeout, "retries": False, "redirect": False,
+        options = {"body": body, "headers": headers, "timeout": timeout, "retries": NO_RETRIES, "redirect": False,
                    "preload_content": False, "decode_content": True, "pool_timeout": timeout.connect_timeout}
-        origin, target = split_origin(url)
-        route = self._route(origin) if origin else self.pool
+        found = self._targets.get(url)
+        if found is None:
+            if len(self._targets) >= 256:
+                self._targets.clear()
+            origin, target = split_origin(url)
+            found = self._targets[url] = (self._route(origin) if origin else self.pool, target)
+        route, target = found
         try:
             if isinstance(route, urllib3.PoolManager):   # through a proxy, or no scheme at all
                 return route.urlopen(method, url, **options)
@@ -223,7 +231,7 @@ class Transport:
 
     def close(self) -> None:
         """Close every kept-alive connection (urllib3's PoolManager.clear only forgets its pools)."""
-        routes, self._routes = list(self._routes.values()), {}
+        routes, self._routes, self._targets = list(self._routes.values()), {}, {}
         for route in routes:
             if not isinstance(route, urllib3.PoolManager):
                 route.close()

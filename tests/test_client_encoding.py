@@ -504,3 +504,62 @@ def test_prepare_builds_the_same_request_without_sending(tiny, server):
 def test_unreserved_shortcut_encodes_exactly_as_quote(value, safe):
     """params._encode skips quote() for text quote would leave alone; it must never differ from it."""
     assert params._encode(value, safe) == quote(params.text(value), safe=safe)
+
+
+@pytest.mark.parametrize("operation, body", [
+    ("createAssistant", {"model": "gpt-4o", "name": "Tutor", "metadata": {"team": "a"}}),
+    ("createChatCompletion", {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}),
+    ("createAssistant", {"model": 5}),                       # invalid: both paths refuse it alike
+    ("createChatCompletion", {"model": "gpt-4o", "messages": "not a list"}),
+])
+def test_json_plan_prepares_what_the_general_path_does(openai_spec, operation, body):
+    # A call with only a JSON object body takes the plan worked out once (core/base.py, JsonPlan);
+    # naming the content type sends the same call through bind, validate and encode step by step.
+    client = dynclient.Client(openai_spec, base_url="http://127.0.0.1:9/v1", api_key="sk-plan",
+                              organization="org-1", headers={"OpenAI-Beta": "assistants=v2"})
+    declared = next(iter(client.spec.operations[operation].request_body.content))
+
+    def outcome(**general):
+        try:
+            prepared = client.prepare(operation, body, **general)
+        except dynclient.DynclientError as exc:
+            return type(exc), str(exc)
+        key = prepared.headers.pop("Idempotency-Key")
+        assert key.startswith("dynclient-")
+        return prepared.method, prepared.url, list(prepared.headers.items()), prepared.body
+
+    for _ in range(2):   # the plan is made by the first call and used by the second
+        assert outcome() == outcome(content_type=declared)
+
+
+def test_json_plan_follows_the_options(openai_spec):
+    client = dynclient.Client(openai_spec, base_url="http://127.0.0.1:9/v1", api_key="sk-plan")
+    body = {"model": "gpt-4o"}
+    assert "Idempotency-Key" in client.prepare("createAssistant", body).headers
+    assert "Idempotency-Key" not in client.with_options(max_retries=0).prepare("createAssistant", body).headers
+    other = client.with_options(base_url="http://127.0.0.1:8/v2", headers={"X-Extra": "1"})
+    prepared = other.prepare("createAssistant", body)
+    assert prepared.url == "http://127.0.0.1:8/v2/assistants" and prepared.headers["x-extra"] == "1"
+    assert client.prepare("createAssistant", body).url == "http://127.0.0.1:9/v1/assistants"
+    with pytest.raises(dynclient.RequestValidationError):
+        client.prepare("createAssistant", {"model": 5})
+    client.with_options(validate_requests=False).prepare("createAssistant", {"model": 5})
+
+
+@pytest.mark.parametrize("default_key", [False, True])
+def test_json_plan_with_the_callers_key_and_body_text_prepares_what_the_general_path_does(openai_spec, default_key):
+    # A bulk run's call: its own Idempotency-Key, and the body's JSON text as its line wrote it.
+    client = dynclient.Client(openai_spec, base_url="http://127.0.0.1:9/v1", api_key="sk-plan",
+                              headers={"Idempotency-Key": "from-the-client"} if default_key else None)
+    body_text = b'{ "model" : "gpt-4o",  "name": "as written" }'
+    body = json.loads(body_text)
+    for _ in range(2):
+        planned = client.prepare("createAssistant", body, headers={"Idempotency-Key": "run-key-1"},
+                                 body_text=body_text)
+        general = client.prepare("createAssistant", body, headers={"Idempotency-Key": "run-key-1"},
+                                 body_text=body_text, content_type="application/json")
+        assert (planned.url, list(planned.headers.items()), planned.body) == \
+            (general.url, list(general.headers.items()), general.body)
+        assert planned.body == body_text and planned.headers["idempotency-key"] == "run-key-1"
+    with pytest.raises(dynclient.ParameterError, match="Idempotency-Key"):
+        client.prepare("createAssistant", body, headers={"Idempotency-Key": "bad\r\nkey"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
 import socket
 import time
@@ -14,6 +16,7 @@ from dynclient import (APIConnectionError, APIStatusError, APITimeoutError, Auth
                        ConflictError, InternalServerError, NotFoundError, PermissionDeniedError, RateLimitError,
                        ResponseDecodeError, ResponseValidationError, UnprocessableEntityError)
 from dynclient.codecs import Event
+from dynclient.core.call import PreparedRequest, RawResponse, Result
 
 from _specs import CANARY, assistant, spec_30
 
@@ -404,3 +407,19 @@ def test_client_recovers_after_a_reset(client, server):
     with pytest.raises(APIConnectionError):
         client.call("getAssistant", assistant_id="asst_1")
     assert client.call("getAssistant", assistant_id="asst_1") == assistant()
+
+
+@pytest.mark.parametrize("cls", [PreparedRequest, Result, RawResponse])
+def test_per_call_records_take_exactly_their_fields(cls):
+    # Their __init__ is written by hand (core/call.py says why): it must take the dataclass's fields,
+    # in order, with their defaults, and the instance must stay frozen, comparable and replaceable.
+    declared = [(f.name, f.default) for f in dataclasses.fields(cls)]
+    taken = [(name, p.default if p.default is not p.empty else dataclasses.MISSING)
+             for name, p in list(inspect.signature(cls.__init__).parameters.items())[1:]]
+    assert taken == declared
+    values = {name: f"value of {name}" for name, _ in declared}
+    made = cls(**values)
+    assert {name: getattr(made, name) for name, _ in declared} == values
+    assert made == cls(*values.values()) and dataclasses.replace(made) == made
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, declared[0][0], "changed")

@@ -25,12 +25,11 @@ from ..errors import (ConfigError, ParameterError, ResponseDecodeError, Response
                       UnknownOperationError, status_error)
 from ..schema import SchemaSet
 from ..spec import TOKEN, Operation, Parameter, Spec, expect
-from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_MODES, Bound, Options, PreparedRequest,
-                   RawResponse, Result, admit_event, ask_to_stream, beyond_the_document, check_call,
-                   event_problem, response_media, response_problem, serves_openai,
-                   with_max_retries)
+from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_MODES, AnswerCheck, Bound, Options,
+                   PreparedRequest, RawResponse, Result, admit_event, answer_check, ask_to_stream, beyond_the_document,
+                   check_body, check_call, compiled, event_problem, response_media, serves_openai, with_max_retries)
 from .headers import SENSITIVE_HEADERS, Headers
-from .policy import IDEMPOTENCY_HEADER, RetryPolicy, Timeout
+from .policy import IDEMPOTENCY_HEADER, RetryPolicy, Timeout, new_idempotency_key
 from .redact import Secret
 from .sse import DEFAULT_MAX_EVENT_BYTES, Event
 
@@ -92,6 +91,8 @@ class BaseClient:
             if s.get("type") == "apiKey" and s.get("in") == "header" and isinstance(s.get("name"), str)
         )
         self._templates: dict[str, tuple[Headers, str, list]] = {}   # see _header_template
+        self._json_plans: dict[str, JsonPlan | None] = {}   # see _json_plan
+        self._answer_checks: dict[tuple, AnswerCheck] = {}   # see _answer_check
         if not verify:
             _warn_unverified_once()
         if max_connections is not None and (not isinstance(max_connections, int) or max_connections < 1):
@@ -175,7 +176,7 @@ class BaseClient:
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.options = dataclasses.replace(self.options, **changes)
-        clone._templates = {}
+        clone._templates, clone._json_plans = {}, {}
         return clone
 
     def sibling(self, shell: type, **transport_options: Any) -> Any:
@@ -184,7 +185,7 @@ class BaseClient:
         pool_maxsize, max_connections, ...). The caller closes it."""
         clone = object.__new__(shell)
         clone.__dict__.update(self.__dict__)
-        clone._templates = {}
+        clone._templates, clone._json_plans = {}, {}
         clone.transport_options = {**self.transport_options, **transport_options}
         clone.transport = clone._new_transport(**clone.transport_options)
         if self.cassette is not None:   # the same cassette, read and written through the sibling's shell
@@ -225,6 +226,21 @@ class BaseClient:
                 body_text: bytes | None = None, **arguments: Any) -> PreparedRequest:
         """Bind, validate and encode a call without sending it. `body_text` is the JSON text `body` was
         decoded from (a bulk run's line): when the body goes out as JSON, it goes out as written."""
+        return self.prepare_call(operation_id, body, params, headers, content_type, arguments, body_text)
+
+    def prepare_call(self, operation_id: str, body: Any, params: Mapping[str, Any] | None,
+                     headers: Mapping[str, str] | None, content_type: str | None,
+                     arguments: Mapping[str, Any], body_text: bytes | None = None) -> PreparedRequest:
+        """`prepare` with its arguments as they are (the shells' calls pass them on without packing
+        them into keywords again)."""
+        if type(body) is dict and not (params or arguments or content_type) \
+                and (not headers or (len(headers) == 1 and IDEMPOTENCY_HEADER in headers)) \
+                and self.cassette is None and not self.recorder:
+            plan = self._json_plans.get(operation_id, MISSING)
+            if plan is MISSING:
+                plan = self._json_plan(self.operation(operation_id))
+            if plan is not None:
+                return plan.prepare(self, body, body_text, headers[IDEMPOTENCY_HEADER] if headers else None)
         op = self.operation(operation_id)
         bound, media = check_call(self.schemas, op, [*(params or {}).items(), *arguments.items()], body,
                                   content_type, self.options.validate_requests)
@@ -277,6 +293,19 @@ class BaseClient:
             url += ("&" if "?" in url else "?") + query_string
         return PreparedRequest(op.operation_id, op.method, url, headers, data)
 
+    def _json_plan(self, op: Operation) -> "JsonPlan | None":
+        """The plan of `op`'s calls with a JSON body and no other argument, or None when they take the
+        general path (the operation has parameters, or its first request media type is not JSON)."""
+        plan = None
+        request_body = op.request_body
+        if not op.parameters and "{" not in op.path and self.options.base_url and request_body is not None \
+                and request_body.content:
+            media = next(iter(request_body.content.values()))
+            if codecs.media_essence(media.content_type) == "application/json":
+                plan = JsonPlan(self, op, media)
+        self._json_plans[op.operation_id] = plan
+        return plan
+
     def _header_template(self, op: Operation) -> tuple[Headers, str, list]:
         """The default and auth headers of an operation, built and checked once per client options
         (a call copies them): (headers, query text for apiKey-in-query, auth cookies)."""
@@ -325,6 +354,13 @@ class BaseClient:
     def interpret(self, op: Operation, raw: RawResponse) -> Result:
         """An answer read whole as the caller gets it: the decoded, validated body in a Result, or the
         typed error it stands for (an APIStatusError for 4xx/5xx)."""
+        body, content_type, request_id = self.answer(op, raw)
+        return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type,
+                      raw.attempts)
+
+    def answer(self, op: Operation, raw: RawResponse) -> tuple[Any, str, str | None]:
+        """What `interpret` finds in an answer: (decoded, validated body, content type, request id), or
+        the typed error. `call` takes the body from here, without making the Result it would drop."""
         content_type = raw.headers.get("Content-Type", "")
         request_id = raw.headers.get("x-request-id")
         try:
@@ -339,10 +375,22 @@ class BaseClient:
         if self.options.validate_responses != "off" and not beyond_the_document(op, raw):
             # An answer to HEAD has no body by definition (RFC 9110, 9.3.2): its content type still counts.
             has_body = bool(raw.data) or op.method == "HEAD"
-            problem = response_problem(self.schemas, op, raw.status, body, content_type, has_body)
-            self._report(op, raw.status, problem, body, request_id)
-        return Result(op.operation_id, raw.status, raw.headers, body, request_id, raw.elapsed, content_type,
-                      raw.attempts)
+            problem = self._answer_check(op, raw.status, content_type, isinstance(body, bytes), has_body)(body)
+            if problem is not None:
+                self._report(op, raw.status, problem, body, request_id)
+        return body, content_type, request_id
+
+    def _answer_check(self, op: Operation, status: int, content_type: str, binary: bool,
+                      has_body: bool) -> AnswerCheck:
+        """How answers of this kind are checked (core/call.py: answer_check), kept for the next one."""
+        key = (op.operation_id, status, content_type, binary, has_body)
+        found = self._answer_checks.get(key)
+        if found is None:
+            found = answer_check(self.schemas, op, status, content_type, binary=binary, has_body=has_body)
+            if len(self._answer_checks) >= 256:   # content types are the server's to vary: keep few
+                self._answer_checks.clear()
+            self._answer_checks[key] = found
+        return found
 
     def streaming_body(self, op: Operation, body: Any, content_type: str | None) -> Any:
         """The body of a `stream()` call: `"stream": true` added where the schema has that property."""
@@ -384,6 +432,53 @@ class BaseClient:
             raise ResponseValidationError(op.operation_id, status, pointer, message + what, body, request_id)
         log.warning("%s: response %s%s does not match the document at %s: %s", op.operation_id, status, what,
                     pointer or "/", message)
+
+
+class JsonPlan:
+    """A call of an operation that takes no parameters, with a JSON object body and nothing else
+    (most POSTs of most APIs): the work every such call shares under one client's options is done
+    on the first (URL, headers with auth, cookies and Content-Type, whether an idempotency key goes
+    with it), so a call validates, encodes, copies the headers and builds its request. It gives what
+    the general path (`check_call` then `_encode`) gives for the same call."""
+
+    __slots__ = ("op", "media", "url", "headers", "keyed", "validator")   # keyed: each call gets an Idempotency-Key
+
+    def __init__(self, client: BaseClient, op: Operation, media: Any):
+        self.op, self.media = op, media
+        self.validator: Any = None   # the body's compiled schema, once a call has needed it
+        general = client._encode(op, Bound(), None, MISSING, {})   # URL and headers as a call without a body
+        self.url, self.headers = general.url, general.headers
+        if IDEMPOTENCY_HEADER not in client._header_template(op)[0]:
+            self.headers.pop(IDEMPOTENCY_HEADER, None)   # each call has its own
+        self.headers["Content-Type"] = params.check_header_value(op, "Content-Type", "application/json")
+        self.keyed = IDEMPOTENCY_HEADER not in self.headers and client.options.retry.wants_key(op.method)
+
+    def prepare(self, client: BaseClient, body: dict, body_text: bytes | None = None,
+                key: str | None = None) -> PreparedRequest:
+        """The request of a call with `body` (sent as `body_text` when given: the JSON text it was read
+        from) and, when given, the caller's own Idempotency-Key."""
+        op = self.op
+        if client.options.validate_requests and self.media.schema is not None:
+            validator = self.validator   # a JSON body is its own instance (codecs.body_instance)
+            if validator is None:
+                validator = self.validator = compiled(client.schemas, op, self.media.pointer, "request")
+            check_body(op, validator, body)
+        try:
+            data = body_text if body_text is not None else codecs.encode_json(body, self.media.encoding)[0]
+        except codecs.EncodeError as exc:
+            raise ParameterError(op.operation_id, "body", str(exc)) from None
+        if key is not None:
+            key = params.check_header_value(op, IDEMPOTENCY_HEADER, str(key))
+        elif self.keyed:
+            key = new_idempotency_key()
+        if key is None:
+            headers = self.headers.copy()
+        elif IDEMPOTENCY_HEADER in self.headers:   # a default header of the client's, which the call's replaces
+            headers = self.headers.copy()
+            headers[IDEMPOTENCY_HEADER] = key
+        else:
+            headers = self.headers.copy_with(IDEMPOTENCY_HEADER, key)
+        return PreparedRequest(op.operation_id, op.method, self.url, headers, data)
 
 
 _warned_unverified: list[bool] = []

@@ -9,7 +9,6 @@ The library's own text is kept in the error's `detail`, not in its message.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import APIConnectionError, APITimeoutError, CertificateVerifyError, ResponseDecodeError
@@ -27,14 +26,19 @@ UNSENDABLE = "unsendable"            # a URL or header the HTTP library refuses:
 BEFORE_SENDING = frozenset({CONNECT, CONNECT_TIMEOUT, POOL_TIMEOUT, TLS_VERIFY, UNSENDABLE})
 
 
-@dataclass(frozen=True)
 class Where:
-    """What a fault's message names: the operation, the URL it went to, the read timeout in effect."""
+    """What a fault's message names: the operation, the URL it went to, the read timeout in effect.
+    (A plain class: every attempt makes one, and a frozen dataclass costs four times as much to make.)"""
 
-    operation_id: str | None
-    url: str
-    read_timeout: float | None = None
-    redirected_by: int | None = None   # the status of the redirect that led to this URL, if one did
+    __slots__ = ("operation_id", "url", "read_timeout", "redirected_by")
+
+    def __init__(self, operation_id: str | None, url: str, read_timeout: float | None = None,
+                 redirected_by: int | None = None):
+        self.operation_id, self.url, self.read_timeout = operation_id, url, read_timeout
+        self.redirected_by = redirected_by   # the status of the redirect that led to this URL, if one did
+
+    def __repr__(self) -> str:
+        return f"Where({self.operation_id!r}, {self.url!r}, {self.read_timeout!r}, {self.redirected_by!r})"
 
 
 def strerror(exc: BaseException | None) -> str | None:

@@ -92,6 +92,24 @@ class Headers(dict):
         clone._index = self._index.copy()
         return clone
 
+    def has_all(self, names: tuple[str, ...]) -> bool:
+        """Whether every one of `names` is here (in any case), for a question asked of every request."""
+        index = self._index
+        for name in names:
+            if name.lower() not in index:
+                return False
+        return True
+
+    def copy_with(self, name: str, value: str) -> "Headers":
+        """A copy with one more header, which this one does not have (a call's Idempotency-Key)."""
+        clone = Headers.__new__(Headers)   # copy()'s lines: a call less for a copy made per call
+        dict.update(clone, self)
+        dict.__setitem__(clone, name, value)
+        clone.sensitive = self.sensitive
+        clone._index = self._index.copy()
+        clone._index[name.lower()] = name
+        return clone
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):
             return NotImplemented

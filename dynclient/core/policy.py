@@ -95,7 +95,10 @@ class Timeout:
         """(connect, read) for an attempt starting at `now` under `deadline`: neither outlasts it."""
         if deadline is None:
             return self.connect, self.read
-        left = max(deadline - now, 0.001)
+        connect, read, left = self.connect, self.read, deadline - now
+        if connect is not None and read is not None and connect < left and read < left:
+            return connect, read   # the usual case, far from the deadline
+        left = max(left, 0.001)
         return (left if self.connect is None else min(self.connect, left),
                 left if self.read is None else min(self.read, left))
 
@@ -142,9 +145,11 @@ class RetryPolicy:
 
     def idempotency_key(self, method: str) -> str | None:
         """The key a new logical call of `method` carries on every attempt, or None."""
-        if self.non_idempotent != "with-key" or self.max_retries == 0 or method.upper() in IDEMPOTENT_METHODS:
-            return None
-        return f"{_KEYS.prefix}{next(_KEYS.counter)}"
+        return new_idempotency_key() if self.wants_key(method) else None
+
+    def wants_key(self, method: str) -> bool:
+        """Whether each logical call of `method` carries an idempotency key."""
+        return self.non_idempotent == "with-key" and self.max_retries != 0 and method.upper() not in IDEMPOTENT_METHODS
 
     def delay(self, retry_number: int, headers: Mapping[str, str] | None = None) -> float:
         """Seconds to wait before retry `retry_number` (1 for the first retry)."""
@@ -170,6 +175,11 @@ class _KeySource:
 
 _KEYS = _KeySource()
 os.register_at_fork(after_in_child=_KEYS.renew)
+
+
+def new_idempotency_key() -> str:
+    """A key no other logical call of this process (or of any other) has."""
+    return f"{_KEYS.prefix}{next(_KEYS.counter)}"
 
 
 def _finite(text: str) -> float | None:
@@ -267,13 +277,15 @@ class Attempts:
         self.number += 1
         return wait
 
-    def log(self, outcome: Any, started: float, request_id: str | None = None) -> None:
-        """One attempt's line at DEBUG: status or error class, time, attempt number, request id."""
+    def log(self, outcome: Any, started: float, headers: Mapping[str, str] | None = None) -> None:
+        """One attempt's line at DEBUG: status or error class, time, attempt number, request id (from
+        the answer's `headers`, read only when the line is written)."""
         if log.isEnabledFor(logging.DEBUG):
             shown = outcome if isinstance(outcome, int) else type(outcome).__name__
             log.debug("%s %s %s -> %s in %.1f ms (attempt %d) [request id %s]", self.request.operation_id,
                       self.request.method, log_path(self.request.url), shown,
-                      (time.perf_counter() - started) * 1000, self.number, request_id)
+                      (time.perf_counter() - started) * 1000, self.number,
+                      headers.get("x-request-id") if headers is not None else None)
 
 
 def log_path(url: str) -> str:
