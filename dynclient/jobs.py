@@ -155,17 +155,15 @@ def decode_line(text: str) -> tuple[Any, tuple[int, int] | None]:
     has none): the C scanner reads the values, a few Python steps the top-level names. ValueError (a
     JSONDecodeError) or RecursionError for a line that is not strict JSON."""
     head = _BATCH_HEAD.match(text)
-    if head is not None:   # the Batch API's own order of the names: the body is the rest of the object
-        end = len(text.rstrip(_SPACE)) - 1
-        if text[end] == "}":
-            try:
-                body = STRICT.decode(text[head.end():end])   # exactly one value, or another shape
-            except (ValueError, RecursionError):
-                pass
-            else:
+    if head is not None:   # the Batch API's order of names: the body's value, then the object's end
+        try:
+            body, end = _scan(text, head.end())
+        except (ValueError, StopIteration):
+            pass   # the general way below says what is wrong
+        else:
+            if text[end:].strip(_SPACE) == "}":
                 custom_id, method, url = head.groups()
-                return ({"custom_id": custom_id, "method": method, "url": url, "body": body},
-                        (head.end(), len(text[:end].rstrip(_SPACE))))
+                return {"custom_id": custom_id, "method": method, "url": url, "body": body}, (head.end(), end)
     pairs: list[tuple[str, Any]] = []
     span = None
     try:

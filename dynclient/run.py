@@ -308,8 +308,8 @@ class Runner:
                     custom_id = hashlib.sha256(custom_id.encode()).hexdigest()[:32]
                 headers = {IDEMPOTENCY_HEADER: f"dynclient-run-{self.key_prefix}-{custom_id}"}
             params = typed_params(client.schemas, op, job.params) if job.from_url and job.params else job.params
-            prepared = client.prepare(op.operation_id, MISSING if job.body is None else job.body,
-                                      params=params, headers=headers, body_text=job.body_text)
+            prepared = client.prepare_call(op.operation_id, MISSING if job.body is None else job.body, params,
+                                           headers, None, {}, job.body_text)
         except RequestError as exc:
             self._write(job, "invalid", result_line(job, error=error_facts(exc)))
             return
@@ -342,7 +342,7 @@ class Runner:
             limits.finished(raw.headers, time.monotonic())
             attempts = raw.attempts + limited
             try:
-                result = client.interpret(op, raw)
+                body, _, request_id = client.answer(op, raw)
             except APIStatusError as exc:
                 if quota:
                     self._stop("insufficient_quota", exc)
@@ -355,9 +355,9 @@ class Runner:
                                                        request_id=getattr(exc, "request_id", None)))
             else:
                 data = raw.data
-                as_sent = data if isinstance(result.body, (dict, list)) and embeddable(data) else None
-                self._write(job, "done", result_line(job, status=result.status, request_id=result.request_id,
-                                                     attempts=attempts, body=result.body, body_json=as_sent))
+                as_sent = data if isinstance(body, (dict, list)) and embeddable(data) else None
+                self._write(job, "done", result_line(job, status=raw.status, request_id=request_id,
+                                                     attempts=attempts, body=body, body_json=as_sent))
             return
 
     async def _turn(self, tokens: int) -> bool:
