@@ -10,8 +10,10 @@ median of the rounds is reported, with ratios to AsyncOpenAI and to the fastest 
 transport, all from this one run.
 
 - raw transports, no validation: aiohttp, httpx, and (if installed) urllib3-future's
-  AsyncPoolManager; urllib3 PoolManager and its origin pool under 64 threads;
-- dynclient: AsyncClient, and Client shared by 64 threads, validating requests and responses;
+  AsyncPoolManager; urllib3 PoolManager and its origin pool under 64 threads, and the PoolManager
+  with the client's default timeouts (5 s connect, 600 s read);
+- dynclient: AsyncClient, and Client shared by 64 threads, validating requests and responses (and
+  Client with no timeouts, to compare like for like with raw urllib3, which sets none);
 - the reference: openai-python's AsyncOpenAI (`max_retries=0`).
 
 `--memory` also runs 10,000 AsyncClient calls at 256 in flight in a fresh process and reports its
@@ -35,6 +37,7 @@ from typing import Any, Awaitable, Callable
 import urllib3
 
 import dynclient
+from dynclient.core.policy import DEFAULT_TIMEOUT, Timeout
 
 from .payloads import CHAT_REQUEST, CHAT_RESPONSE
 from .run import LoopbackServer
@@ -142,10 +145,21 @@ def sync_variants(base: str) -> dict[str, Callable[[], Any]]:
     origin = manager.connection_from_url(url)
     target = urllib3.util.parse_url(url).request_uri
     client = dynclient.Client("openai@2025-04-29", base_url=base, api_key="sk-bench", pool_maxsize=64)
+    # Like for like: raw urllib3 with the client's default timeouts, and the client with none (a socket
+    # with a timeout polls before each send and receive, one more place to hand over the GIL).
+    timed = urllib3.PoolManager(maxsize=64, timeout=urllib3.Timeout(connect=DEFAULT_TIMEOUT.connect,
+                                                                   read=DEFAULT_TIMEOUT.read))
+    untimed = dynclient.Client("openai@2025-04-29", base_url=base, api_key="sk-bench", pool_maxsize=64,
+                               timeout=Timeout(None, None, None))
     return {
         "urllib3 PoolManager, 64 threads (raw)":
             lambda: json.loads(manager.request("POST", url, body=json.dumps(CHAT_REQUEST).encode(),
                                                headers=HEADERS).data),
+        "urllib3 PoolManager, 64 threads, the client's timeouts (raw)":
+            lambda: json.loads(timed.request("POST", url, body=json.dumps(CHAT_REQUEST).encode(),
+                                             headers=HEADERS).data),
+        "dynclient Client, 64 threads, no timeouts (validated)":
+            lambda: untimed.call("createChatCompletion", CHAT_REQUEST),
         "urllib3 origin pool, 64 threads (raw)":
             lambda: json.loads(origin.urlopen("POST", target, body=json.dumps(CHAT_REQUEST).encode(),
                                               headers=HEADERS).data),

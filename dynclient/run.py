@@ -10,7 +10,7 @@ appended as calls finish (ledger.py), so the same run again resumes where this
 one stopped, whether it finished, was interrupted or was killed.
 
 The work is a loop of `concurrency` tasks over one AsyncClient (a Client's run
-uses an AsyncClient of the same document and settings: asyncio carries 1.8×
+uses an AsyncClient of the same document and settings: asyncio carries 1.8-2.6×
 the calls of 64 threads, benchmarks/RESULTS.md, "Many calls"). Each task takes
 the next line, waits for its turn (core/limits.py: budgets, the server's rate
 limit headers, pauses after a 429), sends it with the client's own transport and
