@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 SPEC = "openai@2025-04-29"
@@ -110,16 +110,21 @@ def child(name: str, base: str, count: int) -> None:
 
 # --- the parent: two counted runs per variant ------------------------------------------------
 
-def instructions(name: str, base: str, count: int) -> int:
-    """Instructions the client process executes for `count` calls of a variant (everything included)."""
+def counted(arguments: list[str], what: str) -> int:
+    """Instructions a Python child process executes, everything included: `python *arguments`, run from
+    the repository under valgrind's cachegrind (`what` names it in an error)."""
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-               sys.executable, "-m", "benchmarks.bench_percall", "--child", name, "--base", base,
-               "--count", str(count)]
+               sys.executable, *arguments]
     done = subprocess.run(command, cwd=HERE.parent, capture_output=True, text=True, timeout=3600)
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode or not found:
-        raise RuntimeError(f"{name}: valgrind run failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{what}: valgrind run failed:\n{done.stderr[-3000:]}")
     return int(found.group(1).replace(",", ""))
+
+
+def instructions(name: str, base: str, count: int) -> int:
+    """Instructions the client process executes for `count` calls of a variant (everything included)."""
+    return counted(["-m", "benchmarks.bench_percall", "--child", name, "--base", base, "--count", str(count)], name)
 
 
 def measure(names: list[str], base: str, warm: int, calls: int) -> dict[str, float]:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import dynclient
 
+from .bench_percall import counted
 from .payloads import CHAT_REQUEST, CHAT_RESPONSE
 from .processes import RSS_SAMPLER
 from .run import LoopbackServer
@@ -173,10 +174,9 @@ def million(base: str, lines: int, workdir: Path) -> list[str]:
 
 COUNTED = r"""
 import asyncio, sys
-sys.path.insert(0, sys.argv[1])
 import dynclient
 from benchmarks.bench_run import bare_calls, CONCURRENCY
-mode, n, base, path, out = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+mode, n, base, path, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 
 async def main():
     async with dynclient.AsyncClient("openai@2025-04-29", base_url=base, api_key="sk-bench",
@@ -194,8 +194,7 @@ asyncio.run(main())
 def instructions(base: str, workdir: Path, low: int = 500, high: int = 1500) -> list[str]:
     """Client instructions per request of each variant: valgrind's count for `high` requests less its
     count for `low`, over the difference (the start, the document and the warm-up cancel out). Only the
-    client process is counted, so the figure does not move with the machine's load."""
-    import re
+    client process is counted (bench_percall.counted), so the figure does not move with the machine's load."""
     import shutil
     if shutil.which("valgrind") is None:
         return ["- Instructions per request: not measured (valgrind is not installed)."]
@@ -207,15 +206,9 @@ def instructions(base: str, workdir: Path, low: int = 500, high: int = 1500) -> 
             write_requests(path, n)
             for stale in (out, Path(str(out) + ".resume")):
                 stale.unlink(missing_ok=True)
-            done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-                                   "-c", COUNTED, str(Path(__file__).resolve().parents[1]), mode, str(n), base,
-                                   str(path), str(out)], capture_output=True, text=True)
-            found = re.search(r"Collected : (\d+)", done.stderr)
-            if done.returncode or not found:
-                raise RuntimeError(f"valgrind run failed: {done.stderr[-2000:]}")
-            totals.append(int(found.group(1)))
+            totals.append(counted(["-c", COUNTED, mode, str(n), base, str(path), str(out)], f"bench_run {mode}"))
         counts[mode] = (totals[1] - totals[0]) / (high - low)
-    return [f"- Client instructions per request (valgrind --tool=callgrind, {high:,} requests less {low:,}): "
+    return [f"- Client instructions per request (valgrind, {high:,} requests less {low:,}): "
             f"bare AsyncClient.call {counts['bare']:,.0f}, AsyncClient.run {counts['run']:,.0f}; their ratio, "
             f"the run's throughput over the bare calls' where the client's CPU is what limits: "
             f"**{counts['bare'] / counts['run']:.2f}×**."]
