@@ -563,3 +563,23 @@ def test_json_plan_with_the_callers_key_and_body_text_prepares_what_the_general_
         assert planned.body == body_text and planned.headers["idempotency-key"] == "run-key-1"
     with pytest.raises(dynclient.ParameterError, match="Idempotency-Key"):
         client.prepare("createAssistant", body, headers={"Idempotency-Key": "bad\r\nkey"})
+
+
+@pytest.mark.parametrize("call_headers", [
+    {"X-Trace": "t-1"},
+    {"OpenAI-Beta": "assistants=v1", "idempotency-key": "mine"},   # overrides a default; a key in any case
+    {"Content-Type": "application/json; charset=utf-8"},
+])
+def test_json_plan_with_call_headers_prepares_what_the_general_path_does(openai_spec, call_headers):
+    client = dynclient.Client(openai_spec, base_url="http://127.0.0.1:9/v1", api_key="sk-plan",
+                              headers={"OpenAI-Beta": "assistants=v2"})
+    body = {"model": "gpt-4o"}
+
+    def outcome(**general):
+        prepared = client.prepare("createAssistant", body, headers=call_headers, **general)
+        headers = dict(prepared.headers.items())
+        key = headers.pop("Idempotency-Key", None) or headers.pop("idempotency-key")
+        return prepared.url, list(headers.items()), prepared.body, key if key == "mine" else "generated"
+
+    for _ in range(2):
+        assert outcome() == outcome(content_type="application/json")

@@ -234,13 +234,12 @@ class BaseClient:
         """`prepare` with its arguments as they are (the shells' calls pass them on without packing
         them into keywords again)."""
         if type(body) is dict and not (params or arguments or content_type) \
-                and (not headers or (len(headers) == 1 and IDEMPOTENCY_HEADER in headers)) \
                 and self.cassette is None and not self.recorder:
             plan = self._json_plans.get(operation_id, MISSING)
             if plan is MISSING:
                 plan = self._json_plan(self.operation(operation_id))
             if plan is not None:
-                return plan.prepare(self, body, body_text, headers[IDEMPOTENCY_HEADER] if headers else None)
+                return plan.prepare(self, body, body_text, headers)
         op = self.operation(operation_id)
         bound, media = check_call(self.schemas, op, [*(params or {}).items(), *arguments.items()], body,
                                   content_type, self.options.validate_requests)
@@ -454,9 +453,10 @@ class JsonPlan:
         self.keyed = IDEMPOTENCY_HEADER not in self.headers and client.options.retry.wants_key(op.method)
 
     def prepare(self, client: BaseClient, body: dict, body_text: bytes | None = None,
-                key: str | None = None) -> PreparedRequest:
+                call_headers: Mapping[str, str] | None = None) -> PreparedRequest:
         """The request of a call with `body` (sent as `body_text` when given: the JSON text it was read
-        from) and, when given, the caller's own Idempotency-Key."""
+        from) and the call's own headers, set as the general path sets them (an Idempotency-Key among
+        them is the call's)."""
         op = self.op
         if client.options.validate_requests and self.media.schema is not None:
             validator = self.validator   # a JSON body is its own instance (codecs.body_instance)
@@ -467,17 +467,15 @@ class JsonPlan:
             data = body_text if body_text is not None else codecs.encode_json(body, self.media.encoding)[0]
         except codecs.EncodeError as exc:
             raise ParameterError(op.operation_id, "body", str(exc)) from None
-        if key is not None:
-            key = params.check_header_value(op, IDEMPOTENCY_HEADER, str(key))
-        elif self.keyed:
-            key = new_idempotency_key()
-        if key is None:
-            headers = self.headers.copy()
-        elif IDEMPOTENCY_HEADER in self.headers:   # a default header of the client's, which the call's replaces
-            headers = self.headers.copy()
-            headers[IDEMPOTENCY_HEADER] = key
+        if not call_headers:
+            headers = self.headers.copy_with(IDEMPOTENCY_HEADER, new_idempotency_key()) if self.keyed \
+                else self.headers.copy()
         else:
-            headers = self.headers.copy_with(IDEMPOTENCY_HEADER, key)
+            headers = self.headers.copy()
+            for name, value in call_headers.items():
+                headers[name] = params.check_header_value(op, name, str(value))
+            if self.keyed and IDEMPOTENCY_HEADER not in headers:
+                headers[IDEMPOTENCY_HEADER] = new_idempotency_key()
         return PreparedRequest(op.operation_id, op.method, self.url, headers, data)
 
 
