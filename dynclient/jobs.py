@@ -150,6 +150,14 @@ _BATCH_HEAD = re.compile(_WS + r"\{" + f"{_WS},".join(f'{_WS}"{name}"{_WS}:{_WS}
                          + f'{_WS},{_WS}"body"{_WS}:{_WS}')
 
 
+def _after_space(text: str, position: int) -> int:
+    """Where the first character at or after `position` that is not JSON whitespace is (IndexError
+    when there is none)."""
+    while text[position] in _SPACE:
+        position += 1
+    return position
+
+
 def decode_line(text: str) -> tuple[Any, tuple[int, int] | None]:
     """A request line's value, and where the text of its top-level `body` lies in `text` (None when it
     has none): the C scanner reads the values, a few Python steps the top-level names. ValueError (a
@@ -167,41 +175,30 @@ def decode_line(text: str) -> tuple[Any, tuple[int, int] | None]:
     pairs: list[tuple[str, Any]] = []
     span = None
     try:
-        position = 0
-        while text[position] in _SPACE:
-            position += 1
+        position = _after_space(text, 0)
         if text[position] != "{":
             return STRICT.decode(text), None
-        position += 1
-        while text[position] in _SPACE:
-            position += 1
-        if text[position] != "}":
-            while True:
-                if text[position] != '"':
-                    raise ValueError
-                name, position = _scan(text, position)
-                while text[position] in _SPACE:
-                    position += 1
-                if text[position] != ":":
-                    raise ValueError
-                position += 1
-                while text[position] in _SPACE:
-                    position += 1
-                start = position
-                value, position = _scan(text, start)
-                if name == "body":
-                    span = (start, position)
-                pairs.append((name, value))
-                while text[position] in _SPACE:
-                    position += 1
-                if text[position] == ",":
-                    position += 1
-                    while text[position] in _SPACE:
-                        position += 1
-                    continue
-                if text[position] != "}":
-                    raise ValueError
-                break
+        position = _after_space(text, position + 1)
+        ended = text[position] == "}"
+        while not ended:   # "name": value, then "," or "}"
+            if text[position] != '"':
+                raise ValueError
+            name, position = _scan(text, position)
+            position = _after_space(text, position)
+            if text[position] != ":":
+                raise ValueError
+            start = _after_space(text, position + 1)
+            value, position = _scan(text, start)
+            if name == "body":
+                span = (start, position)
+            pairs.append((name, value))
+            position = _after_space(text, position)
+            if text[position] == ",":
+                position = _after_space(text, position + 1)
+            elif text[position] == "}":
+                ended = True
+            else:
+                raise ValueError
         if text[position + 1:].strip(_SPACE):
             raise ValueError
     except (ValueError, IndexError, StopIteration):   # not JSON after all: the decoder says where and why
