@@ -471,7 +471,7 @@ class MockApp:
             path.rsplit("/", 2 if route.role == "action" else 1)[0]
         item_id = list(path_values.values())[-1] if route.role not in ("create", "list") else None
         with self.lock:
-            missing = self.missing_parent(route, collection_path)
+            missing = self.missing_parent(route.collection or "", collection_path)
             if missing is not None:
                 return self.error(404, f"No object with id {missing[1]!r} found at {missing[0]}",
                                   "invalid_request_error", param=list(path_values)[0], code="not_found", op=op)
@@ -505,12 +505,10 @@ class MockApp:
                 items[item_id] = answer
             return answer
 
-    def missing_parent(self, route: Route, collection_path: str) -> tuple[str, str] | None:
-        """(the parent's collection, its id) when the collection hangs under an object of a collection
-        the mock keeps (`/threads/t1/runs` under `/threads`) that it neither holds nor may assume."""
-        return self.absent_parent(route.collection or "", collection_path)
-
-    def absent_parent(self, template: str, collection_path: str) -> tuple[str, str] | None:
+    def missing_parent(self, template: str, collection_path: str) -> tuple[str, str] | None:
+        """(the parent's collection, its id) when the collection (`template`, filled in as
+        `collection_path`) hangs under an object of a collection the mock keeps (`/threads/t1/runs`
+        under `/threads`) that it neither holds nor may assume."""
         parent = re.fullmatch(r"(.+)/\{[^}/]+\}/[^{}/]+", template)
         if parent is None or parent.group(1) not in self._kept_collections():
             return None
@@ -527,7 +525,7 @@ class MockApp:
         retrieve = self.item_reads.get(template or "")
         media = _json_answer(retrieve.operation) if retrieve is not None else None
         if self.strict_ids or media is None or item_id in self.deleted.get(collection_path, {}) \
-                or self.absent_parent(template or "", collection_path) is not None:
+                or self.missing_parent(template or "", collection_path) is not None:
             return False
         match = retrieve.pattern.match(f"{collection_path}/{quote(item_id, safe='')}")
         values = path_values(retrieve, match) if match else {}
