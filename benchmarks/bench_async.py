@@ -282,10 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             lines += ["", f"AsyncClient, 10,000 calls at 256 in flight: RSS {grown['before_kb'] / 1024:.1f} MB -> "
                           f"{grown['after_kb'] / 1024:.1f} MB (+{(grown['after_kb'] - grown['before_kb']) / 1024:.1f} MB)."]
     lines += ["", f"({time.perf_counter() - started:.0f} s in all)"]
-    print("\n".join(lines))
-    if args.output:
-        from .run import replace_section
-        replace_section(args.output, "Many calls", lines)
+    from .run import publish
+    publish(lines, args.output, "Many calls")
     return 0
 
 

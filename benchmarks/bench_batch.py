@@ -99,10 +99,8 @@ def main(argv: list[str] | None = None) -> int:
            f"- Peak RSS of the workflow's process: {result['hwm_kb'] / 1024:.0f} MB (sampled every 0.2 s: "
            f"{result['sampled_kb'] / 1024:.0f} MB); of the mock's: {mock_kb / 1024:.0f} MB.",
            f"- {written:,} result lines, one per request.", "", f"({time.perf_counter() - started:.0f} s in all)"]
-    print("\n".join(out))
-    if args.output:
-        from .run import replace_section
-        replace_section(args.output, "Batch jobs", out)
+    from .run import publish
+    publish(out, args.output, "Batch jobs")
     return 0
 
 

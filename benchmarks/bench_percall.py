@@ -198,10 +198,8 @@ def main(argv: list[str] | None = None) -> int:
              f"(how many answers the event loop or the threads take per wake-up varies), not by 10-20% as "
              f"calls/s do here.", "", *table(per_call),
              *floor(per_call), "", f"({time.perf_counter() - started:.0f} s in all)"]
-    print("\n".join(lines))
-    if args.output:
-        from .run import replace_section
-        replace_section(args.output, "Instructions per call", lines)
+    from .run import publish
+    publish(lines, args.output, "Instructions per call")
     return 0
 
 

@@ -255,10 +255,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.median(loads[path]['cold']):.2f} s, warm {statistics.median(loads[path]['warm']):.3f} s; "
               f"calls {counts}", flush=True)
     out = report_lines(paths, absent, loads, called, args) + ["", f"({time.perf_counter() - started:.0f} s in all)"]
-    print("\n".join(out))
-    if args.output:
-        from .run import replace_section
-        replace_section(args.output, "Public documents", out)
+    from .run import publish
+    publish(out, args.output, "Public documents")
     return 0
 
 

@@ -250,10 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_million:
             out += ["", *million(base, lines, Path(tmp))]
     out += ["", f"({time.perf_counter() - started:.0f} s in all)"]
-    print("\n".join(out))
-    if args.output:
-        from .run import replace_section
-        replace_section(args.output, "Bulk runs", out)
+    from .run import publish
+    publish(out, args.output, "Bulk runs")
     return 0
 
 

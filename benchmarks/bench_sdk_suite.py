@@ -178,10 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         if result["classes"]:
             out.append(f"- {label}, the most frequent failures: " + "; ".join(
                 f"{count} × `{text}`" for text, count in result["classes"].most_common(args.top)))
-    print("\n".join(out))
-    if args.output:
-        from .run import replace_section
-        replace_section(args.output, "The official SDK's tests", out)
+    from .run import publish
+    publish(out, args.output, "The official SDK's tests")
     return 0
 
 

@@ -504,6 +504,14 @@ def kept_sections(output: Path) -> str:
     return existing[found:] if found >= 0 else ""
 
 
+def publish(lines: list[str], output: Path | None, heading: str) -> None:
+    """A benchmark's report: printed, and written as the section `heading` of `output` (RESULTS.md)
+    when one is given."""
+    print("\n".join(lines))
+    if output:
+        replace_section(output, heading, lines)
+
+
 def replace_section(output: Path, heading: str, lines: list[str]) -> None:
     """Write one section (`## heading` and what follows it) below the marker, replacing its last version."""
     try:
