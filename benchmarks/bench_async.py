@@ -7,9 +7,11 @@ loopback server (benchmarks/server.py, its own process), `--calls` of them with 
 reads and decodes the answer; each answer's id is checked, so a broken variant fails instead of
 looking fast. Variants run one after the other within a round, rounds are interleaved, and the
 median of the rounds is reported, with ratios to AsyncOpenAI and to the fastest raw async
-transport, all from this one run.
+transport, all from this one run, and each client's ratio to its transport round by round. Each
+variant makes `--concurrency` calls before it is timed (connections opened, validators compiled).
 
-- raw transports, no validation: aiohttp, httpx, and (if installed) urllib3-future's
+- raw transports, no validation: aiohttp (with its default timeouts, and with the client's: 5 s
+  connect, 600 s between reads, 900 s in all), httpx, and (if installed) urllib3-future's
   AsyncPoolManager; urllib3 PoolManager and its origin pool under 64 threads, and the PoolManager
   with the client's default timeouts (5 s connect, 600 s read);
 - dynclient: AsyncClient, and Client shared by 64 threads, validating requests and responses (and
@@ -69,15 +71,25 @@ async def in_flight(call: Callable[[], Awaitable[Any]], calls: int, concurrency:
     return calls / (time.perf_counter() - started)
 
 
-async def aiohttp_variant(base: str):
+async def aiohttp_variant(base: str, timeout: Any = None):
     import aiohttp
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64),
+                                    **({"timeout": timeout} if timeout is not None else {}))
     url = base + ROUTE
 
     async def call():
         async with session.post(url, data=json.dumps(CHAT_REQUEST).encode(), headers=HEADERS) as response:
             return json.loads(await response.read())
     return call, session.close
+
+
+async def aiohttp_timed_variant(base: str):
+    """Raw aiohttp bounded as AsyncClient bounds a call (5 s connect, 600 s between reads, 900 s in
+    all); aiohttp's own default is 300 s in all and 30 s to connect."""
+    import aiohttp
+    return await aiohttp_variant(base, aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT.total,
+                                                             sock_connect=DEFAULT_TIMEOUT.connect,
+                                                             sock_read=DEFAULT_TIMEOUT.read))
 
 
 async def httpx_variant(base: str):
@@ -122,6 +134,7 @@ async def dynclient_variant(base: str):
 
 ASYNC_VARIANTS = {
     "aiohttp (raw)": ("aiohttp", aiohttp_variant),
+    "aiohttp, the client's timeouts (raw)": ("aiohttp", aiohttp_timed_variant),
     "httpx (raw)": ("httpx", httpx_variant),
     "urllib3-future AsyncPoolManager (raw)": ("urllib3", urllib3_future_variant),
     "openai AsyncOpenAI": ("openai", openai_variant),
@@ -191,6 +204,9 @@ def measure(base: str, calls: int, rounds: int, concurrency: int) -> dict[str, l
         for name, factory in asyncs.items():
             call, close = await factory(base)
             try:
+                # each variant's connections opened (and, for a client, its validators compiled) first:
+                # what is timed is the steady state of every one of them alike
+                await in_flight(call, concurrency, concurrency, name)
                 rate = await in_flight(call, 200 if warm else calls, concurrency, name)
             finally:
                 await close()
@@ -244,6 +260,24 @@ def memory_growth(base: str, calls: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+PAIRS = (("dynclient AsyncClient (validated)", "aiohttp (raw)"),
+         ("dynclient AsyncClient (validated)", "aiohttp, the client's timeouts (raw)"),
+         ("dynclient Client, 64 threads (validated)", "urllib3 PoolManager, 64 threads (raw)"),
+         ("dynclient Client, 64 threads (validated)", "urllib3 PoolManager, 64 threads, the client's timeouts (raw)"))
+
+
+def paired(results: dict[str, list[float]]) -> list[str]:
+    """Each client against its transport round by round (the two ran seconds apart, so a round's ratio
+    is spared most of the machine's drift between rounds), and the median of those ratios."""
+    lines = []
+    for mine, raw in PAIRS:
+        if mine in results and raw in results:
+            ratios = [a / b for a, b in zip(results[mine], results[raw])]
+            lines.append(f"- {mine} / {raw}, round by round: {', '.join(f'{r:.2f}' for r in ratios)}; "
+                         f"median **{statistics.median(ratios):.2f}×**")
+    return ["", *lines] if lines else []
+
+
 def table(results: dict[str, list[float]]) -> list[str]:
     medians = {name: statistics.median(rates) for name, rates in results.items()}
     reference = medians.get("openai AsyncOpenAI")
@@ -276,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         lines = [f"`python -m benchmarks.bench_async --calls {calls} --rounds {rounds}"
                  f"{' --memory' if args.memory else ''}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
                  f"{calls} createChatCompletion calls with {args.concurrency} in flight, median of {rounds} rounds "
-                 f"(machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}).", "", *table(results)]
+                 f"(machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}).", "", *table(results),
+                 *paired(results)]
         if args.memory:
             grown = memory_growth(base, 10_000)
             lines += ["", f"AsyncClient, 10,000 calls at 256 in flight: RSS {grown['before_kb'] / 1024:.1f} MB -> "
