@@ -7,12 +7,18 @@ client. Lookup goes from the exact type to its structured-syntax suffix
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import os
+import uuid
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote
 
+try:
+    import orjson
+except ImportError:   # pragma: no cover - a platform without its wheel: json alone, the same results
+    orjson = None
 from urllib3.fields import RequestField
 from urllib3.filepost import choose_boundary
 
@@ -206,17 +212,47 @@ def replayable(pieces: list[bytes | FileSource]) -> bytes | ReplayableBody:
 # --- encoders: (body, encoding map) -> (bytes, content type) ------------------
 
 
-JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+class _Encoder(json.JSONEncoder):
+    """json's side of encode_json: compact, UTF-8, no NaN; a UUID as its text and an Enum as its value,
+    as orjson writes them, so both sides give the same for every value either takes."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, uuid.UUID):
+            return str(o)
+        if isinstance(o, enum.Enum):
+            return o.value
+        return super().default(o)
+
+
+JSON_ENCODER = _Encoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+# orjson encodes a request in a fifteenth of json's time (0.4 µs against 5.6 for benchmarks/payloads.py's
+# createChatCompletion); what it refuses (keys that are not strings,
+# integers beyond 64 bits, subclasses of str, int, dict or list, dataclasses, dates, lone surrogates,
+# nesting beyond 255) or would write where json refuses (NaN and Infinity, which orjson writes as null)
+# goes to json, which decides, and words its errors, as before.
+_ORJSON_OPTIONS = (orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+                   | orjson.OPT_PASSTHROUGH_SUBCLASS) if orjson is not None else 0
 
 
 def encode_json(body: Any, encoding: dict) -> tuple[bytes, str]:
+    if orjson is not None:
+        try:
+            data = orjson.dumps(body, option=_ORJSON_OPTIONS)
+        except TypeError:   # orjson.JSONEncodeError among them
+            pass
+        else:
+            if b"null" not in data:   # no null, so no NaN or Infinity written as one
+                return data, "application/json"
     try:
-        data = JSON_ENCODER.encode(body)
+        return JSON_ENCODER.encode(body).encode(), "application/json"
+    except UnicodeEncodeError as exc:   # a lone surrogate: json writes it, UTF-8 cannot
+        raise EncodeError(f"the body is not valid Unicode: a string holds the lone surrogate "
+                          f"{exc.object[exc.start:exc.end]!r}") from None
     except (TypeError, ValueError) as exc:
         raise EncodeError(f"the body is not JSON-serializable: {exc}") from None
     except RecursionError:
         raise EncodeError("the body is nested too deeply to encode as JSON") from None
-    return data.encode(), "application/json"
 
 
 def part_content_type(declared: Any) -> str | None:
@@ -358,6 +394,9 @@ def charset(content_type: str) -> str:
 def decode_json(data: bytes, content_type: str) -> Any:
     if not data or data.isspace():   # (isspace, unlike strip, copies nothing)
         return None
+    # Not orjson, though it reads an answer in a third of json's time: it reads an integer beyond 64
+    # bits as a float (-9223372036854775809 becomes -9.223372036854776e+18), without a word, and
+    # finding such a number first costs more than it saves (tests/test_json_codec.py holds this).
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
