@@ -328,6 +328,8 @@ class AsyncTransport:
                             sent=kind not in BEFORE_SENDING) from None
             except ValueError as exc:   # a URL or header aiohttp refuses: final
                 raise fault_error(UNSENDABLE, where, reason=str(exc), detail=exc) from None
+            if response.status not in redirects.REDIRECT_STATUSES:   # most answers: nothing to follow
+                return response, where
             location = response.headers.get("Location") if hop < self.max_redirects else None
             following = redirects.follow(method, url, headers, body, response.status, location)
             if following is None:

@@ -163,6 +163,8 @@ class Transport:
             limits = self._urllib3_timeout(timeout, deadline)
             where = Where(request.operation_id, url, limits.read_timeout, redirected_by)
             response = self._open(method, url, body, headers, limits, on_progress, where)
+            if response.status not in redirects.REDIRECT_STATUSES:   # most answers: nothing to follow
+                return response, where
             location = response.get_redirect_location() if hop < self.max_redirects else None
             following = redirects.follow(method, url, headers, body, response.status, location or None)
             if following is None:
