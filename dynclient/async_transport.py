@@ -49,6 +49,8 @@ from .transport import CHUNK
 log = logging.getLogger("dynclient")
 # Without a limit, 10,000 tasks would open 10,000 sockets at once (httpx and aiohttp default to 100 too).
 DEFAULT_MAX_CONNECTIONS = 100
+# A call whose body is at most this is read-timed by a ReadWatch: sending it is not waiting for the answer.
+WATCHED_BODY_BYTES = 1 << 20
 
 
 class Deadline:
@@ -72,18 +74,88 @@ class Deadline:
             return self.task.uncancel() <= self.cancelling
         return False
 
+    def check(self, now: float) -> float | None:
+        """The keeper's look at it: cancel the call once the deadline has passed (None: forget it), else
+        when to look again."""
+        if self.due > now:
+            return self.due
+        self.expired = True
+        self.task.cancel()
+        return None
+
+
+class ReadWatch:
+    """One attempt's read timeout, kept by the loop's DeadlineKeeper in place of aiohttp's own timer.
+
+    aiohttp bounds the wait between two pieces of an answer with a timer it makes when the request
+    is sent and makes again, cancelling the last, each time bytes arrive: 35,000 instructions of a
+    call, 5% of an AsyncClient call (valgrind, benchmarks/RESULTS.md). Here the keeper looks at the
+    attempt every `read / 8` seconds instead, which a call shorter than that never meets: the answer's
+    head must have come within `connect + read` of the attempt's start (a head arrives whole or not
+    at all, as far as anyone outside aiohttp can see), then the body must have grown within every
+    `read` seconds. A silence is noticed between `read` and `read * 9 / 8` after it began, never
+    before. Used for calls read whole with a small body (an upload's time would count as waiting);
+    streams and uploads keep aiohttp's timer.
+    """
+
+    __slots__ = ("keeper", "key", "task", "cancelling", "due", "read", "step", "head_within", "since", "response",
+                 "seen", "where", "expired")
+
+    def __init__(self, keeper: "DeadlineKeeper", key: int, read: float, connect: float | None, now: float,
+                 task: asyncio.Task):
+        self.keeper, self.key, self.task = keeper, key, task
+        self.cancelling = task.cancelling()
+        self.read, self.step = read, max(read / 8, 0.005)
+        self.head_within = read + (connect or 0.0)
+        self.since, self.due = now, now + self.step   # on the loop's clock
+        self.response: aiohttp.ClientResponse | None = None
+        self.seen = 0
+        self.where: Where | None = None   # the hop being waited for: what a timeout names
+        self.expired = False
+
+    def restart(self, now: float, where: Where) -> None:
+        """A new hop (after a redirect) waits for its head from now."""
+        self.since, self.response, self.where = now, None, where
+
+    def body(self, response: aiohttp.ClientResponse) -> None:
+        """The head has come: from now on the body's growth is what counts."""
+        self.response, self.seen, self.since = response, response.content.total_bytes, self.keeper.loop.time()
+
+    def check(self, now: float) -> float | None:
+        response = self.response
+        if response is not None:
+            seen = response.content.total_bytes
+            if seen != self.seen:   # it grew since the last look: the silence starts no earlier than now
+                self.seen, self.since = seen, now
+        limit = self.since + (self.read if response is not None else self.head_within)
+        if now < limit:
+            return min(limit, now + self.step)
+        self.expired = True
+        self.task.cancel()
+        return None
+
+    def close(self) -> bool:
+        """Forget the watch; True when it cancelled the call (that cancel is then taken back: the call
+        becomes a read timeout, unless someone else cancelled it too)."""
+        self.keeper.calls.pop(self.key, None)
+        if self.expired:
+            self.expired = False
+            return self.task.uncancel() <= self.cancelling
+        return False
+
 
 class DeadlineKeeper:
     """The total deadlines of a loop's calls, and one timer for the earliest of them.
 
     asyncio.timeout per call costs a timer (a heap push and a cancel) per call, about 10 µs here;
     with every call given the same total, a new deadline is never the earliest, so opening one is a
-    dict insert, and the one timer fires at most once per deadline that passes.
+    dict insert, and the one timer fires at most once per deadline that passes. It keeps the calls'
+    ReadWatches the same way.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
-        self.calls: dict[int, Deadline] = {}
+        self.calls: dict[int, Deadline | ReadWatch] = {}
         self.keys = itertools.count(1)
         self.timer: asyncio.TimerHandle | None = None
         self.timer_due = math.inf   # when the timer fires (TimerHandle.when() is a call more per open)
@@ -96,6 +168,15 @@ class DeadlineKeeper:
             self._arm(due)
         return deadline
 
+    def watch(self, read: float, connect: float | None) -> ReadWatch:
+        """A read watch for the current task's attempt (see ReadWatch); `close` it after."""
+        loop = self.loop
+        watch = ReadWatch(self, next(self.keys), read, connect, loop.time(), asyncio.current_task(loop))
+        self.calls[watch.key] = watch
+        if watch.due < self.timer_due:
+            self._arm(watch.due)
+        return watch
+
     def _arm(self, when: float) -> None:
         if self.timer is not None:
             self.timer.cancel()
@@ -104,14 +185,17 @@ class DeadlineKeeper:
     def _fire(self) -> None:
         self.timer, self.timer_due = None, math.inf
         now = self.loop.time()
+        soon = now + 0.002   # a watch due this soon is looked at now: looking early is harmless
         earliest = None
-        for deadline in list(self.calls.values()):
-            if deadline.due <= now:
-                self.calls.pop(deadline.key, None)
-                deadline.expired = True
-                deadline.task.cancel()
-            elif earliest is None or deadline.due < earliest:
-                earliest = deadline.due
+        for entry in list(self.calls.values()):
+            if entry.due <= soon:
+                due = entry.check(now)
+                if due is None:
+                    self.calls.pop(entry.key, None)
+                    continue
+                entry.due = due
+            if earliest is None or entry.due < earliest:
+                earliest = entry.due
         if earliest is not None:
             self._arm(earliest)
 
@@ -262,16 +346,32 @@ class AsyncTransport:
             deadline = self.keeper().open(timeout.total)
         started = time.perf_counter()
         attempts = Attempts(policy, request, deadline.at if deadline else None)
+        body = request.body
+        watched = not stream and timeout.read is not None and sys.version_info >= (3, 11) and (
+            body is None or type(body) is bytes and len(body) <= WATCHED_BODY_BYTES)
         try:
             while True:
                 attempt_started = time.perf_counter()
+                watch = self.keeper().watch(*timeout.remaining(attempts.deadline, time.monotonic())[::-1]) \
+                    if watched else None
                 try:
-                    response, where = await self._attempt(request, timeout, attempts.deadline, on_progress)
                     try:
-                        data = b"" if stream and response.status < 400 else \
-                            await read_body(response, max_bytes, where)
-                    except APIConnectionError as exc:
-                        raise Fault(exc, True) from None
+                        response, where = await self._attempt(request, timeout, attempts.deadline, on_progress,
+                                                              watch)
+                        try:
+                            if watch is not None:
+                                watch.body(response)
+                            data = b"" if stream and response.status < 400 else \
+                                await read_body(response, max_bytes, where)
+                        except APIConnectionError as exc:
+                            raise Fault(exc, True) from None
+                    except asyncio.CancelledError:
+                        if watch is not None and watch.close():   # the watch's own cancel: a read timeout
+                            raise Fault(fault_error(READ_TIMEOUT, watch.where), True) from None
+                        raise
+                    finally:
+                        if watch is not None:
+                            watch.close()
                 except Fault as fault:
                     attempts.log(fault.error, attempt_started)
                     await asyncio.sleep(attempts.after_fault(fault.error, fault.sent, time.monotonic()))
@@ -306,13 +406,20 @@ class AsyncTransport:
                                   request.operation_id) from None
 
     async def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: float | None,
-                       on_progress: Callable[[int, int], None] | None) -> tuple[aiohttp.ClientResponse, Where]:
-        """One attempt, following redirects (core/redirects.py decides where, and with which headers)."""
+                       on_progress: Callable[[int, int], None] | None,
+                       watch: ReadWatch | None = None) -> tuple[aiohttp.ClientResponse, Where]:
+        """One attempt, following redirects (core/redirects.py decides where, and with which headers);
+        with a `watch`, it bounds the waits for the heads, and aiohttp is given no read timeout."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
         redirected_by = None
         for hop in range(self.max_redirects + 1):
             connect, read = timeout.remaining(deadline, time.monotonic())
             where = Where(request.operation_id, url, read, redirected_by)
+            if watch is not None:
+                if hop:
+                    watch.restart(watch.keeper.loop.time(), where)
+                else:
+                    watch.where = where
             target, proxy, proxy_auth = self._target(url)
             try:
                 response = await self.session().request(
@@ -320,7 +427,8 @@ class AsyncTransport:
                     # a plain dict: aiohttp copies a dict subclass item by item (2,000 instructions more)
                     headers=dict(headers) if type(headers) is Headers else headers,
                     data=_async_chunks(body, on_progress) if isinstance(body, ReplayableBody) else body,
-                    timeout=self._timeout(connect, read), skip_auto_headers=skipped_auto_headers(headers),
+                    timeout=self._timeout(connect, None if watch is not None else read),
+                    skip_auto_headers=skipped_auto_headers(headers),
                     proxy=proxy, proxy_auth=proxy_auth)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                 kind, reason = classify(exc)

@@ -211,6 +211,56 @@ def test_a_read_timeout(srv, make_client):
     assert "read timeout" in str(info.value)
 
 
+def stalled_body(server):
+    """The head and the first tenth of the body at once, then silence."""
+    def script(conn, attempt):
+        conn.sendall(head(200, {"Content-Type": "application/json"}, 100) + b'{"id": "t"')
+        server.closing.wait(5)
+    return script
+
+
+def trickled_body(pieces: int, every: float):
+    """The head at once, then the body a byte every `every` seconds (spaces, then the JSON)."""
+    def script(conn, attempt):
+        body = b" " * pieces + b'{"id": "t"}'
+        conn.sendall(head(200, {"Content-Type": "application/json"}, len(body)))
+        for i in range(pieces):
+            conn.sendall(body[i:i + 1])
+            time.sleep(every)
+        conn.sendall(body[pieces:])
+    return script
+
+
+def test_a_body_that_stops_coming_is_a_read_timeout_soon_after_the_read_time(srv, make_client):
+    # AsyncClient looks at a call every read / 8 s (async_transport.ReadWatch): noticed within 9/8 of it
+    client = make_client(SPEC, base_url=srv.url, api_key=CANARY, max_retries=0, timeout=(2, 0.4))
+    srv.queue(stalled_body(srv))
+    started = time.perf_counter()
+    with pytest.raises(APITimeoutError) as info:
+        client.call("getThing", id="t")
+    elapsed = time.perf_counter() - started
+    assert "read timeout: nothing received from" in str(info.value) and "for 0.4 s" in str(info.value)
+    assert 0.39 < elapsed < 0.4 * 9 / 8 + 0.3, elapsed
+
+
+def test_a_body_that_keeps_coming_is_no_read_timeout_however_long_it_takes(srv, make_client):
+    client = make_client(SPEC, base_url=srv.url, api_key=CANARY, max_retries=0, timeout=(2, 0.3))
+    srv.queue(trickled_body(8, 0.1))
+    started = time.perf_counter()
+    assert client.call("getThing", id="t") == {"id": "t"}
+    assert time.perf_counter() - started > 0.75   # more than twice the read timeout, a byte at a time
+
+
+def test_a_head_that_never_comes_is_a_read_timeout_within_connect_and_read(srv, make_client):
+    # AsyncClient cannot see when its connection was made, so it waits connect + read for a head
+    client = make_client(SPEC, base_url=srv.url, api_key=CANARY, max_retries=0, timeout=(0.5, 0.3))
+    srv.queue(silent(5, srv))
+    started = time.perf_counter()
+    with pytest.raises(APITimeoutError, match="read timeout"):
+        client.call("getThing", id="t")
+    assert 0.29 < time.perf_counter() - started < 0.5 + 0.3 + 0.5
+
+
 def test_a_total_timeout_over_retries(srv, make_client):
     client = make_client(SPEC, base_url=srv.url, api_key=CANARY, retry=RetryPolicy(initial_delay=0.2),
                          max_retries=5, timeout=dynclient.Timeout(read=0.2, total=0.7))
