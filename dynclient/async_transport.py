@@ -119,12 +119,13 @@ class ReadWatch:
 
     def body(self, response: aiohttp.ClientResponse) -> None:
         """The head has come: from now on the body's growth is what counts."""
-        self.response, self.seen, self.since = response, response.content.total_bytes, self.keeper.loop.time()
+        self.response, self.since = response, self.keeper.loop.time()
+        self.seen = getattr(response.content, "total_bytes", 0)   # (an empty answer's reader may lack it in older aiohttp)
 
     def check(self, now: float) -> float | None:
         response = self.response
         if response is not None:
-            seen = response.content.total_bytes
+            seen = getattr(response.content, "total_bytes", 0)
             if seen != self.seen:   # it grew since the last look: the silence starts no earlier than now
                 self.seen, self.since = seen, now
         limit = self.since + (self.read if response is not None else self.head_within)
