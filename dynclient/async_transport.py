@@ -94,19 +94,20 @@ class ReadWatch:
     head must have come within `connect + read` of the attempt's start (a head arrives whole or not
     at all, as far as anyone outside aiohttp can see), then the body must have grown within every
     `read` seconds. A silence is noticed between `read` and `read * 9 / 8` after it began, never
-    before. Used for calls read whole with a small body (an upload's time would count as waiting);
-    streams and uploads keep aiohttp's timer.
+    before. Used for calls read whole with a small body (an upload's time would count as waiting)
+    and a connect timeout (without one, a connection's making has no bound to allow for); the others
+    keep aiohttp's timer.
     """
 
     __slots__ = ("keeper", "key", "task", "cancelling", "due", "read", "step", "head_within", "since", "response",
                  "seen", "where", "expired")
 
-    def __init__(self, keeper: "DeadlineKeeper", key: int, read: float, connect: float | None, now: float,
+    def __init__(self, keeper: "DeadlineKeeper", key: int, read: float, connect: float, now: float,
                  task: asyncio.Task):
         self.keeper, self.key, self.task = keeper, key, task
         self.cancelling = task.cancelling()
         self.read, self.step = read, max(read / 8, 0.005)
-        self.head_within = read + (connect or 0.0)
+        self.head_within = read + connect
         self.since, self.due = now, now + self.step   # on the loop's clock
         self.response: aiohttp.ClientResponse | None = None
         self.seen = 0
@@ -169,7 +170,7 @@ class DeadlineKeeper:
             self._arm(due)
         return deadline
 
-    def watch(self, read: float, connect: float | None) -> ReadWatch:
+    def watch(self, read: float, connect: float) -> ReadWatch:
         """A read watch for the current task's attempt (see ReadWatch); `close` it after."""
         loop = self.loop
         watch = ReadWatch(self, next(self.keys), read, connect, loop.time(), asyncio.current_task(loop))
@@ -348,7 +349,8 @@ class AsyncTransport:
         started = time.perf_counter()
         attempts = Attempts(policy, request, deadline.at if deadline else None)
         body = request.body
-        watched = not stream and timeout.read is not None and sys.version_info >= (3, 11) and (
+        watched = not stream and timeout.read is not None and timeout.connect is not None and \
+            sys.version_info >= (3, 11) and (
             body is None or type(body) is bytes and len(body) <= WATCHED_BODY_BYTES)
         try:
             while True:
