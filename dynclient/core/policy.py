@@ -66,10 +66,9 @@ class Timeout:
     stream afterwards is bounded by `read` between pieces and by the event size limit.
 
     AsyncClient keeps `read` itself for a call read whole whose body is at most 1 MiB, when `connect`
-    is set (aiohttp's
-    timer costs 5% of such a call): the answer's head within `connect + read` of the attempt's start
-    (it cannot see when a connection was made), then `read` between pieces of the body, a silence
-    noticed within `read / 8` after it reaches `read` (async_transport.ReadWatch).
+    is set (aiohttp's timer costs 5% of such a call): the answer's head within `connect + read` of
+    the attempt's start (it cannot see when a connection was made), then `read` between pieces of
+    the body, a silence noticed within `read / 8` after it reaches `read` (async_transport.ReadWatch).
     """
 
     connect: float | None = 5.0
