@@ -20,7 +20,10 @@ variant makes `--concurrency` calls before it is timed (connections opened, vali
 - the reference: openai-python's AsyncOpenAI (`max_retries=0`).
 
 `--memory` also runs 10,000 AsyncClient calls at 256 in flight in a fresh process and reports its
-RSS growth. A variant whose package is missing is skipped with a note.
+RSS growth. `--isolated` also measures raw aiohttp (three ways) and AsyncClient each in a fresh
+process every round: run in one process, one after the other, AsyncClient measured lower against
+raw aiohttp than run alone, while executing the same instructions per call either way (valgrind,
+within 1%); both figures are reported. A variant whose package is missing is skipped with a note.
 """
 
 from __future__ import annotations
@@ -276,6 +279,41 @@ def memory_growth(base: str, calls: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+# --- each in a process of its own ---------------------------------------------------------------
+
+ISOLATED = ("aiohttp (raw)", "aiohttp, the client's timeouts (raw)", "aiohttp, orjson encoding (raw)",
+            "dynclient AsyncClient (validated)")
+
+
+def child(name: str, base: str, calls: int, concurrency: int) -> None:
+    """One variant in this fresh process: warmed, timed; its calls/s printed."""
+    async def go() -> float:
+        call, close = await ASYNC_VARIANTS[name][1](base)
+        try:
+            await in_flight(call, concurrency, concurrency, name)
+            return await in_flight(call, calls, concurrency, name)
+        finally:
+            await close()
+    print(asyncio.run(go()))
+
+
+def isolated(base: str, calls: int, rounds: int, concurrency: int) -> dict[str, list[float]]:
+    """ISOLATED's variants, each round each in a fresh process (nothing another variant left behind in
+    the heap, the allocator or the loop), rounds interleaved."""
+    results: dict[str, list[float]] = {}
+    names = [name for name in ISOLATED if available(ASYNC_VARIANTS[name][0])]
+    for _ in range(rounds):
+        for name in names:
+            done = subprocess.run([sys.executable, "-m", "benchmarks.bench_async", "--child", name, "--base", base,
+                                   "--calls", str(calls), "--concurrency", str(concurrency)],
+                                  cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                  capture_output=True, text=True, timeout=600)
+            if done.returncode:
+                raise RuntimeError(f"{name}: {done.stderr[-2000:]}")
+            results.setdefault(name, []).append(float(done.stdout.strip().splitlines()[-1]))
+    return results
+
+
 PAIRS = (("dynclient AsyncClient (validated)", "aiohttp (raw)"),
          ("dynclient AsyncClient (validated)", "aiohttp, the client's timeouts (raw)"),
          ("dynclient AsyncClient (validated)", "aiohttp, orjson encoding (raw)"),
@@ -317,18 +355,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="500 calls, 2 rounds: keeps the script from rotting")
     parser.add_argument("--memory", action="store_true", help="also 10,000 AsyncClient calls at 256 in flight")
+    parser.add_argument("--isolated", action="store_true",
+                        help="also raw aiohttp and AsyncClient each in a process of its own, rounds interleaved")
     parser.add_argument("--output", type=Path, default=None,
                         help="also write the section 'Many calls' of this Markdown file (benchmarks/RESULTS.md)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.base, args.calls, args.concurrency)
+        return 0
     calls, rounds = (500, 2) if args.quick else (args.calls, args.rounds)
     started = time.perf_counter()
     with LoopbackServer() as base:
         results = measure(base, calls, rounds, args.concurrency)
         lines = [f"`python -m benchmarks.bench_async --calls {calls} --rounds {rounds}"
-                 f"{' --memory' if args.memory else ''}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+                 f"{' --memory' if args.memory else ''}{' --isolated' if args.isolated else ''}`, "
+                 f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
                  f"{calls} createChatCompletion calls with {args.concurrency} in flight, median of {rounds} rounds "
                  f"(machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}).", "", *table(results),
                  *paired(results)]
+        if args.isolated:
+            alone = isolated(base, calls, rounds, args.concurrency)
+            lines += ["", f"The same calls, each variant in a fresh process of its own every round (nothing another "
+                          f"variant left behind in the heap, the allocator or the loop), {rounds} rounds interleaved:",
+                      "", *table(alone), *paired(alone)]
         if args.memory:
             grown = memory_growth(base, 10_000)
             lines += ["", f"AsyncClient, 10,000 calls at 256 in flight: RSS {grown['before_kb'] / 1024:.1f} MB -> "
