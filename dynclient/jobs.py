@@ -206,9 +206,51 @@ def decode_line(text: str) -> tuple[Any, tuple[int, int] | None]:
     return _unique_names(pairs), span
 
 
+# The Batch API's line as json.dumps writes it (most files are written so), its first three values plain
+# strings: a shorter match than _BATCH_HEAD's for the same line, spaces being where json.dumps puts them.
+_DUMPS_HEAD = re.compile(r'\{"custom_id": ' + _PLAIN_STRING + ', "method": "([A-Z]+)", "url": ' + _PLAIN_STRING
+                         + ', "body": ')
+
+
+def _read_dumps_line(router: Router, number: int, text: bytes, string: str) -> Job | None:
+    """The Job of a Batch API line written as json.dumps writes it, read the short way: the Job the general
+    way (read_request) gives for it. None for any other line, and for one with something wrong, which the
+    general way reads again and says what."""
+    head = _DUMPS_HEAD.match(string)
+    if head is None:
+        return None
+    custom_id, method, url = head.groups()
+    start = head.end()
+    if not custom_id or len(custom_id) > MAX_CUSTOM_ID or method not in METHODS or not url:
+        return None
+    try:
+        body, end = _scan(string, start)
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    if string[end:].strip(_SPACE) != "}":
+        return None
+    found = router.route(method, url)
+    if found is None:
+        return None
+    operation_id, path_values, query = found
+    size = len(text)
+    body_text = text[start:end] if len(string) == size else string[start:end].encode("utf-8")
+    return Job(number, custom_id, operation_id, body, {**path_values, **query_values(query)} if query else path_values,
+               size, True, None, body_text)
+
+
 def read_request(router: Router | None, number: int, text: bytes | str, data: Any = None) -> Job:
     """One request line (its text, or an already decoded `data`) as a Job; a line that cannot be sent is a
     Job with a `problem` (bad JSON, a missing field, an unknown operation or endpoint)."""
+    if data is None and router is not None and type(text) is bytes:
+        try:
+            string = text.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            job = _read_dumps_line(router, number, text, string)
+            if job is not None:
+                return job
     size = len(text)
     body_text = None
     if data is None:
@@ -326,11 +368,13 @@ def result_line(job: Job, *, status: int | None = None, request_id: str | None =
 
     `body_json` is the body as the server sent it, when that JSON text can go into the line as it is
     (see `embeddable`): the same value as `body`, without encoding it again."""
-    head = f'{{"custom_id": {_ascii(job.custom_id)}, "line": {job.line}, '
     if body_json is not None and error is None:   # the common line, written without json.dumps
-        text = (f'{head}"operation": {_text(job.operation_id)}, "status": {_number(status)}, "request_id": '
-                f'{_text(request_id)}, "attempts": {int(attempts)}, "error": null, "body": ')
+        text = (f'{{"custom_id": {_ascii(job.custom_id)}, "line": {job.line}, "operation": '
+                f'{_text(job.operation_id)}, "status": {"null" if status is None else int(status)}, "request_id": '
+                f'{"null" if request_id is None else _encode_string(str(request_id))}, "attempts": {int(attempts)}, '
+                f'"error": null, "body": ')
         return b"".join((text.encode("utf-8"), body_json, b"}\n"))
+    head = f'{{"custom_id": {_ascii(job.custom_id)}, "line": {job.line}, '
     rest = json.dumps({"operation": job.operation_id, "status": status, "request_id": request_id,
                        "attempts": attempts, "body": body, "error": error}, ensure_ascii=False,
                       separators=(", ", ": "), default=_jsonable)
@@ -348,14 +392,11 @@ def _jsonable(value: Any) -> Any:
 
 
 _ascii = json.encoder.encode_basestring_ascii   # the JSON string of a str, as json.dumps writes it
+_encode_string = json.encoder.encode_basestring   # the same with ensure_ascii=False
 
 
 def _text(value: str | None) -> str:
-    return "null" if value is None else json.encoder.encode_basestring(str(value))
-
-
-def _number(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
+    return "null" if value is None else _encode_string(str(value))
 
 
 def embeddable(data: bytes) -> bool:

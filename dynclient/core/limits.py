@@ -31,6 +31,7 @@ MAX_PAUSE = 300.0   # no single pause is longer, whatever a header says
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 _HEADER_NAMES = tuple((kind, tuple(f"x-ratelimit-{what}-{kind}" for what in ("limit", "remaining", "reset")))
                       for kind in ("requests", "tokens"))
+_TOLD = tuple(name for _, names in _HEADER_NAMES for name in names[:2])   # the headers that say something
 _DURATION = re.compile(r"(\d+(?:\.\d*)?)(ms|h|m|s)")
 
 
@@ -174,6 +175,8 @@ class RateLimits:
 
     def observe(self, headers: Mapping[str, str], now: float) -> None:
         """Learn from `x-ratelimit-*` headers (any answer may carry them)."""
+        if not any(map(headers.__contains__, _TOLD)):   # most answers of most servers: four lookups in C
+            return
         for kind, names in _HEADER_NAMES:
             limit_text, remaining_text = headers.get(names[0]), headers.get(names[1])
             if limit_text is None and remaining_text is None:   # most answers of most servers
