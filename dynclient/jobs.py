@@ -82,6 +82,7 @@ class Router:
         server = spec.servers[0].get("url", "") if spec.servers and isinstance(spec.servers[0], dict) else ""
         self.prefix = urlsplit(server).path.rstrip("/") if "{" not in server else ""
         self.literal: dict[tuple[str, str], str] = {}     # (method, path) -> operationId, for fixed paths
+        self.seen: dict[tuple[str, str], str] = {}        # (method, url) -> operationId, for the urls of fixed paths
         self.routes: list[tuple[str, re.Pattern, list[str], tuple, str]] = []
         for op in spec:
             template, _, fixed = op.path.partition("?")
@@ -96,10 +97,15 @@ class Router:
         self.has_fixed_query = any(r[3] for r in self.routes)
 
     def route(self, method: str, url: str) -> tuple[str, dict, list[tuple[str, str]]] | None:
-        if "?" not in url and "#" not in url and "%" not in url:   # the common line: a plain path
+        found = self.seen.get((method, url))   # the common line: a plain path, as an earlier line wrote it
+        if found is not None:
+            return found, {}, []
+        if "?" not in url and "#" not in url and "%" not in url:
             path = url[len(self.prefix):] if self.prefix and url.startswith(self.prefix + "/") else url
             found = self.literal.get((method, path))
             if found is not None and not self.has_fixed_query:
+                if len(self.seen) < 1024:   # each a fixed path, with or without the prefix: few
+                    self.seen[(method, url)] = found
                 return found, {}, []
         parts = urlsplit(url)
         path, query = parts.path, parse_qsl(parts.query, keep_blank_values=True)
@@ -207,9 +213,10 @@ def decode_line(text: str) -> tuple[Any, tuple[int, int] | None]:
 
 
 # The Batch API's line as json.dumps writes it (most files are written so), its first three values plain
-# strings: a shorter match than _BATCH_HEAD's for the same line, spaces being where json.dumps puts them.
-_DUMPS_HEAD = re.compile(r'\{"custom_id": ' + _PLAIN_STRING + ', "method": "([A-Z]+)", "url": ' + _PLAIN_STRING
-                         + ', "body": ')
+# strings: a shorter match than _BATCH_HEAD's for the same line, spaces being where json.dumps puts them,
+# which also checks what read_request checks of them (an id of 1 to MAX_CUSTOM_ID characters, a method, a url).
+_DUMPS_HEAD = re.compile(r'\{"custom_id": "([^"\\\x00-\x1f]{1,%d})", "method": "(%s)", "url": "([^"\\\x00-\x1f]+)", '
+                         r'"body": ' % (MAX_CUSTOM_ID, "|".join(sorted(METHODS))))
 
 
 def _read_dumps_line(router: Router, number: int, text: bytes, string: str) -> Job | None:
@@ -219,16 +226,14 @@ def _read_dumps_line(router: Router, number: int, text: bytes, string: str) -> J
     head = _DUMPS_HEAD.match(string)
     if head is None:
         return None
-    custom_id, method, url = head.groups()
     start = head.end()
-    if not custom_id or len(custom_id) > MAX_CUSTOM_ID or method not in METHODS or not url:
-        return None
     try:
         body, end = _scan(string, start)
     except (ValueError, StopIteration, RecursionError):
         return None
     if string[end:].strip(_SPACE) != "}":
         return None
+    custom_id, method, url = head.groups()
     found = router.route(method, url)
     if found is None:
         return None
