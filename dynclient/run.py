@@ -299,12 +299,9 @@ class Runner:
                 options = client.options
                 tokens = self.estimate(job) if limits.counts_tokens else 0
                 for limited in itertools.count():
-                    now = time.monotonic()
-                    if self.stopping or limits.delay(tokens, now) > 0:   # the common case goes on without awaiting
+                    if self.stopping or limits.start(tokens, time.monotonic()) > 0:   # the common case: at once
                         if not await self._turn(tokens):
                             return
-                        now = time.monotonic()
-                    limits.started(tokens, now)
                     try:
                         raw = await client.transport.send(prepared, options.timeout, self.policy,
                                                           max_bytes=options.max_response_bytes)
@@ -386,9 +383,10 @@ class Runner:
                                                  attempts=attempts, body=body, body_json=as_sent))
 
     async def _turn(self, tokens: int) -> bool:
-        """Wait until the limits let a request go: True, or False when the run is stopping."""
+        """Wait until the limits let a request go: True (it is counted as started), or False when the run
+        is stopping."""
         while not self.stopping:
-            wait = self.limits.delay(tokens, time.monotonic())
+            wait = self.limits.start(tokens, time.monotonic())
             if wait <= 0:
                 return True
             await asyncio.sleep(min(wait, 1.0))
