@@ -717,9 +717,12 @@ def test_reading_in_small_chunks_with_every_kind_of_id(tmp_path, server, monkeyp
         client_for(server).run(path, out=out, progress=False)
 
 
-def testhas_repeats_finds_a_repeat_and_only_a_repeat():
+@pytest.mark.parametrize("small_input", [0, 1 << 17])   # the bitmap's way, and the set's (small inputs)
+def testhas_repeats_finds_a_repeat_and_only_a_repeat(monkeypatch, small_input):
     import array
+    from dynclient import ledger
     from dynclient.ledger import has_repeats
+    monkeypatch.setattr(ledger, "SMALL_INPUT", small_input)
     mask = (1 << 27) - 1
     base = [i * 7919 for i in range(1, 5000)]
     clashing = array.array("q", base + [b + (1 << 40) for b in base[:50]])   # same bitmap bits, other values
