@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -286,7 +285,9 @@ class Runner:
     async def _work(self, jobs: Iterator[Job]) -> None:
         """One worker: the next line, its turn, its call, its result, and again. One coroutine for all of it:
         a coroutine a request would be passed through again each time its call resumes (a few times a call)."""
-        limits = self.limits
+        limits, policy, client = self.limits, self.policy, self.caller
+        send, options = client.transport.send, client.options
+        timeout, max_bytes = options.timeout, options.max_response_bytes
         try:
             while not self.stopping:
                 job = next(jobs, None)
@@ -296,25 +297,24 @@ class Runner:
                 if call is None:
                     continue
                 op, prepared = call
-                client = self.caller
-                options = client.options
                 tokens = self.estimate(job) if limits.counts_tokens else 0
-                for limited in itertools.count():
+                limited = 0   # 429s this request got
+                while True:
                     if self.stopping or limits.start(tokens, time.monotonic()) > 0:   # the common case: at once
                         if not await self._turn(tokens):
                             return
                     try:
-                        raw = await client.transport.send(prepared, options.timeout, self.policy,
-                                                          max_bytes=options.max_response_bytes)
+                        raw = await send(prepared, timeout, policy, max_bytes=max_bytes)
                     except DynclientError as exc:
                         limits.finished(None, time.monotonic())
                         self._write(job, "failed", result_line(job, error=error_facts(exc),
-                                                               attempts=self.policy.max_retries + 1 + limited))
+                                                               attempts=policy.max_retries + 1 + limited))
                         break
                     except BaseException:
                         limits.finished(None, time.monotonic())
                         raise
                     if raw.status == 429 and self._paused(job, raw, limited):
+                        limited += 1
                         continue
                     self._answered(job, op, raw, limited)
                     break
