@@ -374,8 +374,13 @@ def result_line(job: Job, *, status: int | None = None, request_id: str | None =
     `body_json` is the body as the server sent it, when that JSON text can go into the line as it is
     (see `embeddable`): the same value as `body`, without encoding it again."""
     if body_json is not None and error is None:   # the common line, written without json.dumps
-        text = (f'{{"custom_id": {_ascii(job.custom_id)}, "line": {job.line}, "operation": '
-                f'{_text(job.operation_id)}, "status": {"null" if status is None else int(status)}, "request_id": '
+        operation = _NAMES.get(job.operation_id)
+        if operation is None:
+            operation = _text(job.operation_id)
+            if len(_NAMES) < 4096:   # a document's operations: a few hundred
+                _NAMES[job.operation_id] = operation
+        text = (f'{{"custom_id": {_ascii(job.custom_id)}, "line": {job.line}, "operation": {operation}, "status": '
+                f'{"null" if status is None else int(status)}, "request_id": '
                 f'{"null" if request_id is None else _encode_string(str(request_id))}, "attempts": {int(attempts)}, '
                 f'"error": null, "body": ')
         return b"".join((text.encode("utf-8"), body_json, b"}\n"))
@@ -404,11 +409,14 @@ def _text(value: str | None) -> str:
     return "null" if value is None else _encode_string(str(value))
 
 
+_NAMES: dict[str | None, str] = {}   # operationId -> its JSON text
+
 def embeddable(data: bytes) -> bool:
     """Whether a JSON body the client decoded can be written into a result line as it is: one line, and
     UTF-8 (the decoder also reads UTF-16 and -32, whose NUL bytes give them away), under 64 MiB."""
-    return (0 < len(data) < 1 << 26 and data[:1] in (b"{", b"[") and b"\n" not in data and b"\r" not in data
-            and b"\x00" not in data[:4])
+    # find, not `in`: bytes' `in` first tries its argument as an integer, and raises and drops a TypeError
+    return (0 < len(data) < 1 << 26 and data[:1] in (b"{", b"[") and data.find(b"\n") < 0 and data.find(b"\r") < 0
+            and data.find(b"\x00", 0, 4) < 0)
 
 
 def error_facts(exc: DynclientError) -> dict:
