@@ -211,6 +211,9 @@ def test_lines_written_by_json_dumps_give_the_results_of_any_other_spacing(tmp_p
         ({"custom_id": "a list", "method": "POST", "url": "/v1/echo", "body": [1]}, True),
         ({"custom_id": "x" * 600, "method": "POST", "url": "/v1/echo", "body": {"text": "long id"}}, True),
         ({"custom_id": "empty-url", "method": "POST", "url": "", "body": {"text": "x"}}, True),
+        ({"custom_id": "big int", "method": "POST", "url": "/v1/echo",
+          "body": {"text": "a: b", "max_tokens": 123456789012345678901234567890}}, True),
+        ({"custom_id": "floats", "method": "POST", "url": "/v1/echo", "body": {"text": "0.1", "max_tokens": 1e300}}, True),
     ]
     dumped = [json.dumps(line, ensure_ascii=ascii_only) for line, ascii_only in requests]
     compact = [json.dumps(line, ensure_ascii=ascii_only, separators=(",", ":")) for line, ascii_only in requests]
@@ -218,7 +221,10 @@ def test_lines_written_by_json_dumps_give_the_results_of_any_other_spacing(tmp_p
     dumped += ['{"custom_id": "dup"' + tail + '{"text": "a", "text": "b"}}',
                '{"custom_id": "nan"' + tail + '{"text": "a", "max_tokens": NaN}}',
                '{"custom_id": "spaces after"' + tail + '{"text": "s"}}  \t',
-               '{"custom_id": "extra"' + tail + '{"text": "s"}, "x": 1}']
+               '{"custom_id": "extra"' + tail + '{"text": "s"}, "x": 1}',
+               '{"custom_id": "dup-nested"' + tail + '{"text": "a:b", "m": [{"k": ":", "k": 2}]}}',
+               '{"custom_id": "escaped colon"' + tail + '{"text": "\\u003a", "m": {"k": 1, "\\u003a": 2}}}',
+               '{"custom_id": "space before"' + tail + '  {"text": "s"}  }']
     compact += [line.replace('": ', '":').replace(', "', ',"') for line in dumped[len(requests):]]
     out = tmp_path / "out.jsonl"
     results_of, calls_of = [], []
@@ -229,16 +235,19 @@ def test_lines_written_by_json_dumps_give_the_results_of_any_other_spacing(tmp_p
             stale.unlink(missing_ok=True)
         before = len(server.attempts)
         summary = client_for(server).run(path, out=out, concurrency=1, progress=False)
-        assert (summary.done, summary.invalid) == (10, 7), summary
+        assert (summary.done, summary.invalid) == (14, 8), summary
         results_of.append(out.read_bytes())
         calls_of.append([(a.method, a.target, a.headers.get("idempotency-key"), a.body and json.loads(a.body))
                          for a in server.attempts[before:]])
     assert results_of[0] == results_of[1]
-    assert calls_of[0] == calls_of[1] and len(calls_of[0]) == 10
+    assert calls_of[0] == calls_of[1] and len(calls_of[0]) == 14
     by_id = once_each(out, len(dumped))
     assert by_id["café"]["body"] == {"echo": "id not ASCII"} and by_id["utf-8 body"]["body"] == {"echo": "naïve 雪"}
     assert by_id["get-2"]["body"] == {"id": "a%20b"} and by_id["lower"]["status"] == 200
     assert by_id["dup"]["error"]["type"] == "InvalidLine" and "appears twice" in by_id["dup"]["error"]["message"]
+    assert "the name 'k' appears twice" in by_id["dup-nested"]["error"]["message"]
+    assert by_id["big int"]["status"] == 200 and by_id["floats"]["status"] == 200
+    assert by_id["escaped colon"]["body"] == {"echo": ":"}
 
 
 @pytest.mark.parametrize("lines, expected", [
