@@ -30,6 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+try:   # a dependency, but the line reader works without it (the strict scanner reads every line)
+    import orjson
+except ImportError:   # pragma: no cover
+    orjson = None
+
 from .core.sse import Event
 from .errors import APIStatusError, DynclientError, RequestValidationError
 from .schema import SchemaSet, from_text, schema_kind
@@ -82,6 +87,7 @@ class Router:
         server = spec.servers[0].get("url", "") if spec.servers and isinstance(spec.servers[0], dict) else ""
         self.prefix = urlsplit(server).path.rstrip("/") if "{" not in server else ""
         self.literal: dict[tuple[str, str], str] = {}     # (method, path) -> operationId, for fixed paths
+        self.seen: dict[tuple[str, str], str] = {}        # (method, url) -> operationId, for the urls of fixed paths
         self.routes: list[tuple[str, re.Pattern, list[str], tuple, str]] = []
         for op in spec:
             template, _, fixed = op.path.partition("?")
@@ -96,10 +102,15 @@ class Router:
         self.has_fixed_query = any(r[3] for r in self.routes)
 
     def route(self, method: str, url: str) -> tuple[str, dict, list[tuple[str, str]]] | None:
-        if "?" not in url and "#" not in url and "%" not in url:   # the common line: a plain path
+        found = self.seen.get((method, url))   # the common line: a plain path, as an earlier line wrote it
+        if found is not None:
+            return found, {}, []
+        if "?" not in url and "#" not in url and "%" not in url:
             path = url[len(self.prefix):] if self.prefix and url.startswith(self.prefix + "/") else url
             found = self.literal.get((method, path))
             if found is not None and not self.has_fixed_query:
+                if len(self.seen) < 1024:   # each a fixed path, with or without the prefix: few
+                    self.seen[(method, url)] = found
                 return found, {}, []
         parts = urlsplit(url)
         path, query = parts.path, parse_qsl(parts.query, keep_blank_values=True)
@@ -206,9 +217,85 @@ def decode_line(text: str) -> tuple[Any, tuple[int, int] | None]:
     return _unique_names(pairs), span
 
 
+# The Batch API's line as json.dumps writes it (most files are written so), its first three values plain
+# strings: a shorter match than _BATCH_HEAD's for the same line, spaces being where json.dumps puts them,
+# which also checks what read_request checks of them (an id of 1 to MAX_CUSTOM_ID characters, a method, a url).
+_DUMPS_HEAD = re.compile(r'\{"custom_id": "([^"\\\x00-\x1f]{1,%d})", "method": "(%s)", "url": "([^"\\\x00-\x1f]+)", '
+                         r'"body": ' % (MAX_CUSTOM_ID, "|".join(sorted(METHODS))))
+
+
+_SLOW = object()   # _quick_value's "read it the strict way"
+# Digits as "0", anything else as " ": a run of 19 zeros is a number that may be beyond 64 bits (which orjson
+# reads as a float), or a long run of digits in a string (read the strict way too); cheaper than a pattern.
+_NUMERALS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
+def _quick_value(data: bytes) -> Any:
+    """The value of a JSON text as the strict reader (STRICT) reads it, read by orjson (a seventh of the
+    time) when that is certainly the same value; _SLOW otherwise (the strict reader then reads it, and says
+    what is wrong, if anything). orjson refuses NaN, Infinity, lone surrogates and control characters as
+    STRICT does; it reads an integer beyond 64 bits as a float (so no run of 19 digits is left to it), and
+    a repeated name as its last value. A repeated name is found by counting colons: outside strings a colon
+    only ends a name, so the text has one for each name it writes plus those inside its strings, and
+    orjson's writing of the value one for each name it kept plus the same ones inside strings (a colon is
+    never escaped on the way out; `\\u003a` on the way in is left to STRICT): fewer colons, a name was
+    dropped."""
+    if orjson is None or data.find(b"\\u003") >= 0 or data.translate(_NUMERALS).find(_LONG_NUMBER) >= 0:
+        return _SLOW
+    try:
+        value = orjson.loads(data)
+        if orjson.dumps(value).count(b":") != data.count(b":"):
+            return _SLOW
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return _SLOW
+    return value
+
+
+def _read_dumps_line(router: Router, number: int, text: bytes, string: str) -> Job | None:
+    """The Job of a Batch API line written as json.dumps writes it, read the short way: the Job the general
+    way (read_request) gives for it. None for any other line, and for one with something wrong, which the
+    general way reads again and says what."""
+    head = _DUMPS_HEAD.match(string)
+    if head is None:
+        return None
+    start = head.end()
+    end = len(string.rstrip(_SPACE)) - 1   # the line's last "}"; the body's text ends before it
+    if end <= start or string[end] != "}" or string[start] in _SPACE:
+        return None
+    while string[end - 1] in _SPACE:
+        end -= 1
+    size = len(text)
+    body_text = text[start:end] if len(string) == size else string[start:end].encode("utf-8")
+    body = _quick_value(body_text)
+    if body is _SLOW:
+        try:
+            body, scanned = _scan(string, start)
+        except (ValueError, StopIteration, RecursionError):
+            return None
+        if scanned != end:
+            return None
+    custom_id, method, url = head.groups()
+    found = router.route(method, url)
+    if found is None:
+        return None
+    operation_id, path_values, query = found
+    return Job(number, custom_id, operation_id, body, {**path_values, **query_values(query)} if query else path_values,
+               size, True, None, body_text)
+
+
 def read_request(router: Router | None, number: int, text: bytes | str, data: Any = None) -> Job:
     """One request line (its text, or an already decoded `data`) as a Job; a line that cannot be sent is a
     Job with a `problem` (bad JSON, a missing field, an unknown operation or endpoint)."""
+    if data is None and router is not None and type(text) is bytes:
+        try:
+            string = text.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            job = _read_dumps_line(router, number, text, string)
+            if job is not None:
+                return job
     size = len(text)
     body_text = None
     if data is None:
@@ -326,11 +413,18 @@ def result_line(job: Job, *, status: int | None = None, request_id: str | None =
 
     `body_json` is the body as the server sent it, when that JSON text can go into the line as it is
     (see `embeddable`): the same value as `body`, without encoding it again."""
-    head = f'{{"custom_id": {_ascii(job.custom_id)}, "line": {job.line}, '
     if body_json is not None and error is None:   # the common line, written without json.dumps
-        text = (f'{head}"operation": {_text(job.operation_id)}, "status": {_number(status)}, "request_id": '
-                f'{_text(request_id)}, "attempts": {int(attempts)}, "error": null, "body": ')
+        operation = _NAMES.get(job.operation_id)
+        if operation is None:
+            operation = _text(job.operation_id)
+            if len(_NAMES) < 4096:   # a document's operations: a few hundred
+                _NAMES[job.operation_id] = operation
+        text = (f'{{"custom_id": {_ascii(job.custom_id)}, "line": {job.line}, "operation": {operation}, "status": '
+                f'{"null" if status is None else int(status)}, "request_id": '
+                f'{"null" if request_id is None else _encode_string(str(request_id))}, "attempts": {int(attempts)}, '
+                f'"error": null, "body": ')
         return b"".join((text.encode("utf-8"), body_json, b"}\n"))
+    head = f'{{"custom_id": {_ascii(job.custom_id)}, "line": {job.line}, '
     rest = json.dumps({"operation": job.operation_id, "status": status, "request_id": request_id,
                        "attempts": attempts, "body": body, "error": error}, ensure_ascii=False,
                       separators=(", ", ": "), default=_jsonable)
@@ -348,21 +442,21 @@ def _jsonable(value: Any) -> Any:
 
 
 _ascii = json.encoder.encode_basestring_ascii   # the JSON string of a str, as json.dumps writes it
+_encode_string = json.encoder.encode_basestring   # the same with ensure_ascii=False
 
 
 def _text(value: str | None) -> str:
-    return "null" if value is None else json.encoder.encode_basestring(str(value))
+    return "null" if value is None else _encode_string(str(value))
 
 
-def _number(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
+_NAMES: dict[str | None, str] = {}   # operationId -> its JSON text
 
 def embeddable(data: bytes) -> bool:
     """Whether a JSON body the client decoded can be written into a result line as it is: one line, and
     UTF-8 (the decoder also reads UTF-16 and -32, whose NUL bytes give them away), under 64 MiB."""
-    return (0 < len(data) < 1 << 26 and data[:1] in (b"{", b"[") and b"\n" not in data and b"\r" not in data
-            and b"\x00" not in data[:4])
+    # find, not `in`: bytes' `in` first tries its argument as an integer, and raises and drops a TypeError
+    return (0 < len(data) < 1 << 26 and data[:1] in (b"{", b"[") and data.find(b"\n") < 0 and data.find(b"\r") < 0
+            and data.find(b"\x00", 0, 4) < 0)
 
 
 def error_facts(exc: DynclientError) -> dict:

@@ -388,10 +388,16 @@ def _keys_of_file(path: str) -> Iterable[tuple[int, bytes]]:
                 yield number, canonical_key(custom_id)
 
 
+SMALL_INPUT = 1 << 17   # lines: up to this many, repeats are looked for with a set of every value (<= 12 MB)
+
+
 def has_repeats(hashes: array.array) -> bool:
     """Whether a value repeats, in 16 MiB and two quick passes: a bitmap of 2^27 bits finds the values whose
     bit was already set; only those are compared exactly (a set of them). A set of every value would hold
-    about 64 bytes a value (64 MB for a million lines), sorting them takes half a second."""
+    about 64 bytes a value (64 MB for a million lines), sorting them takes half a second; for a small input
+    that set is the quicker way (one pass in C)."""
+    if len(hashes) <= SMALL_INPUT:
+        return len(set(hashes)) != len(hashes)
     bits = bytearray(1 << 24)
     mask = (1 << 27) - 1
     suspect_bits = set()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from .errors import (APIStatusError, ConfigError, DynclientError, RequestError, 
 from .jobs import (Job, Router, canonical_key, custom_id_problem, embeddable, error_facts, read_request,
                    result_line, typed_params)
 from .ledger import Ledger, Survey, file_identity, key_hash
+from .spec import Operation
 
 log = logging.getLogger("dynclient.run")
 
@@ -168,13 +168,15 @@ class Runner:
         self.router = Router(client.spec)
         self.ledger = Ledger(self.out)
         self.survey: Survey | None = None
+        self.pending = bytearray()    # the survey's (for a file): which lines are still to do
         self.identity: dict | None = None
         self.summary = RunSummary(self.out, None)
         self.stopping: str | None = None
         self.stop_error: Exception | None = None
         self.failure: Exception | None = None
         self.flush_due = False
-        self.key_prefix = hashlib.sha256(os.path.abspath(self.out).encode()).hexdigest()[:16]
+        self.key_prefix = f"dynclient-run-{hashlib.sha256(os.path.abspath(self.out).encode()).hexdigest()[:16]}-"
+        self.operations: dict[str, tuple[Operation, bool]] = {}   # operationId -> (operation, keyed)
 
     # --- the run ------------------------------------------------------------------------
 
@@ -225,6 +227,7 @@ class Runner:
             except OSError as exc:
                 raise RunError(f"cannot run {path} into {self.out}: {exc}") from None
             self.summary.total, self.summary.skipped = self.survey.total, self.survey.skipped
+            self.pending = self.survey.pending
             return self._file_jobs(path, self.survey.pending)
         if isinstance(requests, (bytes, dict)) or not isinstance(requests, Iterable):
             raise ConfigError("run takes a path to a JSONL file, or an iterable of request dicts")
@@ -239,10 +242,11 @@ class Runner:
 
     def _file_jobs(self, path: str, pending: bytearray) -> Iterator[Job]:
         # The survey refused lines longer than ledger.MAX_LINE_BYTES, so a line read here is bounded.
-        with open(path, "rb") as fh:
+        router = self.router
+        with open(path, "rb", buffering=1 << 20) as fh:   # a read a megabyte, not 8 KiB
             for number, text in enumerate(fh, 1):
                 if number < len(pending) and pending[number]:
-                    yield read_request(self.router, number, text)
+                    yield read_request(router, number, text)
 
     @staticmethod
     def _check_id(number: int, item: Any, seen: dict[int, int]) -> tuple[int, str | None]:
@@ -279,12 +283,41 @@ class Runner:
     # --- one worker -----------------------------------------------------------------
 
     async def _work(self, jobs: Iterator[Job]) -> None:
+        """One worker: the next line, its turn, its call, its result, and again. One coroutine for all of it:
+        a coroutine a request would be passed through again each time its call resumes (a few times a call)."""
+        limits, policy, client = self.limits, self.policy, self.caller
+        send, options = client.transport.send, client.options
+        timeout, max_bytes = options.timeout, options.max_response_bytes
         try:
             while not self.stopping:
                 job = next(jobs, None)
                 if job is None:
                     return
-                await self._run_job(job)
+                call = self._prepare(job)
+                if call is None:
+                    continue
+                op, prepared = call
+                tokens = self.estimate(job) if limits.counts_tokens else 0
+                limited = 0   # 429s this request got
+                while True:
+                    if self.stopping or limits.start(tokens, time.monotonic()) > 0:   # the common case: at once
+                        if not await self._turn(tokens):
+                            return
+                    try:
+                        raw = await send(prepared, timeout, policy, max_bytes=max_bytes)
+                    except DynclientError as exc:
+                        limits.finished(None, time.monotonic())
+                        self._write(job, "failed", result_line(job, error=error_facts(exc),
+                                                               attempts=policy.max_retries + 1 + limited))
+                        break
+                    except BaseException:
+                        limits.finished(None, time.monotonic())
+                        raise
+                    if raw.status == 429 and self._paused(job, raw, limited):
+                        limited += 1
+                        continue
+                    self._answered(job, op, raw, limited)
+                    break
         except asyncio.CancelledError:
             raise
         except Exception as exc:   # a bad one-shot input, or a bug: stop the others, raise it after
@@ -292,86 +325,81 @@ class Runner:
                 self.failure = exc
             self._stop("failed", exc)
 
-    async def _run_job(self, job: Job) -> None:
+    def _prepare(self, job: Job) -> tuple[Operation, Any] | None:
+        """The operation and prepared request of a job; None when it cannot be sent (its result written)."""
         if job.problem is not None:
             self._write(job, "invalid", result_line(job, error=job.problem))
-            return
+            return None
         client = self.caller
-        headers = None
         try:
-            op = client.operation(job.operation_id)
-            if op.method not in IDEMPOTENT_METHODS and self.policy.non_idempotent == "with-key":
+            found = self.operations.get(job.operation_id)
+            if found is None:
+                op = client.operation(job.operation_id)
+                found = self.operations[job.operation_id] = (
+                    op, op.method not in IDEMPOTENT_METHODS and self.policy.non_idempotent == "with-key")
+            op, keyed = found
+            headers = None
+            if keyed:
                 # The same key on every attempt of every run of this output: a server that honours it
                 # does not do twice what a resumed run sends again.
                 custom_id = job.custom_id
                 if not _PLAIN_ID.fullmatch(custom_id):
                     custom_id = hashlib.sha256(custom_id.encode()).hexdigest()[:32]
-                headers = {IDEMPOTENCY_HEADER: f"dynclient-run-{self.key_prefix}-{custom_id}"}
+                headers = {IDEMPOTENCY_HEADER: self.key_prefix + custom_id}
             params = typed_params(client.schemas, op, job.params) if job.from_url and job.params else job.params
-            prepared = client.prepare_call(op.operation_id, MISSING if job.body is None else job.body, params,
+            return op, client.prepare_call(op.operation_id, MISSING if job.body is None else job.body, params,
                                            headers, None, {}, job.body_text)
         except RequestError as exc:
             self._write(job, "invalid", result_line(job, error=error_facts(exc)))
-            return
-        limits = self.limits
-        tokens = self.estimate(job) if limits.counts_tokens else 0
-        options = client.options
-        for limited in itertools.count():
-            now = time.monotonic()
-            if self.stopping or limits.delay(tokens, now) > 0:   # the common case goes on without awaiting
-                if not await self._turn(tokens):
-                    return
-                now = time.monotonic()
-            limits.started(tokens, now)
-            try:
-                raw = await client.transport.send(prepared, options.timeout, self.policy,
-                                                  max_bytes=options.max_response_bytes)
-            except DynclientError as exc:
-                limits.finished(None, time.monotonic())
-                self._write(job, "failed", result_line(job, error=error_facts(exc),
-                                                       attempts=self.policy.max_retries + 1 + limited))
+            return None
+
+    def _paused(self, job: Job, raw: Any, limited: int) -> bool:
+        """After a 429: True when the whole run pauses and the request is sent again after the pause."""
+        if limited >= self.max_rate_limited or error_code(raw.data) in self.policy.final_codes:
+            return False
+        pause = self.limits.finished(raw.headers, time.monotonic(), limited=True)
+        log.info("%s: 429, the run pauses %.1f s", job.custom_id, pause)
+        return True
+
+    def _answered(self, job: Job, op: Operation, raw: Any, limited: int) -> None:
+        """The result of an answer (or the stop of the run, for insufficient_quota)."""
+        self.limits.finished(raw.headers, time.monotonic())
+        attempts = raw.attempts + limited
+        try:
+            body, _, request_id = self.caller.answer(op, raw)
+        except APIStatusError as exc:
+            if raw.status == 429 and error_code(raw.data) in self.policy.final_codes:
+                self._stop("insufficient_quota", exc)
                 return
-            except BaseException:
-                limits.finished(None, time.monotonic())
-                raise
-            quota = raw.status == 429 and error_code(raw.data) in self.policy.final_codes
-            if raw.status == 429 and not quota and limited < self.max_rate_limited:
-                pause = limits.finished(raw.headers, time.monotonic(), limited=True)
-                log.info("%s: 429, the run pauses %.1f s", job.custom_id, pause)
-                continue
-            limits.finished(raw.headers, time.monotonic())
-            attempts = raw.attempts + limited
-            try:
-                body, _, request_id = client.answer(op, raw)
-            except APIStatusError as exc:
-                if quota:
-                    self._stop("insufficient_quota", exc)
-                    return
-                self._write(job, "failed", result_line(job, status=exc.status, request_id=exc.request_id,
-                                                       attempts=attempts, body=exc.body, error=error_facts(exc)))
-            except DynclientError as exc:
-                self._write(job, "failed", result_line(job, status=raw.status, attempts=attempts,
-                                                       error=error_facts(exc),
-                                                       request_id=getattr(exc, "request_id", None)))
-            else:
-                data = raw.data
-                as_sent = data if isinstance(body, (dict, list)) and embeddable(data) else None
-                self._write(job, "done", result_line(job, status=raw.status, request_id=request_id,
-                                                     attempts=attempts, body=body, body_json=as_sent))
-            return
+            self._write(job, "failed", result_line(job, status=exc.status, request_id=exc.request_id,
+                                                   attempts=attempts, body=exc.body, error=error_facts(exc)))
+        except DynclientError as exc:
+            self._write(job, "failed", result_line(job, status=raw.status, attempts=attempts,
+                                                   error=error_facts(exc),
+                                                   request_id=getattr(exc, "request_id", None)))
+        else:
+            data = raw.data
+            as_sent = data if isinstance(body, (dict, list)) and embeddable(data) else None
+            self._write(job, "done", result_line(job, status=raw.status, request_id=request_id,
+                                                 attempts=attempts, body=body, body_json=as_sent))
 
     async def _turn(self, tokens: int) -> bool:
-        """Wait until the limits let a request go: True, or False when the run is stopping."""
+        """Wait until the limits let a request go: True (it is counted as started), or False when the run
+        is stopping."""
         while not self.stopping:
-            wait = self.limits.delay(tokens, time.monotonic())
+            wait = self.limits.start(tokens, time.monotonic())
             if wait <= 0:
                 return True
             await asyncio.sleep(min(wait, 1.0))
         return False
 
     def _flush(self) -> None:
+        """Once a turn of the loop: the results of the turn in one write, and a checkpoint when one is due."""
         self.flush_due = False
-        self.ledger.flush()
+        ledger = self.ledger
+        ledger.flush()
+        if ledger.due(time.monotonic()):
+            ledger.sync(self.survey, self.identity)
 
     def _stop(self, reason: str, error: Exception) -> None:
         """Stop everything now: what is in flight is dropped (and sent again on resume)."""
@@ -388,8 +416,9 @@ class Runner:
         if not self.flush_due:   # one write for all the results of this turn of the loop
             self.flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
-        if self.survey is not None and job.line < len(self.survey.pending):
-            self.survey.pending[job.line] = 0
+        pending = self.pending
+        if job.line < len(pending):
+            pending[job.line] = 0
         summary = self.summary
         if outcome == "done":
             summary.done += 1
@@ -397,11 +426,8 @@ class Runner:
             summary.failed += 1
         else:
             summary.invalid += 1
-        now = time.monotonic()
         if self.progress.mode != "off":
-            self.progress.update(summary, self.limits, now)
-        if self.ledger.due(now):
-            self.ledger.sync(self.survey, self.identity)
+            self.progress.update(summary, self.limits, time.monotonic())
 
 
 async def run_async(client: Any, requests: Any, out: str | os.PathLike, **options: Any) -> RunSummary:

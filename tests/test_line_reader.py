@@ -74,3 +74,41 @@ def test_the_body_bytes_of_a_non_ascii_line_are_its_utf8_text():
     text = '{"custom_id": "é", "method": "POST", "url": "/v1/x", "body": {"t": "雪"} }\n'
     job = read_request(None, 1, text.encode("utf-8"))
     assert job.body_text == '{"t": "雪"}'.encode("utf-8") and job.body == {"t": "雪"}
+
+
+_ECHO = {"openapi": "3.0.3", "info": {"title": "echo", "version": "1"}, "servers": [{"url": "http://127.0.0.1/v1"}],
+         "paths": {"/echo": {"post": {"operationId": "echo", "responses": {"200": {"description": "ok"}}}}}}
+bodies = values | st.integers(-10**40, 10**40).map(lambda n: {"n": n}) \
+    | st.floats(allow_nan=False, allow_infinity=False).map(lambda x: [x, -x, x / 3, x * 1e-300])
+
+
+@settings(max_examples=400, deadline=None)
+@given(bodies, st.booleans(), st.sampled_from(["", " ", "\t "]))
+def test_a_line_spaced_as_json_dumps_reads_as_json_reads_it(body, ascii_only, after):
+    # Such lines are read the short way (orjson, when that certainly gives json's value); the Job must be
+    # what json reads, with the body's own bytes.
+    from dynclient import Spec
+    from dynclient.jobs import Router
+    router = Router(Spec(_ECHO))
+    written = json.dumps(body, ensure_ascii=ascii_only)
+    line = f'{{"custom_id": "c-1", "method": "POST", "url": "/v1/echo", "body": {written}{after}}}\n'.encode("utf-8")
+    job = read_request(router, 7, line)
+    assert job.problem is None and job.operation_id == "echo" and (job.line, job.custom_id) == (7, "c-1")
+    assert job.body == json.loads(written) and type(job.body) is type(json.loads(written))
+    assert repr(job.body) == repr(json.loads(written))   # -0.0 and 0.0, 1 and 1.0 told apart
+    assert job.body_text == written.encode("utf-8") and job.size == len(line)
+
+
+@pytest.mark.parametrize("written, expected", [
+    ('{"a": 1, "b": {"c": 2, "c": 3}}', "the name 'c' appears twice"),
+    ('[{"k": "x:y"}, {"k": ":", "k": 1}]', "the name 'k' appears twice"),
+    ('{"a:b": 1, "a:b": 1}', "the name 'a:b' appears twice"),
+    ('{"\\u003a": 1, ":": 2}', "the name ':' appears twice"),
+    ('{"n": NaN}', "NaN is not JSON"),
+])
+def test_a_line_spaced_as_json_dumps_with_an_undefined_body_is_refused(written, expected):
+    from dynclient import Spec
+    from dynclient.jobs import Router
+    line = f'{{"custom_id": "c-1", "method": "POST", "url": "/v1/echo", "body": {written}}}\n'.encode("utf-8")
+    job = read_request(Router(Spec(_ECHO)), 1, line)
+    assert job.problem["type"] == "InvalidLine" and expected in job.problem["message"]

@@ -193,6 +193,63 @@ def test_a_body_whose_meaning_is_not_defined_is_refused_and_not_sent(tmp_path, s
     assert error["type"] == "InvalidLine" and expected in error["message"] and "line 1" in error["message"]
 
 
+def test_lines_written_by_json_dumps_give_the_results_of_any_other_spacing(tmp_path, server):
+    # Lines spaced as json.dumps spaces them are read the short way (jobs._read_dumps_line); the same
+    # requests spaced otherwise are read the general way. Same requests, same results file, byte for byte,
+    # and the same calls on the wire.
+    requests = [
+        ({"custom_id": "plain-1", "method": "POST", "url": "/v1/echo", "body": {"text": "hi", "max_tokens": 5}}, True),
+        ({"custom_id": "no-prefix", "method": "POST", "url": "/echo", "body": {"text": "short url"}}, True),
+        ({"custom_id": "utf-8 body", "method": "POST", "url": "/v1/echo", "body": {"text": "naïve 雪"}}, False),
+        ({"custom_id": "café", "method": "POST", "url": "/v1/echo", "body": {"text": "id not ASCII"}}, False),
+        ({"custom_id": "escaped \"id\"", "method": "POST", "url": "/v1/echo", "body": {"text": "q"}}, True),
+        ({"custom_id": "get-1", "method": "GET", "url": "/v1/things/abc?verbose=true", "body": None}, True),
+        ({"custom_id": "get-2", "method": "GET", "url": "/v1/things/a%20b", "body": None}, True),
+        ({"custom_id": "lower", "method": "post", "url": "/v1/echo", "body": {"text": "lower-case method"}}, True),
+        ({"custom_id": "nowhere", "method": "POST", "url": "/v1/nowhere", "body": {"text": "x"}}, True),
+        ({"custom_id": "bad-type", "method": "POST", "url": "/v1/echo", "body": {"text": 5}}, True),
+        ({"custom_id": "a list", "method": "POST", "url": "/v1/echo", "body": [1]}, True),
+        ({"custom_id": "x" * 600, "method": "POST", "url": "/v1/echo", "body": {"text": "long id"}}, True),
+        ({"custom_id": "empty-url", "method": "POST", "url": "", "body": {"text": "x"}}, True),
+        ({"custom_id": "big int", "method": "POST", "url": "/v1/echo",
+          "body": {"text": "a: b", "max_tokens": 123456789012345678901234567890}}, True),
+        ({"custom_id": "floats", "method": "POST", "url": "/v1/echo", "body": {"text": "0.1", "max_tokens": 1e300}}, True),
+    ]
+    dumped = [json.dumps(line, ensure_ascii=ascii_only) for line, ascii_only in requests]
+    compact = [json.dumps(line, ensure_ascii=ascii_only, separators=(",", ":")) for line, ascii_only in requests]
+    tail = ', "method": "POST", "url": "/v1/echo", "body": '   # lines json.dumps cannot write
+    dumped += ['{"custom_id": "dup"' + tail + '{"text": "a", "text": "b"}}',
+               '{"custom_id": "nan"' + tail + '{"text": "a", "max_tokens": NaN}}',
+               '{"custom_id": "spaces after"' + tail + '{"text": "s"}}  \t',
+               '{"custom_id": "extra"' + tail + '{"text": "s"}, "x": 1}',
+               '{"custom_id": "dup-nested"' + tail + '{"text": "a:b", "m": [{"k": ":", "k": 2}]}}',
+               '{"custom_id": "escaped colon"' + tail + '{"text": "\\u003a", "m": {"k": 1, "\\u003a": 2}}}',
+               '{"custom_id": "space before"' + tail + '  {"text": "s"}  }']
+    compact += [line.replace('": ', '":').replace(', "', ',"') for line in dumped[len(requests):]]
+    out = tmp_path / "out.jsonl"
+    results_of, calls_of = [], []
+    for lines in (dumped, compact):
+        path = tmp_path / "in.jsonl"
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        for stale in (out, Path(str(out) + ".resume")):
+            stale.unlink(missing_ok=True)
+        before = len(server.attempts)
+        summary = client_for(server).run(path, out=out, concurrency=1, progress=False)
+        assert (summary.done, summary.invalid) == (14, 8), summary
+        results_of.append(out.read_bytes())
+        calls_of.append([(a.method, a.target, a.headers.get("idempotency-key"), a.body and json.loads(a.body))
+                         for a in server.attempts[before:]])
+    assert results_of[0] == results_of[1]
+    assert calls_of[0] == calls_of[1] and len(calls_of[0]) == 14
+    by_id = once_each(out, len(dumped))
+    assert by_id["café"]["body"] == {"echo": "id not ASCII"} and by_id["utf-8 body"]["body"] == {"echo": "naïve 雪"}
+    assert by_id["get-2"]["body"] == {"id": "a%20b"} and by_id["lower"]["status"] == 200
+    assert by_id["dup"]["error"]["type"] == "InvalidLine" and "appears twice" in by_id["dup"]["error"]["message"]
+    assert "the name 'k' appears twice" in by_id["dup-nested"]["error"]["message"]
+    assert by_id["big int"]["status"] == 200 and by_id["floats"]["status"] == 200
+    assert by_id["escaped colon"]["body"] == {"echo": ":"}
+
+
 @pytest.mark.parametrize("lines, expected", [
     ([{"custom_id": "a"}, {"custom_id": "b"}, {"custom_id": "a"}], "custom_id 'a' is on lines 1, 3"),
     ([{"custom_id": "a"}, {"method": "POST"}], "line 2: no custom_id"),
@@ -669,9 +726,12 @@ def test_reading_in_small_chunks_with_every_kind_of_id(tmp_path, server, monkeyp
         client_for(server).run(path, out=out, progress=False)
 
 
-def testhas_repeats_finds_a_repeat_and_only_a_repeat():
+@pytest.mark.parametrize("small_input", [0, 1 << 17])   # the bitmap's way, and the set's (small inputs)
+def testhas_repeats_finds_a_repeat_and_only_a_repeat(monkeypatch, small_input):
     import array
+    from dynclient import ledger
     from dynclient.ledger import has_repeats
+    monkeypatch.setattr(ledger, "SMALL_INPUT", small_input)
     mask = (1 << 27) - 1
     base = [i * 7919 for i in range(1, 5000)]
     clashing = array.array("q", base + [b + (1 << 40) for b in base[:50]])   # same bitmap bits, other values

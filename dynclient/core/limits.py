@@ -31,6 +31,7 @@ MAX_PAUSE = 300.0   # no single pause is longer, whatever a header says
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
 _HEADER_NAMES = tuple((kind, tuple(f"x-ratelimit-{what}-{kind}" for what in ("limit", "remaining", "reset")))
                       for kind in ("requests", "tokens"))
+_TOLD = tuple(name for _, names in _HEADER_NAMES for name in names[:2])   # the headers that say something
 _DURATION = re.compile(r"(\d+(?:\.\d*)?)(ms|h|m|s)")
 
 
@@ -119,6 +120,17 @@ class RateLimits:
 
     # --- before a request ---------------------------------------------------------------
 
+    def start(self, tokens: float, now: float) -> float:
+        """0 when a request of `tokens` goes now (it is then counted as started); otherwise the seconds
+        until it may go (ask again then)."""
+        if not self.buckets and not self.server and self.paused_until <= now and self.in_flight < self.window:
+            self.in_flight += 1   # nothing limits (the common case): `delay` and `started` in short
+            return 0.0
+        wait = self.delay(tokens, now)
+        if wait <= 0:
+            self.started(tokens, now)
+        return wait
+
     def delay(self, tokens: float, now: float) -> float:
         """Seconds until a request of `tokens` may go; 0 means now (then call `started`)."""
         if not self.buckets and not self.server and self.paused_until <= now and self.in_flight < self.window:
@@ -152,8 +164,9 @@ class RateLimits:
     def finished(self, headers: Mapping[str, str] | None, now: float, *, limited: bool = False) -> float:
         """Account for an answer (or a fault: headers None). For a 429 (`limited`), pause the whole run and
         return the pause in seconds; otherwise return 0."""
-        self.in_flight = max(0, self.in_flight - 1)
-        if headers is not None:
+        if self.in_flight > 0:
+            self.in_flight -= 1
+        if headers is not None and any(map(headers.__contains__, _TOLD)):   # four lookups in C
             self.observe(headers, now)
         if not limited:
             self.pauses = 0
