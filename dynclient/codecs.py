@@ -242,7 +242,7 @@ def encode_json(body: Any, encoding: dict) -> tuple[bytes, str]:
         except TypeError:   # orjson.JSONEncodeError among them
             pass
         else:
-            if data.find(b"null") < 0:   # no null, so no NaN or Infinity written as one (find: bytes. `in` tries an int first)
+            if data.find(b"null") < 0:   # no null, so no NaN or Infinity written as one (find: bytes' `in` tries an int first)
                 return data, "application/json"
     try:
         return JSON_ENCODER.encode(body).encode(), "application/json"
