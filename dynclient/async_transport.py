@@ -164,7 +164,7 @@ class DeadlineKeeper:
 
     def open(self, seconds: float) -> Deadline:
         due = self.loop.time() + seconds
-        deadline = Deadline(self, next(self.keys), due, time.monotonic() + seconds, asyncio.current_task())
+        deadline = Deadline(self, next(self.keys), due, time.monotonic() + seconds, asyncio.current_task(self.loop))
         self.calls[deadline.key] = deadline
         if due < self.timer_due:
             self._arm(due)
@@ -205,8 +205,9 @@ class DeadlineKeeper:
 _keepers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DeadlineKeeper]" = weakref.WeakKeyDictionary()
 
 
-def deadline_keeper() -> DeadlineKeeper:
-    loop = asyncio.get_running_loop()
+def deadline_keeper(loop: asyncio.AbstractEventLoop | None = None) -> DeadlineKeeper:
+    """The DeadlineKeeper of `loop` (the running loop by default)."""
+    loop = loop or asyncio.get_running_loop()
     keeper = _keepers.get(loop)
     if keeper is None:
         keeper = _keepers[loop] = DeadlineKeeper(loop)
@@ -251,9 +252,10 @@ class AsyncTransport:
             return False
         return ssl.create_default_context(cafile=self._ca_certs)
 
-    def session(self) -> aiohttp.ClientSession:
-        """The session of the running loop (a client used from another loop gets a new one)."""
-        loop = asyncio.get_running_loop()
+    def session(self, loop: asyncio.AbstractEventLoop | None = None) -> aiohttp.ClientSession:
+        """The session of the running loop, `loop` when the caller has it already (a client used from
+        another loop gets a new one)."""
+        loop = loop or asyncio.get_running_loop()
         session = self._session
         if session is not None and self._loop is loop and not session.closed:
             return session
@@ -269,11 +271,12 @@ class AsyncTransport:
         self._loop = loop
         return session
 
-    def keeper(self) -> DeadlineKeeper:
-        """The running loop's DeadlineKeeper, remembered for the loop this transport last ran on."""
-        loop = asyncio.get_running_loop()
+    def keeper(self, loop: asyncio.AbstractEventLoop | None = None) -> DeadlineKeeper:
+        """The running loop's DeadlineKeeper (of `loop` when the caller has it already), remembered for
+        the loop this transport last ran on."""
+        loop = loop or asyncio.get_running_loop()
         if self._keeper is None or self._keeper.loop is not loop:
-            self._keeper = deadline_keeper()
+            self._keeper = deadline_keeper(loop)
         return self._keeper
 
     async def aclose(self) -> None:
@@ -341,11 +344,15 @@ class AsyncTransport:
                    on_progress: Callable[[int, int], None] | None = None) -> RawResponse:
         """As Transport.send: retries as the policy decides, within `timeout.total`; a streamed success
         comes back unread (`RawResponse.stream` is the open aiohttp response)."""
+        # The loop, once a call: on Python 3.11 every asyncio.get_running_loop() (and current_task()
+        # without a loop) is a getpid system call, which no instruction count shows.
+        loop = asyncio.get_running_loop()
+        keeper = self.keeper(loop)
         deadline = None
         if timeout.total is not None:
             if sys.version_info < (3, 11):   # pragma: no cover - no Task.uncancel: the slower, plain way
                 return await self._send_within(request, timeout, policy, stream, max_bytes, on_progress)
-            deadline = self.keeper().open(timeout.total)
+            deadline = keeper.open(timeout.total)
         started = time.perf_counter()
         attempts = Attempts(policy, request, deadline.at if deadline else None)
         body = request.body
@@ -355,12 +362,12 @@ class AsyncTransport:
         try:
             while True:
                 attempt_started = time.perf_counter()
-                watch = self.keeper().watch(*timeout.remaining(attempts.deadline, time.monotonic())[::-1]) \
+                watch = keeper.watch(*timeout.remaining(attempts.deadline, time.monotonic())[::-1]) \
                     if watched else None
                 try:
                     try:
                         response, where = await self._attempt(request, timeout, attempts.deadline, on_progress,
-                                                              watch)
+                                                              watch, loop)
                         try:
                             if watch is not None:
                                 watch.body(response)
@@ -409,8 +416,8 @@ class AsyncTransport:
                                   request.operation_id) from None
 
     async def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: float | None,
-                       on_progress: Callable[[int, int], None] | None,
-                       watch: ReadWatch | None = None) -> tuple[aiohttp.ClientResponse, Where]:
+                       on_progress: Callable[[int, int], None] | None, watch: ReadWatch | None = None,
+                       loop: asyncio.AbstractEventLoop | None = None) -> tuple[aiohttp.ClientResponse, Where]:
         """One attempt, following redirects (core/redirects.py decides where, and with which headers);
         with a `watch`, it bounds the waits for the heads, and aiohttp is given no read timeout."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
@@ -425,7 +432,7 @@ class AsyncTransport:
                     watch.where = where
             target, proxy, proxy_auth = self._target(url)
             try:
-                response = await self.session().request(
+                response = await self.session(loop).request(
                     method, target, allow_redirects=False,
                     # a plain dict: aiohttp copies a dict subclass item by item (2,000 instructions more)
                     headers=dict(headers) if type(headers) is Headers else headers,

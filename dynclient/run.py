@@ -175,6 +175,7 @@ class Runner:
         self.stop_error: Exception | None = None
         self.failure: Exception | None = None
         self.flush_due = False
+        self.loop: Any = None   # the run's event loop, once it runs
         self.key_prefix = f"dynclient-run-{hashlib.sha256(os.path.abspath(self.out).encode()).hexdigest()[:16]}-"
         self.operations: dict[str, tuple[Operation, bool]] = {}   # operationId -> (operation, keyed)
 
@@ -182,6 +183,7 @@ class Runner:
 
     async def run(self) -> RunSummary:
         started = time.perf_counter()
+        self.loop = asyncio.get_running_loop()   # once: on Python 3.11 each lookup is a getpid system call
         jobs = self._prepare_input()
         own = getattr(self.client.transport, "capacity", 0) < self.concurrency
         worker_client = self.client.sibling(type(self.client), pool_maxsize=self.concurrency,
@@ -415,7 +417,7 @@ class Runner:
         self.ledger.append(line)
         if not self.flush_due:   # one write for all the results of this turn of the loop
             self.flush_due = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         pending = self.pending
         if job.line < len(pending):
             pending[job.line] = 0
