@@ -582,6 +582,14 @@ class Spec(DocumentReader):
         self.operations: Mapping[str, Operation] = OperationIndex(DocumentReader(self.document))
 
     @cached_property
+    def schemas(self) -> Any:
+        """The document's schemas as validators (a dynclient.schema.SchemaSet), compiled on first use
+        and shared by everything that validates against this Spec: every client made from it, and
+        webhooks.parse_event. They go with the Spec (a cycle, freed by the garbage collector)."""
+        from .schema import SchemaSet   # schema imports nothing of spec's: no circle
+        return SchemaSet(self)
+
+    @cached_property
     def webhooks(self) -> Mapping[str, Webhook]:
         """The events the API sends back (OpenAPI 3.1 `webhooks`), by event type; empty for 3.0."""
         return index_webhooks(self)

@@ -37,11 +37,9 @@ import logging
 import os
 import threading
 import time
-import weakref
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 from .errors import ConfigError, WebhookError, WebhookEventError, WebhookVerificationError
-from .schema import SchemaSet
 from .spec import Spec
 
 log = logging.getLogger("dynclient")
@@ -135,16 +133,6 @@ def verify(payload: bytes | str, headers: Any, secret: str | bytes, *, tolerance
 # --- the event ------------------------------------------------------------------------
 
 
-_schemas: "weakref.WeakKeyDictionary[Spec, SchemaSet]" = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _schema_set(spec: Spec) -> SchemaSet:
-    with _lock:
-        found = _schemas.get(spec)
-        if found is None:
-            found = _schemas[spec] = SchemaSet(spec)
-        return found
 
 
 def _spec(spec: Any) -> Spec:
@@ -168,7 +156,7 @@ def parse_event(payload: bytes | str, spec: Spec, *, strict: bool = True) -> dic
         log.warning("webhook event %s is not one %s %s declares; passed unchecked (strict=False)", event_type,
                     spec.title, spec.version)
         return event
-    violation = _schema_set(spec).compiled(webhook.pointer, "response").violation(event)
+    violation = spec.schemas.compiled(webhook.pointer, "response").violation(event)
     if violation is not None:
         raise WebhookEventError(event_type, violation.message, violation.pointer)
     return event

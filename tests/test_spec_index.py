@@ -130,3 +130,19 @@ def test_a_spec_nobody_holds_is_freed_at_once_not_by_the_garbage_collector():
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_clients_of_one_spec_share_its_compiled_validators(tmp_path):
+    # A client per request from one loaded Spec compiles nothing again (a first call of a new client
+    # compiled createChatCompletion's schemas in about 40 ms); a Spec of its own has schemas of its own.
+    from _specs import spec_30
+    spec = dynclient.Spec(spec_30())
+    first = dynclient.Client(spec, base_url="http://127.0.0.1:9", api_key="sk-test")
+    second = dynclient.AsyncClient(spec, base_url="http://127.0.0.1:9", api_key="sk-test")
+    op = spec.operations["postPing"]
+    pointer = op.request_body.content["application/json"].pointer
+    assert second.schemas is first.schemas is spec.schemas
+    assert second.schemas.compiled(pointer, "request") is first.schemas.compiled(pointer, "request")
+    other = dynclient.Client(dynclient.Spec(spec_30()), base_url="http://127.0.0.1:9", api_key="sk-test")
+    assert other.schemas is not first.schemas
+    assert first.with_options(timeout=3).schemas is first.schemas

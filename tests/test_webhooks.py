@@ -434,3 +434,16 @@ def test_diff_reports_events_added_removed_and_a_widened_payload():
     assert ("webhook-added", "batch.failed", False) in found
     assert ("webhook-removed", "batch.cancelled", True) in found
     assert ("response-enum-value-added", "batch.completed", True) in found   # a receiver meets a new value
+
+
+def test_a_spec_used_to_check_events_is_freed_once_nothing_holds_it():
+    # The validators compiled for its events go with it (Spec.schemas), not into a table that keeps it
+    import gc
+    import weakref
+    spec = dynclient.Spec(json.loads(json.dumps(DOCUMENT)))
+    body = json.dumps({"id": "evt_1", "type": "batch.completed", "created_at": 1, "data": {"id": "batch_1"}})
+    assert webhooks.parse_event(body, spec)["type"] == "batch.completed"
+    gone = weakref.ref(spec)
+    del spec
+    gc.collect()
+    assert gone() is None

@@ -23,7 +23,6 @@ from typing import Any, Callable, Mapping
 from .. import codecs, params
 from ..errors import (ConfigError, ParameterError, ResponseDecodeError, ResponseValidationError, SpecError,
                       UnknownOperationError, status_error)
-from ..schema import SchemaSet
 from ..spec import TOKEN, Operation, Parameter, Spec, expect
 from .call import (DEFAULT_MAX_RESPONSE_BYTES, MISSING, USER_AGENT, VALIDATION_MODES, AnswerCheck, Bound, Options,
                    PreparedRequest, RawResponse, Result, admit_event, answer_check, ask_to_stream, beyond_the_document,
@@ -63,7 +62,7 @@ class BaseClient:
             raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments {sorted(load_options)} (the document "
                             f"is already loaded, so no loading options apply)")
         self.spec = spec if isinstance(spec, Spec) else Spec(spec, **load_options)
-        self.schemas = SchemaSet(self.spec)
+        self.schemas = self.spec.schemas   # shared with every client of this Spec: compiled once
         is_openai = serves_openai(self.spec)
         if api_key is None and is_openai:
             api_key = os.environ.get("OPENAI_API_KEY")
