@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 
 from .core.call import MISSING, check_call
 from .errors import RequestError
-from .jobs import Router, query_values, typed_params
+from .jobs import BATCH_FIELDS, Router, query_values, typed_params
 from .schema import SchemaSet
 from .spec import Operation, Spec
 
 MAX_REQUESTS = 50_000      # OpenAI's limit on requests in one batch input file
-FIELDS = ("custom_id", "method", "url", "body")
+FIELDS = BATCH_FIELDS
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,9 @@ def _read_dumps_line(router: Router, number: int, text: bytes, string: str) -> J
                size, True, None, body_text)
 
 
+BATCH_FIELDS = ("custom_id", "method", "url", "body")   # a line of the Batch API's input file
+
+
 def read_request(router: Router | None, number: int, text: bytes | str, data: Any = None) -> Job:
     """One request line (its text, or an already decoded `data`) as a Job; a line that cannot be sent is a
     Job with a `problem` (bad JSON, a missing field, an unknown operation or endpoint)."""
@@ -332,6 +335,11 @@ def read_request(router: Router | None, number: int, text: bytes | str, data: An
             job.problem = problem("InvalidLine", f"line {number} ({custom_id}): `params` must be an object")
         else:
             job.operation_id, job.params = operation_id, dict(params)
+        return job
+    unknown = sorted(set(data) - set(BATCH_FIELDS))
+    if unknown:   # as `batch validate` says of such a line: the Batch API's line has these four
+        job.problem = problem("InvalidLine", f"line {number} ({custom_id}): unknown field{'s' if len(unknown) > 1 else ''} "
+                                             f"{', '.join(map(repr, unknown))} (a line has {', '.join(BATCH_FIELDS)})")
         return job
     method, url = data.get("method"), data.get("url")
     if not isinstance(method, str) or method.upper() not in METHODS or not isinstance(url, str) or not url:

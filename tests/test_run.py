@@ -133,13 +133,20 @@ def test_invalid_lines_are_answered_in_the_results_and_never_sent(tmp_path, serv
         {"custom_id": "no-op", "operation": "eccho", "body": {"text": "x"}},
         {"custom_id": "no-route", "method": "POST", "url": "/v1/nowhere", "body": {}},
         {"custom_id": "extra", "operation": "echo", "body": {"text": "x"}, "bogus": 1},
+        # the Batch API's line has custom_id, method, url and body, as `batch validate` says: before
+        # the body, or after it (where json.dumps puts a name added last)
+        {"custom_id": "batch-extra", "method": "POST", "url": "/v1/echo", "x": 1, "body": {"text": "x"}},
+        {"custom_id": "batch-extra-after", "method": "POST", "url": "/v1/echo", "body": {"text": "x"}, "y": 2},
     ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"custom_id": "torn", "operation": \n')
     out = tmp_path / "out.jsonl"
     summary = client_for(server).run(path, out=out, progress=False)
-    assert (summary.done, summary.invalid) == (1, 5)
+    assert (summary.done, summary.invalid) == (1, 7)
     assert len(server.attempts) == 1   # only the valid line was sent
-    by_id = once_each(out, 6)
+    by_id = once_each(out, 8)
+    assert by_id["batch-extra"]["error"]["message"] == ("line 6 (batch-extra): unknown field 'x' (a line has custom_id, "
+                                                        "method, url, body)")
+    assert "unknown field 'y'" in by_id["batch-extra-after"]["error"]["message"]
     error = by_id["bad-type"]["error"]
     assert error["type"] == "RequestValidationError" and error["pointer"] == "/text"
     assert "echo" in error["message"] and "string" in error["message"]
@@ -235,12 +242,12 @@ def test_lines_written_by_json_dumps_give_the_results_of_any_other_spacing(tmp_p
             stale.unlink(missing_ok=True)
         before = len(server.attempts)
         summary = client_for(server).run(path, out=out, concurrency=1, progress=False)
-        assert (summary.done, summary.invalid) == (14, 8), summary
+        assert (summary.done, summary.invalid) == (13, 9), summary
         results_of.append(out.read_bytes())
         calls_of.append([(a.method, a.target, a.headers.get("idempotency-key"), a.body and json.loads(a.body))
                          for a in server.attempts[before:]])
     assert results_of[0] == results_of[1]
-    assert calls_of[0] == calls_of[1] and len(calls_of[0]) == 14
+    assert calls_of[0] == calls_of[1] and len(calls_of[0]) == 13
     by_id = once_each(out, len(dumped))
     assert by_id["café"]["body"] == {"echo": "id not ASCII"} and by_id["utf-8 body"]["body"] == {"echo": "naïve 雪"}
     assert by_id["get-2"]["body"] == {"id": "a%20b"} and by_id["lower"]["status"] == 200
@@ -248,6 +255,7 @@ def test_lines_written_by_json_dumps_give_the_results_of_any_other_spacing(tmp_p
     assert "the name 'k' appears twice" in by_id["dup-nested"]["error"]["message"]
     assert by_id["big int"]["status"] == 200 and by_id["floats"]["status"] == 200
     assert by_id["escaped colon"]["body"] == {"echo": ":"}
+    assert "unknown field 'x'" in by_id["extra"]["error"]["message"]   # as `batch validate` says
 
 
 @pytest.mark.parametrize("lines, expected", [
