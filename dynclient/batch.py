@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 from .core.call import MISSING, check_call
 from .errors import RequestError
 from .jobs import BATCH_FIELDS, Router, query_values, typed_params
-from .schema import SchemaSet
 from .spec import Operation, Spec
 
 MAX_REQUESTS = 50_000      # OpenAI's limit on requests in one batch input file
@@ -45,9 +44,9 @@ class Problem:
 class BatchChecker:
     """Checks the lines of one batch input file, in order; keeps what spans lines (ids, endpoint)."""
 
-    def __init__(self, source: Any, schemas: SchemaSet | None = None):
+    def __init__(self, source: Any):
         self.spec = source if isinstance(source, Spec) else Spec(source)   # a Spec, or anything Spec() accepts
-        self.schemas = schemas if schemas is not None else SchemaSet(self.spec)   # share compiled validators
+        self.schemas = self.spec.schemas   # compiled once for every client, mock and checker of this Spec
         self.router = Router(self.spec)
         self.prefix = self.router.prefix
         self.first_line: dict[str, int] = {}   # custom_id -> line it was first seen on

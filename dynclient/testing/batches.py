@@ -396,7 +396,7 @@ class BatchEngine:
             problems.append(self.problem("file_too_large", f"The input file is {size:,} bytes; the limit is "
                                                            f"{self.limits['bytes_per_file']:,}"))
         else:
-            checker = BatchChecker(self.app.spec, self.app.schemas)
+            checker = BatchChecker(self.app.spec)
             count = 0
             with open(run.input_path, "rb") as source:
                 for number, raw in enumerate(source, 1):

@@ -51,7 +51,7 @@ from .. import codecs
 from ..codecs import FORM_DELIMITERS
 from ..core.call import MISSING, Bound, validate_request
 from ..errors import RequestValidationError
-from ..schema import SchemaSet, from_text, schema_kind, schema_properties, unwrap
+from ..schema import from_text, schema_kind, schema_properties, unwrap
 from ..spec import Operation, Parameter, Spec
 from .batches import BatchEngine, Upload
 from .reading import (HOP_BY_HOP, admits_array, bracketed, constant, declared_headers, ends_with_done, error_media,
@@ -101,7 +101,7 @@ class MockApp:
                  webhook_url: str | None = None, webhook_secret: str | bytes | None = None,
                  batch_seconds: float = 0.0, batch_window_seconds: float | None = None, strict_ids: bool = False):
         self.spec = spec if isinstance(spec, Spec) else Spec(spec)
-        self.schemas = SchemaSet(self.spec)
+        self.schemas = self.spec.schemas   # shared with clients of the same Spec
         self.require_auth = require_auth
         self.origin = ""   # `http://127.0.0.1:8080` once a server listens: the start of a redirect's Location
         self.strict_ids = strict_ids   # True: an id never created is a 404; False: it is assumed (`assume`)
