@@ -391,12 +391,32 @@ def charset(content_type: str) -> str:
     return "utf-8"
 
 
+# Digits as "0", anything else as " ": a run of 19 zeros in a text's translation is a number that may lie
+# beyond 64 bits, which orjson reads as a float without a word (-9223372036854775809 becomes
+# -9.223372036854776e+18), or a long run of digits in a string; either way json reads that text.
+# Translating and finding take a tenth of the time json saves (a regular expression would take more).
+_NUMERALS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
+def may_exceed_64_bits(data: bytes) -> bool:
+    """True when the JSON text `data` has a run of 19 digits or more: a number orjson may read otherwise
+    than json (an integer beyond 64 bits, as a float), or digits in a string."""
+    return data.translate(_NUMERALS).find(_LONG_NUMBER) >= 0
+
+
 def decode_json(data: bytes, content_type: str) -> Any:
     if not data or data.isspace():   # (isspace, unlike strip, copies nothing)
         return None
-    # Not orjson, though it reads an answer in a third of json's time: it reads an integer beyond 64
-    # bits as a float (-9223372036854775809 becomes -9.223372036854776e+18), without a word, and
-    # finding such a number first costs more than it saves (tests/test_json_codec.py holds this).
+    # orjson reads an answer in a fourth of json's time, and reads it as json does where it reads it at
+    # all: a text it refuses (NaN, Infinity, a lone surrogate, a byte-order mark, UTF-16, invalid UTF-8,
+    # nesting beyond 1,024) goes to json, which reads it or says what is wrong with it, as before; and so
+    # does a text with a number that may lie beyond 64 bits (tests/test_json_codec.py holds this).
+    if orjson is not None and type(data) is bytes and not may_exceed_64_bits(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -35,6 +35,7 @@ try:   # a dependency, but the line reader works without it (the strict scanner 
 except ImportError:   # pragma: no cover
     orjson = None
 
+from .codecs import may_exceed_64_bits
 from .core.sse import Event
 from .errors import APIStatusError, DynclientError, RequestValidationError
 from .schema import SchemaSet, from_text, schema_kind
@@ -225,11 +226,6 @@ _DUMPS_HEAD = re.compile(r'\{"custom_id": "([^"\\\x00-\x1f]{1,%d})", "method": "
 
 
 _SLOW = object()   # _quick_value's "read it the strict way"
-# Digits as "0", anything else as " ": a run of 19 zeros is a number that may be beyond 64 bits (which orjson
-# reads as a float), or a long run of digits in a string (read the strict way too); cheaper than a pattern.
-_NUMERALS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
-_LONG_NUMBER = b"0" * 19
-
 
 def _quick_value(data: bytes) -> Any:
     """The value of a JSON text as the strict reader (STRICT) reads it, read by orjson (a seventh of the
@@ -241,7 +237,7 @@ def _quick_value(data: bytes) -> Any:
     orjson's writing of the value one for each name it kept plus the same ones inside strings (a colon is
     never escaped on the way out; `\\u003a` on the way in is left to STRICT): fewer colons, a name was
     dropped."""
-    if orjson is None or data.find(b"\\u003") >= 0 or data.translate(_NUMERALS).find(_LONG_NUMBER) >= 0:
+    if orjson is None or data.find(b"\\u003") >= 0 or may_exceed_64_bits(data):
         return _SLOW
     try:
         value = orjson.loads(data)

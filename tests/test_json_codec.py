@@ -1,5 +1,6 @@
 """JSON bodies: encoded by orjson, with json deciding whatever orjson refuses or would write
-differently; decoded by json alone (orjson reads an integer beyond 64 bits as a float).
+differently; decoded by orjson, with json reading whatever orjson refuses and any text with a run of
+19 digits (orjson reads an integer beyond 64 bits as a float).
 
 These tests hold codecs.encode_json and codecs.decode_json to what the standard library's json
 (compact, UTF-8, no NaN) gives: the same value on the wire and back, the same refusals, for any
@@ -109,6 +110,19 @@ def test_decoding_agrees_with_json_on_any_bytes(data):
             codecs.decode_json(data, "application/json")
         return
     assert same(codecs.decode_json(data, "application/json"), expected)
+
+
+numbers = st.from_regex(r"-?(0|[1-9][0-9]{0,24})(\.[0-9]{1,24})?([eE][+-]?[0-9]{1,4})?", fullmatch=True)
+
+
+@settings(max_examples=500, deadline=None)
+@given(numbers | st.integers(min_value=-2 ** 65, max_value=2 ** 65).map(str))
+def test_decoding_reads_any_number_as_json_does(number):
+    """Every float to the last bit and every integer exactly, those near and beyond 64 bits among them
+    (where orjson alone would give a float), alone and inside a document."""
+    for text in (number, f'{{"a": [1, {number}], "b": "x"}}'):
+        data = text.encode()
+        assert same(codecs.decode_json(data, "application/json"), json.loads(data)), text
 
 
 class Colour(enum.Enum):
