@@ -22,7 +22,10 @@ variant makes `--concurrency` calls before it is timed (connections opened, vali
 `--memory` also runs 10,000 AsyncClient calls at 256 in flight in a fresh process and reports its
 RSS growth. `--isolated` also measures raw aiohttp (three ways) and AsyncClient each in a fresh
 process every round (each child loads the document first, so that all start from the same
-process state: see `child`). A variant whose package is missing is skipped with a note.
+process state: see `child`). `--bursts N` also runs raw aiohttp and AsyncClient in one fresh process,
+N pairs of bursts of `--calls` calls back to back (ABBA), and gives the median of the pairs' ratios: on
+a machine whose speed drifts by 20% within seconds, the figure least moved by the drift. A variant
+whose package is missing is skipped with a note.
 """
 
 from __future__ import annotations
@@ -319,6 +322,51 @@ def isolated(base: str, calls: int, rounds: int, concurrency: int) -> dict[str, 
     return results
 
 
+BURST_PAIR = ("aiohttp (raw)", "dynclient AsyncClient (validated)")
+
+
+def bursts_child(base: str, calls: int, pairs: int, concurrency: int) -> None:
+    """BURST_PAIR in this fresh process (the document loaded first, as in `child`): `pairs` pairs of bursts
+    of `calls` calls, the two variants back to back in ABBA order (so a machine speeding up or slowing
+    down within a pair favours neither); prints each pair's two rates as JSON."""
+    dynclient.Spec("openai@2025-04-29")
+
+    async def go() -> list[list[float]]:
+        made = {name: await ASYNC_VARIANTS[name][1](base) for name in BURST_PAIR}
+        try:
+            for name, (call, _) in made.items():
+                await in_flight(call, concurrency * 4, concurrency, name)   # warm
+            rates = []
+            for number in range(pairs):
+                order = BURST_PAIR if number % 2 == 0 else BURST_PAIR[::-1]
+                got = {name: await in_flight(made[name][0], calls, concurrency, name) for name in order}
+                rates.append([got[name] for name in BURST_PAIR])
+            return rates
+        finally:
+            for _, close in made.values():
+                await close()
+    print(json.dumps(asyncio.run(go())))
+
+
+def bursts(base: str, calls: int, pairs: int, concurrency: int) -> list[str]:
+    """The paired-burst figure: AsyncClient over raw aiohttp, burst pair by burst pair, in one process."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_async", "--bursts-child", "--base", base,
+                           "--calls", str(calls), "--pairs", str(pairs), "--concurrency", str(concurrency)],
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode:
+        raise RuntimeError(f"bursts: {done.stderr[-2000:]}")
+    rates = json.loads(done.stdout.strip().splitlines()[-1])
+    ratios = sorted(client / raw for raw, client in rates)
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
+    raw_rates, client_rates = [r[0] for r in rates], [r[1] for r in rates]
+    return ["", f"{BURST_PAIR[1]} against {BURST_PAIR[0]} in one fresh process (the document loaded first), "
+                f"{pairs} pairs of bursts of {calls} calls back to back, ABBA order: raw "
+                f"{statistics.median(raw_rates):,.0f} calls/s, AsyncClient {statistics.median(client_rates):,.0f} "
+                f"(medians); pair by pair the ratio's median is **{statistics.median(ratios):.2f}×** "
+                f"(quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}, lowest {ratios[0]:.2f}, highest {ratios[-1]:.2f})."]
+
+
 PAIRS = (("dynclient AsyncClient (validated)", "aiohttp (raw)"),
          ("dynclient AsyncClient (validated)", "aiohttp, the client's timeouts (raw)"),
          ("dynclient AsyncClient (validated)", "aiohttp, orjson encoding (raw)"),
@@ -362,20 +410,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="also 10,000 AsyncClient calls at 256 in flight")
     parser.add_argument("--isolated", action="store_true",
                         help="also raw aiohttp and AsyncClient each in a process of its own, rounds interleaved")
+    parser.add_argument("--bursts", type=int, default=0, metavar="PAIRS",
+                        help="also raw aiohttp and AsyncClient in alternating bursts of --calls calls, PAIRS pairs, "
+                             "in one process of their own")
     parser.add_argument("--output", type=Path, default=None,
                         help="also write the section 'Many calls' of this Markdown file (benchmarks/RESULTS.md)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--bursts-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.base, args.calls, args.concurrency)
+        return 0
+    if args.bursts_child:
+        bursts_child(args.base, args.calls, args.pairs, args.concurrency)
         return 0
     calls, rounds = (500, 2) if args.quick else (args.calls, args.rounds)
     started = time.perf_counter()
     with LoopbackServer() as base:
         results = measure(base, calls, rounds, args.concurrency)
         lines = [f"`python -m benchmarks.bench_async --calls {calls} --rounds {rounds}"
-                 f"{' --memory' if args.memory else ''}{' --isolated' if args.isolated else ''}`, "
+                 f"{' --memory' if args.memory else ''}{' --isolated' if args.isolated else ''}"
+                 f"{f' --bursts {args.bursts}' if args.bursts else ''}`, "
                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
                  f"{calls} createChatCompletion calls with {args.concurrency} in flight, median of {rounds} rounds "
                  f"(machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}).", "", *table(results),
@@ -386,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"variant left behind in the loop; each process loads the document first, so that malloc "
                           f"starts from the same state in all), {rounds} rounds interleaved:",
                       "", *table(alone), *paired(alone)]
+        if args.bursts:
+            lines += bursts(base, calls, 2 if args.quick else args.bursts, args.concurrency)
         if args.memory:
             grown = memory_growth(base, 10_000)
             lines += ["", f"AsyncClient, 10,000 calls at 256 in flight: RSS {grown['before_kb'] / 1024:.1f} MB -> "
