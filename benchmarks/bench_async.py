@@ -152,14 +152,16 @@ async def dynclient_variant(base: str):
     return call, client.aclose
 
 
+# In this order within a round: AsyncClient right after raw aiohttp, so that the two a ratio compares run
+# seconds apart (not with httpx and AsyncOpenAI, 25 s of them, in between).
 ASYNC_VARIANTS = {
     "aiohttp (raw)": ("aiohttp", aiohttp_variant),
+    "dynclient AsyncClient (validated)": ("aiohttp", dynclient_variant),
     "aiohttp, the client's timeouts (raw)": ("aiohttp", aiohttp_timed_variant),
     "aiohttp, orjson encoding (raw)": ("orjson", aiohttp_orjson_variant),
     "httpx (raw)": ("httpx", httpx_variant),
     "urllib3-future AsyncPoolManager (raw)": ("urllib3", urllib3_future_variant),
     "openai AsyncOpenAI": ("openai", openai_variant),
-    "dynclient AsyncClient (validated)": ("aiohttp", dynclient_variant),
 }
 
 
@@ -358,7 +360,7 @@ def bursts(base: str, calls: int, pairs: int, concurrency: int) -> list[str]:
         raise RuntimeError(f"bursts: {done.stderr[-2000:]}")
     rates = json.loads(done.stdout.strip().splitlines()[-1])
     ratios = sorted(client / raw for raw, client in rates)
-    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
+    quartiles = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) >= 2 else [ratios[0]] * 3
     raw_rates, client_rates = [r[0] for r in rates], [r[1] for r in rates]
     return ["", f"{BURST_PAIR[1]} against {BURST_PAIR[0]} in one fresh process (the document loaded first), "
                 f"{pairs} pairs of bursts of {calls} calls back to back, ABBA order: raw "
