@@ -7,8 +7,9 @@ and how soon a resume over a million finished lines starts sending.
 1. Throughput: `--calls` createChatCompletion requests (benchmarks/payloads.py) to the loopback server
    (benchmarks/server.py, its own process), 64 in flight, made (a) by bare `AsyncClient.call` in
    64 worker tasks, nothing written, and (b) by `AsyncClient.run` over a JSONL file of the same
-   requests, every result validated and appended to a results file. Rounds interleave the two; the
-   median of each is reported with their ratio (the target: run >= 0.9x bare calls).
+   requests, every result validated and appended to a results file. Rounds interleave the two, in ABBA
+   order; the median of each is reported with their ratio, and the ratio round by round (the target:
+   run >= 0.9x bare calls).
 2. Memory: `--lines` requests in a fresh process running `Client.run` (as `dynclient run` does),
    its RSS sampled every 0.5 s, and the peak (VmHWM) at the end (the target: <= 150 MB throughout).
    The run is stopped (as by Ctrl-C) after `--lines` results, with 1,000 lines of the input left.
@@ -91,9 +92,12 @@ def throughput(base: str, calls: int, rounds: int, workdir: Path) -> dict[str, l
         async with dynclient.AsyncClient("openai@2025-04-29", base_url=base, api_key="sk-bench",
                                          pool_maxsize=CONCURRENCY, max_connections=CONCURRENCY) as client:
             await bare_calls(client, min(calls, 2000))   # warm: validators, pools
-            for _ in range(rounds):
-                rates["bare AsyncClient.call, 64 tasks"].append(await bare_calls(client, calls))
-                rates["AsyncClient.run (results written)"].append(await runner_calls(client, path, out, calls))
+            for number in range(rounds):   # ABBA: a machine speeding up or slowing down favours neither
+                for mode in ("bare", "run") if number % 2 == 0 else ("run", "bare"):
+                    if mode == "bare":
+                        rates["bare AsyncClient.call, 64 tasks"].append(await bare_calls(client, calls))
+                    else:
+                        rates["AsyncClient.run (results written)"].append(await runner_calls(client, path, out, calls))
     asyncio.run(main())
     return rates
 
@@ -245,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
             for name, value in medians.items():
                 out.append(f"| {name} | {value:,.0f} | {value / bare:.2f}× | "
                            f"{', '.join(f'{v:,.0f}' for v in rates[name])} |")
+            ratios = [run / bare for bare, run in zip(*rates.values())]
+            out += ["", f"- run / bare calls, round by round (each round's two back to back, ABBA): "
+                        f"{', '.join(f'{r:.2f}' for r in ratios)}; median **{statistics.median(ratios):.2f}×**"]
         if args.instructions:
             out += ["", *instructions(base, Path(tmp))]
         if not args.skip_million:
