@@ -122,7 +122,8 @@ class AsyncClient(BaseClient):
     async def run(self, requests: Any, *, out: str | os.PathLike, **options: Any) -> Any:
         """Many calls, resumable: `requests` is a JSONL path or an iterable of request dicts, `out` the
         results file; returns a RunSummary. Options: concurrency, requests_per_minute,
-        tokens_per_minute, estimate (tokens of a Job), progress. See dynclient/run.py."""
+        tokens_per_minute, estimate (tokens of a Job), progress, read_ahead (None: a second process reads
+        and validates a file of 1,000 lines or more on Linux; True, False). See dynclient/run.py."""
         from .run import run_async
         return await run_async(self, requests, out, **options)
 

@@ -548,6 +548,9 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
                                                               "(default OPENAI_API_KEY); the token is never printed")
     parser.add_argument("--timeout", type=float, help="seconds for connect and for each read")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    parser.add_argument("--no-read-ahead", action="store_true",
+                        help="read the input in this process (by default, an input of 1,000 lines or more to send "
+                             "is read and validated by a second process, on Linux)")
 
 
 def run_run(args: argparse.Namespace) -> int:
@@ -560,7 +563,8 @@ def run_run(args: argparse.Namespace) -> int:
         summary = client.run(args.requests, out=args.output, concurrency=args.concurrency,
                              requests_per_minute=args.max_requests_per_minute,
                              tokens_per_minute=args.max_tokens_per_minute,
-                             progress=False if args.no_progress else True)
+                             progress=False if args.no_progress else True,
+                             read_ahead=False if args.no_read_ahead else None)
     except RunStoppedError as exc:
         print(f"stopped: {exc}\nresume with:\n  {resume}", file=sys.stderr)
         return EXIT_API_ERROR
@@ -583,6 +587,8 @@ def resume_command(args: argparse.Namespace) -> str:
                         ("--api-key-env", args.api_key_env), ("--timeout", args.timeout)):
         if value is not None:
             words += [flag, str(value)]
+    if args.no_read_ahead:
+        words.append("--no-read-ahead")
     return " ".join(shlex.quote(word) for word in words)
 
 

@@ -132,8 +132,9 @@ class Client(BaseClient):
     def run(self, requests: Any, *, out: str | os.PathLike, **options: Any) -> Any:
         """Many calls, resumable: `requests` is a JSONL path or an iterable of request dicts, `out` the
         results file (run again to resume); returns a RunSummary. Options: concurrency,
-        requests_per_minute, tokens_per_minute, estimate, progress. Runs on an AsyncClient of the
-        same document and settings (see dynclient/run.py); not inside a running event loop."""
+        requests_per_minute, tokens_per_minute, estimate, progress, read_ahead (see AsyncClient.run).
+        Runs on an AsyncClient of the same document and settings (see dynclient/run.py); not inside a
+        running event loop."""
         try:
             from .async_client import AsyncClient
         except ImportError as exc:   # pragma: no cover - aiohttp comes with every install that runs tests

@@ -57,6 +57,7 @@ class Job:
     from_url: bool = False               # params are texts from a URL, to be typed by their schemas
     problem: dict | None = None          # the error of a line that cannot be sent
     body_text: bytes | None = None       # the JSON text `body` was read from (sent as written)
+    checked: tuple | None = None         # (tokens, result line if invalid): read and validated by a reader process
 
 
 def canonical_key(custom_id: str) -> bytes:

@@ -41,6 +41,7 @@ from .errors import (APIStatusError, ConfigError, DynclientError, RequestError, 
                      RunStoppedError)
 from .jobs import (Job, Router, canonical_key, custom_id_problem, embeddable, error_facts, read_request,
                    result_line, typed_params)
+from . import readahead
 from .ledger import Ledger, Survey, file_identity, key_hash
 from .spec import Operation
 
@@ -65,6 +66,7 @@ class RunSummary:
     skipped: int = 0
     elapsed: float = 0.0
     stopped: str | None = None
+    read_ahead: bool = False     # the input was read, checked and validated in a process of its own
 
     @property
     def finished(self) -> int:
@@ -151,7 +153,7 @@ class Runner:
     def __init__(self, client: Any, requests: Any, out: str | os.PathLike, *, concurrency: int = DEFAULT_CONCURRENCY,
                  requests_per_minute: float | None = None, tokens_per_minute: float | None = None,
                  estimate: Callable[[Job], int] | None = None, max_rate_limited: int = MAX_RATE_LIMITED,
-                 progress: bool | str | None = None):
+                 progress: bool | str | None = None, read_ahead: bool | None = None):
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY:
             raise ConfigError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {concurrency!r}")
         if out is None:
@@ -178,6 +180,12 @@ class Runner:
         self.loop: Any = None   # the run's event loop, once it runs
         self.key_prefix = f"dynclient-run-{hashlib.sha256(os.path.abspath(self.out).encode()).hexdigest()[:16]}-"
         self.operations: dict[str, tuple[Operation, bool]] = {}   # operationId -> (operation, keyed)
+        if read_ahead not in (None, True, False):
+            raise ConfigError(f"read_ahead must be True, False or None (when it pays), not {read_ahead!r}")
+        self.read_ahead = read_ahead
+        self.reader: readahead.ReadAhead | None = None
+        self.unchecked: Any = None   # the caller, not validating again what the reader validated
+        self.progress: Progress | None = None
 
     # --- the run ------------------------------------------------------------------------
 
@@ -191,10 +199,12 @@ class Runner:
         self.caller = worker_client
         self.policy = dataclasses.replace(worker_client.options.retry,
                                           statuses=worker_client.options.retry.statuses - {429})
-        self.progress = Progress(self.progress_mode, self.summary.total, self.summary.skipped)
-        tasks = [asyncio.ensure_future(self._work(jobs)) for _ in range(self.concurrency)]
-        self.tasks = tasks
+        tasks: list[asyncio.Future] = []
         try:
+            self._start_reader()
+            self.progress = Progress(self.progress_mode, self.summary.total, self.summary.skipped)
+            tasks = [asyncio.ensure_future(self._work(jobs)) for _ in range(self.concurrency)]
+            self.tasks = tasks
             await asyncio.gather(*tasks, return_exceptions=True)
         except BaseException:   # the run itself was cancelled (Ctrl-C): drop what is in flight
             for task in tasks:
@@ -202,8 +212,11 @@ class Runner:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
+            if self.reader is not None:
+                self.reader.close()
             self.summary.elapsed = time.perf_counter() - started
-            self.progress.close()
+            if self.progress is not None:
+                self.progress.close()
             self.ledger.sync(self.survey, self.identity)
             self.ledger.close()
             if own:
@@ -243,12 +256,69 @@ class Runner:
         return self._iterable_jobs(requests, self.ledger.done_ids())
 
     def _file_jobs(self, path: str, pending: bytearray) -> Iterator[Job]:
+        """The jobs of the lines still to do: read here, or by the reader process if one was started."""
+        if self.reader is not None:
+            yield from map(self._job_of, self.reader.records())
+        else:
+            yield from self._read_jobs(path, pending)
+
+    def _start_reader(self) -> None:
+        """Fork the reader process (readahead.py) of a file input when that pays and is safe: once the
+        workers' client is ready, before anything starts a thread (a progress bar's monitor)."""
+        path = self.requests
+        if self.survey is None or self.read_ahead is False or self.caller.cassette is not None \
+                or self.caller.recorder:
+            return   # (a cassette records each request's body, which the reader does not pass on)
+        if self.limits.counts_tokens and self.estimate is not estimate_tokens:
+            return   # a caller's estimate runs in the caller's process
+        if self.read_ahead is None and self.survey.total - self.survey.skipped < readahead.READ_AHEAD_LINES:
+            return
+        if not readahead.possible(forced=self.read_ahead is True):
+            return
+        pending = self.survey.pending
+        try:
+            self.reader = readahead.ReadAhead(lambda: self._records(os.fspath(path), pending))
+        except OSError as exc:   # no fork to be had (memory, process limit): the run reads its lines itself
+            log.info("reading the input in the run's own process: cannot fork a reader (%s)", exc)
+            return
+        self.unchecked = self.caller.with_options(validate_requests=False)
+        self.summary.read_ahead = True
+
+    def _read_jobs(self, path: str, pending: bytearray) -> Iterator[Job]:
         # The survey refused lines longer than ledger.MAX_LINE_BYTES, so a line read here is bounded.
         router = self.router
         with open(path, "rb", buffering=1 << 20) as fh:   # a read a megabyte, not 8 KiB
             for number, text in enumerate(fh, 1):
                 if number < len(pending) and pending[number]:
                     yield read_request(router, number, text)
+
+    # A record of the reader: (line, custom_id, operation_id, params, body_text, body, tokens, invalid), where
+    # `invalid` is the result line of a line that cannot be sent (the rest then unused), and `body_text` the
+    # JSON object sent as written (`body` then None), or None and `body` the body to encode.
+
+    def _records(self, path: str, pending: bytearray) -> Iterator[tuple]:
+        """In the reader process: each line to do, checked and validated as `_prepare` would."""
+        counts = self.limits.counts_tokens
+        for job in self._read_jobs(path, pending):
+            if job.problem is not None:
+                yield job.line, job.custom_id, None, None, None, None, 0, result_line(job, error=job.problem)
+                continue
+            try:
+                op, params, prepared = self._request(job, self.caller)
+            except RequestError as exc:
+                yield job.line, job.custom_id, None, None, None, None, 0, result_line(job, error=error_facts(exc))
+                continue
+            as_written = job.body_text is not None and prepared.body is job.body_text and type(job.body) is dict
+            yield (job.line, job.custom_id, op.operation_id, params, job.body_text if as_written else None,
+                   None if as_written else job.body, self.estimate(job) if counts else 0, None)
+
+    @staticmethod
+    def _job_of(record: tuple) -> Job:
+        line, custom_id, operation_id, params, body_text, body, tokens, invalid = record
+        job = Job(line, custom_id, operation_id, {} if body_text is not None else body, params or {},
+                  body_text=body_text)
+        job.checked = (tokens, invalid)
+        return job
 
     @staticmethod
     def _check_id(number: int, item: Any, seen: dict[int, int]) -> tuple[int, str | None]:
@@ -299,7 +369,8 @@ class Runner:
                 if call is None:
                     continue
                 op, prepared = call
-                tokens = self.estimate(job) if limits.counts_tokens else 0
+                tokens = 0 if not limits.counts_tokens else \
+                    job.checked[0] if job.checked is not None else self.estimate(job)
                 limited = 0   # 429s this request got
                 while True:
                     if self.stopping or limits.start(tokens, time.monotonic()) > 0:   # the common case: at once
@@ -329,31 +400,43 @@ class Runner:
 
     def _prepare(self, job: Job) -> tuple[Operation, Any] | None:
         """The operation and prepared request of a job; None when it cannot be sent (its result written)."""
-        if job.problem is not None:
+        if job.checked is not None:   # read, checked and validated by the reader: its result line if invalid
+            invalid = job.checked[1]
+            if invalid is not None:
+                self._write(job, "invalid", invalid)
+                return None
+            client = self.unchecked
+        elif job.problem is not None:
             self._write(job, "invalid", result_line(job, error=job.problem))
             return None
-        client = self.caller
+        else:
+            client = self.caller
         try:
-            found = self.operations.get(job.operation_id)
-            if found is None:
-                op = client.operation(job.operation_id)
-                found = self.operations[job.operation_id] = (
-                    op, op.method not in IDEMPOTENT_METHODS and self.policy.non_idempotent == "with-key")
-            op, keyed = found
-            headers = None
-            if keyed:
-                # The same key on every attempt of every run of this output: a server that honours it
-                # does not do twice what a resumed run sends again.
-                custom_id = job.custom_id
-                if not _PLAIN_ID.fullmatch(custom_id):
-                    custom_id = hashlib.sha256(custom_id.encode()).hexdigest()[:32]
-                headers = {IDEMPOTENCY_HEADER: self.key_prefix + custom_id}
-            params = typed_params(client.schemas, op, job.params) if job.from_url and job.params else job.params
-            return op, client.prepare_call(op.operation_id, MISSING if job.body is None else job.body, params,
-                                           headers, None, {}, job.body_text)
+            op, _, prepared = self._request(job, client)
+            return op, prepared
         except RequestError as exc:
             self._write(job, "invalid", result_line(job, error=error_facts(exc)))
             return None
+
+    def _request(self, job: Job, client: Any) -> tuple[Operation, dict, Any]:
+        """The operation, params and prepared request of a job (RequestError if it cannot be sent)."""
+        found = self.operations.get(job.operation_id)
+        if found is None:
+            op = client.operation(job.operation_id)
+            found = self.operations[job.operation_id] = (
+                op, op.method not in IDEMPOTENT_METHODS and self.policy.non_idempotent == "with-key")
+        op, keyed = found
+        headers = None
+        if keyed:
+            # The same key on every attempt of every run of this output: a server that honours it
+            # does not do twice what a resumed run sends again.
+            custom_id = job.custom_id
+            if not _PLAIN_ID.fullmatch(custom_id):
+                custom_id = hashlib.sha256(custom_id.encode()).hexdigest()[:32]
+            headers = {IDEMPOTENCY_HEADER: self.key_prefix + custom_id}
+        params = typed_params(client.schemas, op, job.params) if job.from_url and job.params else job.params
+        return op, params, client.prepare_call(op.operation_id, MISSING if job.body is None else job.body, params,
+                                               headers, None, {}, job.body_text)
 
     def _paused(self, job: Job, raw: Any, limited: int) -> bool:
         """After a 429: True when the whole run pauses and the request is sent again after the pause."""
