@@ -10,8 +10,9 @@ and how soon a resume over a million finished lines starts sending.
    requests, every result validated and appended to a results file. Rounds interleave the two, in ABBA
    order; the median of each is reported with their ratio, and the ratio round by round (the target:
    run >= 0.9x bare calls).
-2. Memory: `--lines` requests in a fresh process running `Client.run` (as `dynclient run` does),
-   its RSS sampled every 0.5 s, and the peak (VmHWM) at the end (the target: <= 150 MB throughout).
+2. Memory: `--lines` requests in a fresh process running `Client.run` (as `dynclient run` does, its
+   input read ahead by a reader process), its RSS sampled every 0.5 s, and the peak (VmHWM) at the end
+   (the target: <= 150 MB throughout); and the reader's RSS, and the two's PSS (shared pages counted once).
    The run is stopped (as by Ctrl-C) after `--lines` results, with 1,000 lines of the input left.
 3. Resume: a fresh process runs the same command again over those results; reported: seconds from
    spawning the process to its first request going out (the target: within 2 s), for the resume from
@@ -105,32 +106,69 @@ def throughput(base: str, calls: int, rounds: int, workdir: Path) -> dict[str, l
 # --- the million-line run, in fresh processes ---------------------------------------------------
 
 CHILD = RSS_SAMPLER + r"""
-import json, sys, time
+import json, os, sys, time
 spawned = float(sys.argv[1]); args = json.loads(sys.argv[2])
 sys.path.insert(0, args["root"])
 import dynclient
-from dynclient.run import estimate_tokens
+from dynclient import async_transport
+
+def field_kb(pid, name, where="status"):
+    try:
+        for line in open(f"/proc/{pid}/{where}"):
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def readers():
+    found = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            found += [int(p) for p in open(f"/proc/self/task/{tid}/children").read().split()]
+        except OSError:
+            pass
+    return found
+
+reader = {"rss_kb": 0, "pss_sum_kb": 0, "seen": False}
+def sample_readers(seconds):
+    import threading
+    def sample():
+        while True:
+            pids = readers()
+            if pids:
+                reader["seen"] = True
+                reader["rss_kb"] = max(reader["rss_kb"], sum(field_kb(p, "VmRSS") for p in pids))
+                reader["pss_sum_kb"] = max(reader["pss_sum_kb"], field_kb("self", "Pss", "smaps_rollup")
+                                           + sum(field_kb(p, "Pss", "smaps_rollup") for p in pids))
+            time.sleep(seconds)
+    threading.Thread(target=sample, daemon=True).start()
+
 sample_rss(0.5)
+sample_readers(0.5)
 
 first = []
-started = [0]
-def estimate(job):
+sent = [0]
+send = async_transport.AsyncTransport.send
+def counted_send(self, *a, **k):
     if not first:
         first.append(time.time() - spawned)
-    started[0] += 1
-    if args["stop_after"] and started[0] > args["stop_after"]:
-        raise KeyboardInterrupt   # as a Ctrl-C would, once `stop_after` requests have started
-    return estimate_tokens(job)
+    sent[0] += 1
+    if args["stop_after"] and sent[0] > args["stop_after"]:
+        raise KeyboardInterrupt   # as a Ctrl-C would, once `stop_after` requests have gone out
+    return send(self, *a, **k)
+async_transport.AsyncTransport.send = counted_send
 
 client = dynclient.Client("openai@2025-04-29", base_url=args["base"], api_key="sk-bench")
 stopped = False
 try:
-    summary = client.run(args["path"], out=args["out"], concurrency=64, estimate=estimate, progress=False,
-                         tokens_per_minute=1e12)   # a budget that never binds, so that estimate is asked
+    # read_ahead=True: `dynclient run` reads such a file ahead on its own; here the samplers' threads
+    # would otherwise keep it from forking its reader
+    summary = client.run(args["path"], out=args["out"], concurrency=64, progress=False, read_ahead=True)
 except KeyboardInterrupt:
     stopped = True
 print(json.dumps({"first_send_s": first[0] if first else None, "peak_sampled_kb": peak[0],
-                  "hwm_kb": rss_kb("VmHWM"), "stopped": stopped}))
+                  "hwm_kb": rss_kb("VmHWM"), "stopped": stopped, "reader": reader}))
 """
 
 
@@ -164,7 +202,10 @@ def million(base: str, lines: int, workdir: Path) -> list[str]:
     return [
         f"- {lines + 1000:,}-line input, `Client.run` at 64 in flight, stopped (as by Ctrl-C) after {finished:,} "
         f"results ({took:.0f} s): peak RSS {first['hwm_kb'] / 1024:.0f} MB (sampled every 0.5 s: "
-        f"{first['peak_sampled_kb'] / 1024:.0f} MB).",
+        f"{first['peak_sampled_kb'] / 1024:.0f} MB); its reader process "
+        + (f"{first['reader']['rss_kb'] / 1024:.0f} MB at most, most of it shared with the run's (the two "
+           f"together, shared pages counted once (PSS): {first['reader']['pss_sum_kb'] / 1024:.0f} MB at most)."
+           if first["reader"]["seen"] else "not seen (the run read its lines itself)."),
         f"- Resumed in a fresh process over {finished:,} finished lines ({size:,.0f} MB of results): first request "
         f"out {resumed['first_send_s']:.2f} s after spawning the process (import, document, checkpoint, results "
         f"written after it); peak RSS {resumed['hwm_kb'] / 1024:.0f} MB.",
