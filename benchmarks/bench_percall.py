@@ -112,14 +112,23 @@ def child(name: str, base: str, count: int) -> None:
 
 def counted(arguments: list[str], what: str) -> int:
     """Instructions a Python child process executes, everything included: `python *arguments`, run from
-    the repository under valgrind's cachegrind (`what` names it in an error)."""
+    the repository under valgrind's cachegrind (`what` names it in an error). A process it forks is
+    counted apart (see `counted_each`)."""
+    return counted_each(arguments, what)[0]
+
+
+def counted_each(arguments: list[str], what: str) -> list[int]:
+    """As `counted`, for the process and then each process it forked, in the order they started (a forked
+    process's count includes its parent's up to the fork)."""
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
                sys.executable, *arguments]
     done = subprocess.run(command, cwd=HERE.parent, capture_output=True, text=True, timeout=3600)
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if done.returncode or not found:
+    pids = list(dict.fromkeys(int(pid) for pid in re.findall(r"^==(\d+)==", done.stderr, re.M)))
+    found = {int(pid): int(count.replace(",", ""))
+             for pid, count in re.findall(r"^==(\d+)==\s+I\s+refs:\s+([\d,]+)", done.stderr, re.M)}
+    if done.returncode or not pids or pids[0] not in found:
         raise RuntimeError(f"{what}: valgrind run failed:\n{done.stderr[-3000:]}")
-    return int(found.group(1).replace(",", ""))
+    return [found[pid] for pid in pids if pid in found]
 
 
 def instructions(name: str, base: str, count: int) -> int:
