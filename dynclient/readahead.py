@@ -15,8 +15,9 @@ the run closes is closed for the server too), and leaves by os._exit: it never r
 cleanup. If the run dies, its next write fails and it leaves; if it dies, the run says so
 (RunError) and stops, resumable.
 
-Used only where fork is safe and cheap: Linux, one thread (unless asked for), a file of at least
-READ_AHEAD_LINES lines to send. Elsewhere the run reads its lines itself, with the same results.
+Used only where fork is safe and pays: Linux, one thread and two cores (unless asked for), a file of
+at least READ_AHEAD_LINES lines to send. Elsewhere the run reads its lines itself, with the same
+results.
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ _F_SETPIPE_SZ = 1031             # fcntl.F_SETPIPE_SZ (Python 3.10+ names it; Li
 
 
 def possible(forced: bool = False) -> bool:
-    """Whether this process may fork a reader: Linux, and one thread unless `forced` (a thread holding
-    a lock at the fork would leave it held in the reader, which takes none of the run's locks)."""
-    return sys.platform.startswith("linux") and hasattr(os, "fork") and (forced or threading.active_count() == 1)
+    """Whether this process may fork a reader: Linux; unless `forced`, one thread (a thread holding a lock
+    at the fork would leave it held in the reader, which takes none of the run's locks, but a caller's
+    thread might) and two cores or more to run on (on one, the reader would only take turns with the run)."""
+    if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
+        return False
+    return forced or (threading.active_count() == 1 and len(os.sched_getaffinity(0)) >= 2)
 
 
 class ReadAhead:

@@ -17,6 +17,11 @@ limit headers, pauses after a 429), sends it with the client's own transport and
 retry policy (less 429, which the whole run answers), and appends the result.
 `insufficient_quota` stops the run at once; Ctrl-C stops it cleanly; both leave
 the results as they are, to resume.
+
+A file of READ_AHEAD_LINES lines or more to send is read, checked and validated
+by a forked reader process (readahead.py) where that is safe, and the tasks take
+its records instead of reading lines: the same results, the run's own process
+left to send and write.
 """
 
 from __future__ import annotations
@@ -39,9 +44,9 @@ from .core.limits import RateLimits
 from .core.policy import IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, error_code
 from .errors import (APIStatusError, ConfigError, DynclientError, RequestError, RunError, RunInputError,
                      RunStoppedError)
+from . import readahead
 from .jobs import (Job, Router, canonical_key, custom_id_problem, embeddable, error_facts, read_request,
                    result_line, typed_params)
-from . import readahead
 from .ledger import Ledger, Survey, file_identity, key_hash
 from .spec import Operation
 

@@ -275,3 +275,15 @@ def test_no_read_ahead_reads_in_the_run_and_says_so_in_the_resume_command(tmp_pa
 def test_read_ahead_must_be_true_false_or_none(tmp_path, server):
     with pytest.raises(dynclient.ConfigError, match="read_ahead"):
         client_for(server).run(requests_file(tmp_path / "in.jsonl", 3), out=tmp_path / "o.jsonl", read_ahead="yes")
+
+
+def test_a_reader_is_forked_unasked_only_beside_no_other_thread():
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert readahead.possible() is False   # a thread of the caller's might hold a lock at the fork
+        assert readahead.possible(forced=True) is True
+    finally:
+        stop.set()
+        other.join()
