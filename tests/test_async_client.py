@@ -271,6 +271,18 @@ def test_a_total_timeout_over_retries(srv, make_client):
     assert time.perf_counter() - started < 1.5
 
 
+@pytest.mark.parametrize("fault", ["head never comes", "body keeps coming"])
+def test_a_total_timeout_shorter_than_the_read_ends_the_call_at_the_total(srv, make_client, fault):
+    # AsyncClient keeps such a call's total deadline on its read watch (async_transport.ReadWatch)
+    client = make_client(SPEC, base_url=srv.url, api_key=CANARY, max_retries=0,
+                         timeout=dynclient.Timeout(connect=2, read=3, total=0.5))
+    srv.queue(silent(5, srv) if fault == "head never comes" else trickled_body(40, 0.1))
+    started = time.perf_counter()
+    with pytest.raises(APITimeoutError, match=r"total timeout: the call took longer than its 0.5 s"):
+        client.call("getThing", id="t")
+    assert 0.45 < time.perf_counter() - started < 1.2
+
+
 # --- the same errors, word for word --------------------------------------------------------
 
 
