@@ -374,11 +374,19 @@ def test_a_results_file_from_something_else_is_not_appended_to(tmp_path, server)
 RUNNER = ("import sys; from dynclient.cli import main; raise SystemExit(main(sys.argv[1:]))")
 
 
+def ctrl_c_answered() -> None:
+    """In the command's process before it starts: SIGINT as a terminal leaves it. A job started in the
+    background of a shell that is not interactive (`pytest &`) inherits SIGINT ignored, and Python
+    then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_cli(doc_path: Path, srv: FaultServer, path: Path, out: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "OPENAI_API_KEY": KEY}
     return subprocess.Popen([sys.executable, "-c", RUNNER, "run", str(doc_path), str(path), "-o", str(out),
                              "--base-url", srv.url + "/v1", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                            preexec_fn=ctrl_c_answered)
 
 
 def wait_for_lines(out: Path, count: int, proc: subprocess.Popen, timeout: float = 30) -> None:

@@ -24,7 +24,8 @@ import dynclient
 from dynclient import readahead
 from faultserver import FaultServer, error_reply
 
-from test_run import DOC, KEY, RUNNER, client_for, echo, once_each, requests_file, results, wait_for_lines
+from test_run import (DOC, KEY, RUNNER, client_for, ctrl_c_answered, echo, once_each, requests_file, results,
+                      wait_for_lines)
 
 pytestmark = pytest.mark.skipif(not readahead.possible(forced=True), reason="a reader process needs fork (Linux)")
 
@@ -201,7 +202,7 @@ def cli(doc_path: Path, srv: FaultServer, path: Path, out: Path, *extra: str) ->
     return subprocess.Popen([sys.executable, "-c", RUNNER, "run", str(doc_path), str(path), "-o", str(out),
                              "--base-url", srv.url + "/v1", "--no-progress", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=ctrl_c_answered)
 
 
 def big_lines(path: Path, count: int) -> Path:
