@@ -228,6 +228,7 @@ _DUMPS_HEAD = re.compile(r'\{"custom_id": "([^"\\\x00-\x1f]{1,%d})", "method": "
 
 _SLOW = object()   # _quick_value's "read it the strict way"
 
+
 def _quick_value(data: bytes) -> Any:
     """The value of a JSON text as the strict reader (STRICT) reads it, read by orjson (a seventh of the
     time) when that is certainly the same value; _SLOW otherwise (the strict reader then reads it, and says
@@ -455,6 +456,7 @@ def _text(value: str | None) -> str:
 
 
 _NAMES: dict[str | None, str] = {}   # operationId -> its JSON text
+
 
 def embeddable(data: bytes) -> bool:
     """Whether a JSON body the client decoded can be written into a result line as it is: one line, and

@@ -305,14 +305,11 @@ class Runner:
         """In the reader process: each line to do, checked and validated as `_prepare` would."""
         counts = self.limits.counts_tokens
         for job in self._read_jobs(path, pending):
-            if job.problem is not None:
-                yield job.line, job.custom_id, None, None, None, None, 0, result_line(job, error=job.problem)
+            found = self._check(job, self.caller)
+            if type(found) is bytes:
+                yield job.line, job.custom_id, None, None, None, None, 0, found
                 continue
-            try:
-                op, params, prepared = self._request(job, self.caller)
-            except RequestError as exc:
-                yield job.line, job.custom_id, None, None, None, None, 0, result_line(job, error=error_facts(exc))
-                continue
+            op, params, prepared = found
             as_written = job.body_text is not None and prepared.body is job.body_text and type(job.body) is dict
             yield (job.line, job.custom_id, op.operation_id, params, job.body_text if as_written else None,
                    None if as_written else job.body, self.estimate(job) if counts else 0, None)
@@ -405,23 +402,24 @@ class Runner:
 
     def _prepare(self, job: Job) -> tuple[Operation, Any] | None:
         """The operation and prepared request of a job; None when it cannot be sent (its result written)."""
-        if job.checked is not None:   # read, checked and validated by the reader: its result line if invalid
-            invalid = job.checked[1]
-            if invalid is not None:
-                self._write(job, "invalid", invalid)
-                return None
-            client = self.unchecked
-        elif job.problem is not None:
-            self._write(job, "invalid", result_line(job, error=job.problem))
+        if job.checked is None:
+            found = self._check(job, self.caller)
+        else:   # read, checked and validated by the reader: prepared without validating again
+            found = job.checked[1] or self._check(job, self.unchecked)
+        if type(found) is bytes:
+            self._write(job, "invalid", found)
             return None
-        else:
-            client = self.caller
+        return found[0], found[2]
+
+    def _check(self, job: Job, client: Any) -> tuple[Operation, dict, Any] | bytes:
+        """`_request`'s operation, params and prepared request, or the result line of a job that cannot be
+        sent (what is wrong with its line, or with its request)."""
+        if job.problem is not None:
+            return result_line(job, error=job.problem)
         try:
-            op, _, prepared = self._request(job, client)
-            return op, prepared
+            return self._request(job, client)
         except RequestError as exc:
-            self._write(job, "invalid", result_line(job, error=error_facts(exc)))
-            return None
+            return result_line(job, error=error_facts(exc))
 
     def _request(self, job: Job, client: Any) -> tuple[Operation, dict, Any]:
         """The operation, params and prepared request of a job (RequestError if it cannot be sent)."""

@@ -381,12 +381,12 @@ def ctrl_c_answered() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_cli(doc_path: Path, srv: FaultServer, path: Path, out: Path, *extra: str) -> subprocess.Popen:
+def start_cli(doc_path: Path, srv: FaultServer, path: Path, out: Path, *extra: str, **popen) -> subprocess.Popen:
     env = {**os.environ, "OPENAI_API_KEY": KEY}
     return subprocess.Popen([sys.executable, "-c", RUNNER, "run", str(doc_path), str(path), "-o", str(out),
                              "--base-url", srv.url + "/v1", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-                            preexec_fn=ctrl_c_answered)
+                            preexec_fn=ctrl_c_answered, **popen)
 
 
 def wait_for_lines(out: Path, count: int, proc: subprocess.Popen, timeout: float = 30) -> None:

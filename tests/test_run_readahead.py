@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ import dynclient
 from dynclient import readahead
 from faultserver import FaultServer, error_reply
 
-from test_run import (DOC, KEY, RUNNER, client_for, ctrl_c_answered, echo, once_each, requests_file, results,
+from test_run import (DOC, KEY, client_for, echo, once_each, requests_file, results, start_cli,
                       wait_for_lines)
 
 pytestmark = pytest.mark.skipif(not readahead.possible(forced=True), reason="a reader process needs fork (Linux)")
@@ -198,11 +197,7 @@ def test_a_stopped_run_stops_its_reader(tmp_path):
 
 def cli(doc_path: Path, srv: FaultServer, path: Path, out: Path, *extra: str) -> subprocess.Popen:
     """The command in a process group of its own, as a terminal starts it (Ctrl-C reaches the group)."""
-    env = {**os.environ, "OPENAI_API_KEY": KEY}
-    return subprocess.Popen([sys.executable, "-c", RUNNER, "run", str(doc_path), str(path), "-o", str(out),
-                             "--base-url", srv.url + "/v1", "--no-progress", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-                            start_new_session=True, preexec_fn=ctrl_c_answered)
+    return start_cli(doc_path, srv, path, out, "--no-progress", *extra, start_new_session=True)
 
 
 def big_lines(path: Path, count: int) -> Path:
@@ -221,21 +216,26 @@ def doc_path(tmp_path):
     return path
 
 
+def reading_ahead(tmp_path: Path, doc_path: Path, srv: FaultServer, concurrency: int, results: int):
+    """The command over 1,500 big lines (enough that it reads ahead on its own: readahead.READ_AHEAD_LINES),
+    once `results` are written: (input, output, the command's process, its one reader's pid)."""
+    path, out = big_lines(tmp_path / "in.jsonl", 1500), tmp_path / "out.jsonl"
+    proc = cli(doc_path, srv, path, out, "--concurrency", str(concurrency))
+    wait_for_lines(out, results, proc)
+    readers = children(proc.pid)
+    assert len(readers) == 1, readers
+    return path, out, proc, readers[0]
+
+
 def test_kill_9_of_the_command_leaves_no_reader_and_a_resume_sends_each_id_once(tmp_path, doc_path):
-    # 1,500 lines: enough that the command reads ahead on its own (readahead.READ_AHEAD_LINES)
     with FaultServer(default=lambda: echo(delay=0.005)) as srv:
-        path = big_lines(tmp_path / "in.jsonl", 1500)
-        out = tmp_path / "out.jsonl"
-        proc = cli(doc_path, srv, path, out, "--concurrency", "8")
-        wait_for_lines(out, 100, proc)
-        readers = children(proc.pid)
-        assert len(readers) == 1, readers
+        path, out, proc, reader = reading_ahead(tmp_path, doc_path, srv, 8, 100)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while alive(readers[0]) and time.monotonic() < deadline:   # its next write finds no reader of the pipe
+        while alive(reader) and time.monotonic() < deadline:   # its next write finds no reader of the pipe
             time.sleep(0.01)
-        assert not alive(readers[0])
+        assert not alive(reader)
         written = out.read_bytes().count(b"\n")
         summary = client_for(srv).run(path, out=out, concurrency=8, progress=False)
         assert summary.skipped == written   # (read in this process: the test server is a thread of it)
@@ -245,18 +245,13 @@ def test_kill_9_of_the_command_leaves_no_reader_and_a_resume_sends_each_id_once(
 
 def test_ctrl_c_of_the_command_stops_its_reader_and_says_how_to_resume(tmp_path, doc_path):
     with FaultServer(default=lambda: echo(delay=0.005)) as srv:
-        path = big_lines(tmp_path / "in.jsonl", 1500)
-        out = tmp_path / "out.jsonl"
-        proc = cli(doc_path, srv, path, out, "--concurrency", "4")
-        wait_for_lines(out, 40, proc)
-        readers = children(proc.pid)
-        assert len(readers) == 1, readers
+        path, out, proc, reader = reading_ahead(tmp_path, doc_path, srv, 4, 40)
         os.killpg(proc.pid, signal.SIGINT)   # the whole group, the reader too, as Ctrl-C on a terminal does
         stdout, stderr = proc.communicate(timeout=20)
         assert proc.returncode == 130, stderr
         assert "resume with:" in stderr and "Traceback" not in stderr and KEY not in stderr + stdout
         assert "reader" not in stderr   # the reader let Ctrl-C be the run's to answer
-        assert not alive(readers[0])
+        assert not alive(reader)
         client_for(srv).run(path, out=out, concurrency=4, progress=False)
         once_each(out, 1500)
 
