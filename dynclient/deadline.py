@@ -1,13 +1,15 @@
-"""The total timeout of a synchronous call: one watchdog thread that ends calls past their deadline.
+"""The timeouts a synchronous call keeps by one watchdog thread: its total, and its wait for a head.
 
 A socket timeout bounds each read, not a call: a server that sends one byte a
 second, or `100 Continue` after `100 Continue` (http.client skips them in a
 loop of its own), keeps every read short and the call alive for ever. So each
-call with a total timeout opens a `Deadline` while it runs; the connections it
-uses register their sockets with it (see `transport.DeadlineConnection`); and
-if the deadline passes first, the watchdog shuts those sockets down, which
+call with a total timeout opens a `Deadline` while it runs; the connection it
+uses registers its socket with it (see `transport.DeadlineConnection`); and
+if the deadline passes first, the watchdog shuts that socket down, which
 ends whatever read or write the call is blocked in. The transport then sees
-`expired` and raises APITimeoutError.
+`expired` and raises APITimeoutError. The same watch keeps an attempt's read
+timeout until the answer's head has come (`Deadline.arm`), so that its socket
+needs no timeout of its own then.
 
 The watchdog is one daemon thread per process, started with the first
 deadline; it sleeps until the earliest deadline, and is woken only when a new
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import math
 import os
 import socket
 import threading
@@ -29,15 +32,28 @@ _current: contextvars.ContextVar["Deadline | None"] = contextvars.ContextVar("dy
 
 
 class Deadline:
-    """The deadline of one call, and the sockets it has used."""
+    """The deadline of one call, the socket it is using, and its attempt's wait for an answer's head.
 
-    __slots__ = ("at", "seconds", "sockets", "expired", "_token", "_key")
+    `arm` makes the watchdog keep the read timeout of an attempt until the answer's head arrives
+    (`disarm`), so that its socket can block without a timeout of its own: with a socket timeout,
+    CPython polls before each send and receive, two more system calls that hand the GIL over, which
+    under 64 threads cost 8% of a call's throughput (benchmarks/bench_async.py, Client with and
+    without timeouts). The head must arrive within `read` of the request's sending (`sent`), or of
+    `connect + read` from the attempt's start while it is being sent; then `read_expired` is set and
+    the socket shut, which the transport reports as the read timeout a socket timeout would have
+    raised.
+    """
 
-    def __init__(self, seconds: float):
+    __slots__ = ("at", "seconds", "sock", "expired", "head_by", "read", "read_expired", "_token", "_key")
+
+    def __init__(self, seconds: float | None):
         self.seconds = seconds
-        self.at = time.monotonic() + seconds
-        self.sockets: list[Any] = []
-        self.expired = False
+        self.at = math.inf if seconds is None else time.monotonic() + seconds
+        self.sock: Any = None          # the socket the call is using now (None between attempts)
+        self.expired = False           # the total passed: the watchdog shut the call's socket
+        self.head_by = math.inf        # when the armed attempt's head must have come
+        self.read: float | None = None   # the armed attempt's read timeout (None: not armed)
+        self.read_expired = False      # the armed attempt's head did not come in time: its socket was shut
         self._token: Any = None
         self._key = 0
 
@@ -45,11 +61,32 @@ class Deadline:
         return self.at - time.monotonic()
 
     def watch(self, sock: Any) -> None:
-        """Register a socket of this call (a connection registers each it uses)."""
-        if sock is not None and (not self.sockets or self.sockets[-1] is not sock):
-            self.sockets.append(sock)
-            if self.expired:   # registered after the watchdog fired: end it now
-                _shut(sock)
+        """The socket the call uses from now on (a connection registers each it uses)."""
+        self.sock = sock
+        if sock is not None and (self.expired or self.read_expired):   # registered after the watchdog fired
+            _shut(sock)
+
+    def drop(self) -> None:
+        """The attempt is over: its connection may serve another call now, so it is not watched."""
+        self.sock = None
+
+    def arm(self, connect: float, read: float) -> None:
+        """Keep the read timeout of an attempt starting now, until `disarm`."""
+        self.read, self.read_expired = read, False
+        self._due(time.monotonic() + connect + read)
+
+    def sent(self) -> None:
+        """The armed attempt's request is sent: its head must come within `read` from now."""
+        if self.read is not None:
+            self._due(time.monotonic() + self.read)
+
+    def disarm(self) -> None:
+        self.read, self.head_by = None, math.inf
+
+    def _due(self, head_by: float) -> None:
+        self.head_by = head_by
+        if head_by < WATCHDOG.next:   # rare: the watchdog sleeps past it (see Watchdog.add)
+            WATCHDOG.wake(head_by)
 
     def __enter__(self) -> "Deadline":
         self._token = _current.set(self)
@@ -67,6 +104,8 @@ def current() -> Deadline | None:
 
 
 def _shut(sock: Any) -> None:
+    if sock is None:
+        return
     raw = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)   # SSLTransport wraps one
     try:
         # The socket-level shutdown, also for an SSLSocket: its own would drop the TLS object under the
@@ -81,24 +120,28 @@ class Watchdog:
         self._deadlines: dict[int, Deadline] = {}
         self._keys = itertools.count(1)
         self._wake = threading.Condition(threading.Lock())
-        self._next = float("inf")      # when the thread will next look; read without the lock
+        self.next = math.inf      # when the thread will next look; read without the lock
         self._thread: threading.Thread | None = None
 
     def add(self, deadline: Deadline) -> int:
         # No lock in the usual case: a deadline later than the one the thread will wake for is found
-        # by that wake-up's scan. While the thread scans, `_next` is infinity, so an add that races
+        # by that wake-up's scan. While the thread scans, `next` is infinity, so an add that races
         # with the scan takes the lock and wakes it again.
         key = next(self._keys)
         self._deadlines[key] = deadline
-        if deadline.at < self._next:
-            with self._wake:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="dynclient-deadlines", daemon=True)
-                    self._thread.start()
-                if deadline.at < self._next:
-                    self._next = deadline.at
-                    self._wake.notify()
+        if deadline.at < self.next:
+            self.wake(deadline.at)
         return key
+
+    def wake(self, due: float) -> None:
+        """Make the thread look at `due` at the latest (starting it the first time)."""
+        with self._wake:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="dynclient-deadlines", daemon=True)
+                self._thread.start()
+            if due < self.next:
+                self.next = due
+                self._wake.notify()
 
     def remove(self, key: int) -> None:
         self._deadlines.pop(key, None)
@@ -106,19 +149,22 @@ class Watchdog:
     def _run(self) -> None:
         with self._wake:
             while True:
-                self._next = float("inf")
+                self.next = math.inf
                 now = time.monotonic()
-                earliest = float("inf")
+                earliest = math.inf
                 for key, deadline in list(self._deadlines.items()):
                     if deadline.at <= now:
                         self._deadlines.pop(key, None)
                         deadline.expired = True
-                        for sock in list(deadline.sockets):
-                            _shut(sock)
-                    else:
-                        earliest = min(earliest, deadline.at)
-                self._next = earliest
-                self._wake.wait(None if earliest == float("inf") else earliest - now)
+                        _shut(deadline.sock)
+                        continue
+                    head_by = deadline.head_by
+                    if head_by <= now:
+                        deadline.head_by, deadline.read_expired = math.inf, True
+                        _shut(deadline.sock)
+                    earliest = min(earliest, deadline.at, deadline.head_by)
+                self.next = earliest
+                self._wake.wait(None if earliest == math.inf else earliest - now)
 
 
 WATCHDOG = Watchdog()

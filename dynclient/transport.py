@@ -38,26 +38,39 @@ log = logging.getLogger("dynclient")
 CHUNK = 64 * 1024
 # What `retries=False` means to urllib3, made once: urlopen would build a Retry from False per request.
 NO_RETRIES = urllib3.Retry(False, redirect=False)
+# A request body sent at once, as far as its timeouts go: its head is waited for from the start (deadline.py).
+WATCHED_BODY = 1024 * 1024
 
 
 # --- connections that keep a deadline ------------------------------------------------
 
 
 class DeadlineConnection(HTTPConnection):
-    """A connection that registers its socket with the running call's total deadline (deadline.py), so
-    the watchdog can end a read or write that outlasts it."""
+    """A connection that registers its socket with the running call's Deadline (deadline.py), so the
+    watchdog can end a read or write that outlasts the call's total, and that, when the Deadline is
+    armed, lets its socket block while the call waits for the answer's head (the watchdog keeps the
+    read timeout then)."""
 
     def connect(self) -> None:
-        super().connect()
         running = deadlines.current()
         if running is not None:
+            running.drop()   # connecting: bounded by the connect timeout, on a socket not made yet
+        super().connect()
+        if running is not None:
             running.watch(self.sock)
+            if running.read is not None:
+                self.sock.settimeout(None)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         running = deadlines.current()
-        if running is not None and self.sock is not None:   # a kept-alive connection, reused
+        if running is None:
+            return super().request(*args, **kwargs)
+        if self.sock is not None:   # a kept-alive connection, reused
             running.watch(self.sock)
+            if running.read is not None:
+                self.timeout = None   # urllib3 gives the socket this timeout before sending
         super().request(*args, **kwargs)
+        running.sent()
 
 
 class DeadlineHTTPSConnection(DeadlineConnection, HTTPSConnection):
@@ -116,29 +129,37 @@ class Transport:
         """Send, retrying as the policy decides (core/policy.py), within `timeout.total`. A streamed
         success comes back unread (`RawResponse.stream`); everything else, error answers included,
         comes back read whole (at most `max_bytes`)."""
-        if timeout.total is None:
-            return self._send(request, timeout, policy, None, stream, max_bytes, on_progress)
+        # The watchdog keeps the wait for the head of a request sent at once (a short body), when
+        # there is a connect timeout to bound the connecting by (see deadline.Deadline).
+        watch = timeout.read is not None and timeout.connect is not None and (
+            request.body is None or (type(request.body) is bytes and len(request.body) <= WATCHED_BODY))
+        if timeout.total is None and not watch:
+            return self._send(request, timeout, policy, None, False, stream, max_bytes, on_progress)
         with deadlines.Deadline(timeout.total) as deadline:
-            return self._send(request, timeout, policy, deadline, stream, max_bytes, on_progress)
+            return self._send(request, timeout, policy, deadline, watch, stream, max_bytes, on_progress)
 
     def _send(self, request: PreparedRequest, timeout: Timeout, policy: RetryPolicy,
-              deadline: deadlines.Deadline | None, stream: bool, max_bytes: int | None,
+              deadline: deadlines.Deadline | None, watch: bool, stream: bool, max_bytes: int | None,
               on_progress: Callable[[int, int], None] | None) -> RawResponse:
         started = time.perf_counter()
         attempts = Attempts(policy, request, deadline.at if deadline else None)
         while True:
             attempt_started = time.perf_counter()
             try:
-                response, where = self._attempt(request, timeout, deadline, on_progress)
+                response, where = self._attempt(request, timeout, deadline, watch, on_progress)
                 try:
                     data = b"" if stream and response.status < 400 else read_body(response, max_bytes, where)
                 except APIConnectionError as exc:
                     raise Fault(exc, True) from None
             except Fault as fault:
                 error = self._expired(deadline, request) or fault.error
+                if deadline is not None:
+                    deadline.drop()
                 attempts.log(error, attempt_started)
                 time.sleep(attempts.after_fault(error, fault.sent, time.monotonic()))
                 continue
+            if deadline is not None:
+                deadline.drop()
             attempts.log(response.status, attempt_started, response.headers)
             wait = attempts.after_answer(response.status, response.headers, data, time.monotonic())
             if wait is None:
@@ -155,14 +176,21 @@ class Transport:
                                request.operation_id)
 
     def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: deadlines.Deadline | None,
-                 on_progress: Callable[[int, int], None] | None) -> tuple[urllib3.BaseHTTPResponse, Where]:
+                 watch: bool, on_progress: Callable[[int, int], None] | None
+                 ) -> tuple[urllib3.BaseHTTPResponse, Where]:
         """One attempt, following redirects (core/redirects.py decides where, and with which headers)."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
         redirected_by = None
         for hop in range(self.max_redirects + 1):
-            limits = self._urllib3_timeout(timeout, deadline)
-            where = Where(request.operation_id, url, limits.read_timeout, redirected_by)
-            response = self._open(method, url, body, headers, limits, on_progress, where)
+            connect, read = timeout.remaining(deadline.at if deadline else None, time.monotonic())
+            where = Where(request.operation_id, url, read, redirected_by)
+            if watch:
+                response = self._watched(deadline, method, url, body, headers, connect, read,
+                                         connect == timeout.connect, where)
+            else:
+                response = self._open(method, url, body, headers,
+                                      self._limits(connect, read, connect == timeout.connect and read == timeout.read),
+                                      on_progress, where)
             if response.status not in redirects.REDIRECT_STATUSES:   # most answers: nothing to follow
                 return response, where
             location = response.get_redirect_location() if hop < self.max_redirects else None
@@ -170,11 +198,31 @@ class Transport:
             if following is None:
                 return response, where   # the answer, or a redirect past the budget: then it is the answer
             discard(response)
+            if deadline is not None:
+                deadline.drop()
             log.debug("redirected %s -> %s%s", log_path(url), log_path(following.url),
                       " (another origin: credentials dropped)" if following.cross_origin else "")
             method, url, headers, body = following.method, following.url, following.headers, following.body
             redirected_by = response.status
         raise AssertionError("unreachable")   # the last hop never follows
+
+    def _watched(self, deadline: deadlines.Deadline, method: str, url: str, body: Any, headers: Mapping[str, str],
+                 connect: float, read: float, usual: bool, where: Where) -> urllib3.BaseHTTPResponse:
+        """One hop whose wait for the head the watchdog keeps: the socket blocks until the head has
+        come, then reads the body with the read timeout, as any other answer's."""
+        deadline.arm(connect, read)
+        try:
+            response = self._open(method, url, body, headers, self._limits(connect, None, usual), None, where)
+        except Fault:
+            if deadline.read_expired:   # the watchdog shut the socket: the head did not come in time
+                raise Fault(fault_error(READ_TIMEOUT, where), sent=True) from None
+            raise
+        finally:
+            deadline.disarm()
+        sock = deadline.sock   # the hop's (its connection may have handed it to the answer and let go)
+        if sock is not None:
+            sock.settimeout(read)
+        return response
 
     def _open(self, method: str, url: str, body: Any, headers: Mapping[str, str], timeout: urllib3.Timeout,
               on_progress: Callable[[int, int], None] | None, where: Where) -> urllib3.BaseHTTPResponse:
@@ -202,14 +250,15 @@ class Transport:
         except ValueError as exc:   # http.client refuses a URL or a header it cannot send: final
             raise fault_error(UNSENDABLE, where, reason=str(exc), detail=exc) from None
 
-    def _urllib3_timeout(self, timeout: Timeout, deadline: deadlines.Deadline | None) -> urllib3.Timeout:
-        connect, read = timeout.remaining(deadline.at if deadline else None, time.monotonic())
+    def _limits(self, connect: float | None, read: float | None, usual: bool) -> urllib3.Timeout:
+        """urllib3's Timeout of (connect, read), made once for the `usual` values (the call's own, far from
+        its deadline; not the ones cut short by it)."""
         key = (connect, read)
         found = self._timeouts.get(key)
         if found is None:
             found = urllib3.Timeout(connect=connect, read=read)
-            if connect == timeout.connect and read == timeout.read and len(self._timeouts) < 64:
-                self._timeouts[key] = found   # the usual case: far from the deadline, the same each call
+            if usual and len(self._timeouts) < 64:
+                self._timeouts[key] = found
         return found
 
     def _route(self, origin: str) -> Any:

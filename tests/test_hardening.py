@@ -391,6 +391,70 @@ def test_a_per_call_total_timeout_and_the_pool_afterwards(srv, make_client):
     assert client.call("a") == {"ok": True}
 
 
+def test_a_head_that_never_comes_on_a_kept_alive_connection_is_a_read_timeout(server, make_client):
+    # The sync client's socket blocks while the head is awaited, the watchdog keeping the read timeout
+    # (deadline.Deadline.arm): on a reused connection, and with no total, it still ends the wait
+    client = make_client(document({"/a": get("a")}), base_url=server.url, api_key=CANARY, max_retries=0,
+                         timeout=dynclient.Timeout(connect=0.5, read=0.3, total=None))
+    server.reply(Reply(body={"n": 1}), Reply(body={"n": 2}, delay=3.0), Reply(body={"n": 3}))
+    assert client.call("a") == {"n": 1}
+    started = time.perf_counter()
+    with pytest.raises(APITimeoutError, match=r"read timeout: nothing received from .* for 0.3 s"):
+        client.call("a")
+    assert 0.29 < time.perf_counter() - started < 0.5 + 0.3 + 0.5
+    assert client.call("a") == {"n": 3}   # the timed-out connection was dropped, not handed on
+    assert server.connections == 2
+
+
+def test_the_sync_clients_read_timeout_on_a_head_counts_from_the_sending(server):
+    # not from the attempt's start plus the connect timeout: a reused connection's head is late at `read`
+    client = dynclient.Client(document({"/a": get("a")}), base_url=server.url, api_key=CANARY, max_retries=0,
+                              timeout=dynclient.Timeout(connect=5, read=0.3))
+    server.reply(Reply(body={"n": 1}), Reply(body={"n": 2}, delay=3.0))
+    assert client.call("a") == {"n": 1}
+    started = time.perf_counter()
+    with pytest.raises(APITimeoutError, match="read timeout"):
+        client.call("a")
+    assert 0.29 < time.perf_counter() - started < 1.5
+
+
+def test_a_calls_total_timeout_ends_its_own_connection_not_one_it_gave_back(server):
+    # A gets a 500 on connection X and gives X back; B (another thread) takes X and waits for a slow
+    # answer; A retries on a new connection Y and runs out of its total: the watchdog shuts Y, not X
+    seen_a = threading.Event()
+    counts = {"/a": 0}
+
+    def answer(request):
+        if request.path == "/b":
+            return Reply(body={"who": "b"}, delay=2.0)
+        counts["/a"] += 1
+        if counts["/a"] == 1:
+            seen_a.set()
+            return Reply(status=500, body={"error": {"message": "once", "type": "server_error"}})
+        return Reply(body={"who": "a"}, delay=4.0)
+
+    server.default = answer
+    client = dynclient.Client(document({"/a": get("a"), "/b": get("b")}), base_url=server.url, api_key=CANARY,
+                              retry=RetryPolicy(initial_delay=0.4, max_delay=0.4, max_retries=1),
+                              timeout=dynclient.Timeout(connect=2, read=10, total=1.0))
+    outcome = {}
+
+    def call_b():
+        seen_a.wait(5)
+        time.sleep(0.15)   # A has read its 500 and given X back
+        try:
+            outcome["b"] = client.call("b", timeout=dynclient.Timeout(connect=2, read=10, total=10))
+        except DynclientError as exc:
+            outcome["b"] = exc
+    thread = threading.Thread(target=call_b)
+    thread.start()
+    with pytest.raises(APITimeoutError, match="total timeout"):
+        client.call("a")
+    thread.join(10)
+    assert outcome["b"] == {"who": "b"}
+    assert server.connections == 2   # A's second attempt had a connection of its own
+
+
 def test_timeout_values_are_checked():
     with pytest.raises(ValueError):
         dynclient.Timeout(total=-1)

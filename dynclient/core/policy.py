@@ -69,6 +69,9 @@ class Timeout:
     is set (aiohttp's timer costs 5% of such a call): the answer's head within `connect + read` of
     the attempt's start (it cannot see when a connection was made), then `read` between pieces of
     the body, a silence noticed within `read / 8` after it reaches `read` (async_transport.ReadWatch).
+    `Client` keeps `read` by its watchdog thread while such a call waits for the head: within `read`
+    of the request's sending, and of `connect + read` from the attempt's start while it is being
+    sent (deadline.Deadline.arm); the body is read with the socket's own `read` timeout.
     """
 
     connect: float | None = 5.0
