@@ -23,7 +23,8 @@ variant makes `--concurrency` calls before it is timed (connections opened, vali
 RSS growth. `--isolated` also measures raw aiohttp (three ways) and AsyncClient each in a fresh
 process every round (each child loads the document first, so that all start from the same
 process state: see `child`). `--bursts N` also runs raw aiohttp and AsyncClient in one fresh process,
-N pairs of bursts of `--calls` calls back to back (ABBA), and gives the median of the pairs' ratios: on
+N pairs of bursts of `--calls` calls back to back (ABBA), then raw urllib3 and Client on 64 threads the
+same way, and gives the median of the pairs' ratios of each: on
 a machine whose speed drifts by 20% within seconds, the figure least moved by the drift. A variant
 whose package is missing is skipped with a note.
 """
@@ -336,12 +337,23 @@ def isolated(base: str, calls: int, rounds: int, concurrency: int) -> dict[str, 
 
 
 BURST_PAIR = ("aiohttp (raw)", "dynclient AsyncClient (validated)")
+THREAD_BURST_PAIR = ("urllib3 PoolManager, 64 threads (raw)", "dynclient Client, 64 threads (validated)")
+
+
+def abba(run: Callable[[str], float], names: tuple[str, str], pairs: int) -> list[list[float]]:
+    """`pairs` pairs of bursts of the two variants back to back, in ABBA order (so a machine speeding up
+    or slowing down within a pair favours neither): each pair's two rates, in the order of `names`."""
+    rates = []
+    for number in range(pairs):
+        order = names if number % 2 == 0 else names[::-1]
+        got = {name: run(name) for name in order}
+        rates.append([got[name] for name in names])
+    return rates
 
 
 def bursts_child(base: str, calls: int, pairs: int, concurrency: int) -> None:
-    """BURST_PAIR in this fresh process (the document loaded first, as in `child`): `pairs` pairs of bursts
-    of `calls` calls, the two variants back to back in ABBA order (so a machine speeding up or slowing
-    down within a pair favours neither); prints each pair's two rates as JSON."""
+    """BURST_PAIR, then THREAD_BURST_PAIR, in this fresh process (the document loaded first, as in
+    `child`): `pairs` pairs of bursts of `calls` calls each; prints the pairs' rates as JSON."""
     spec()
 
     async def go() -> list[list[float]]:
@@ -358,26 +370,36 @@ def bursts_child(base: str, calls: int, pairs: int, concurrency: int) -> None:
         finally:
             for _, close in made.values():
                 await close()
-    print(json.dumps(asyncio.run(go())))
+    in_loop = asyncio.run(go())
+    syncs = sync_variants(base)
+    for name in THREAD_BURST_PAIR:
+        threaded(syncs[name], concurrency * 4, 64, name)   # warm
+    on_threads = abba(lambda name: threaded(syncs[name], calls, 64, name), THREAD_BURST_PAIR, pairs)
+    print(json.dumps({"async": in_loop, "threads": on_threads}))
 
 
 def bursts(base: str, calls: int, pairs: int, concurrency: int) -> list[str]:
-    """The paired-burst figure: AsyncClient over raw aiohttp, burst pair by burst pair, in one process."""
+    """The paired-burst figures, burst pair by burst pair in one process: AsyncClient over raw aiohttp,
+    and Client over raw urllib3 on 64 threads."""
     done = subprocess.run([sys.executable, "-m", "benchmarks.bench_async", "--bursts-child", "--base", base,
                            "--calls", str(calls), "--pairs", str(pairs), "--concurrency", str(concurrency)],
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           capture_output=True, text=True, timeout=1800)
     if done.returncode:
         raise RuntimeError(f"bursts: {done.stderr[-2000:]}")
-    rates = json.loads(done.stdout.strip().splitlines()[-1])
-    ratios = sorted(client / raw for raw, client in rates)
-    quartiles = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) >= 2 else [ratios[0]] * 3
-    raw_rates, client_rates = [r[0] for r in rates], [r[1] for r in rates]
-    return ["", f"{BURST_PAIR[1]} against {BURST_PAIR[0]} in one fresh process (the document loaded first), "
-                f"{pairs} pairs of bursts of {calls} calls back to back, ABBA order: raw "
-                f"{statistics.median(raw_rates):,.0f} calls/s, AsyncClient {statistics.median(client_rates):,.0f} "
-                f"(medians); pair by pair the ratio's median is **{statistics.median(ratios):.2f}×** "
-                f"(quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}, lowest {ratios[0]:.2f}, highest {ratios[-1]:.2f})."]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = [""]
+    for (raw_name, client_name), rates, what in ((BURST_PAIR, found["async"], f"{concurrency} in flight"),
+                                                 (THREAD_BURST_PAIR, found["threads"], "64 threads")):
+        ratios = sorted(client / raw for raw, client in rates)
+        quartiles = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) >= 2 else [ratios[0]] * 3
+        lines.append(f"- {client_name} against {raw_name} in one fresh process (the document loaded first), "
+                     f"{pairs} pairs of bursts of {calls} calls back to back, ABBA order, {what}: raw "
+                     f"{statistics.median(r[0] for r in rates):,.0f} calls/s, client "
+                     f"{statistics.median(r[1] for r in rates):,.0f} (medians); pair by pair the ratio's median "
+                     f"is **{statistics.median(ratios):.2f}×** (quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}, "
+                     f"lowest {ratios[0]:.2f}, highest {ratios[-1]:.2f}).")
+    return lines
 
 
 PAIRS = (("dynclient AsyncClient (validated)", "aiohttp (raw)"),
@@ -424,8 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--isolated", action="store_true",
                         help="also raw aiohttp and AsyncClient each in a process of its own, rounds interleaved")
     parser.add_argument("--bursts", type=int, default=0, metavar="PAIRS",
-                        help="also raw aiohttp and AsyncClient in alternating bursts of --calls calls, PAIRS pairs, "
-                             "in one process of their own")
+                        help="also raw aiohttp and AsyncClient, then raw urllib3 and Client on 64 threads, in "
+                             "alternating bursts of --calls calls, PAIRS pairs each, in one process of their own")
     parser.add_argument("--output", type=Path, default=None,
                         help="also write the section 'Many calls' of this Markdown file (benchmarks/RESULTS.md)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
