@@ -89,15 +89,20 @@ def _form(node: Any, refs: list[str]) -> Any:
 
 
 def _discriminated(branches: list, rule: dict, keyword: str) -> dict:
-    """The verdict of `explain._discriminated`, in plain 2020-12."""
+    """The verdict of `explain._discriminated`, in plain 2020-12. Each case checks the discriminating
+    value before its branches (`allOf` is taken in order, a schema's own keywords are not: sibling
+    keywords put the branch first, a chat message was judged against each earlier role's schema
+    before its own; the request of createChatCompletion took 1.71 µs, now 1.33)."""
     prop, named = rule["property"], rule["all"]
-    cases: list[Any] = [{"required": [prop], "properties": {prop: {"const": value}},
-                         "anyOf": [branches[i] for i in indices]}
-                        for value, indices in named.items()]
+    cases: list[Any] = []
+    for value, indices in named.items():
+        guard = {"required": [prop], "properties": {prop: {"const": value}}}
+        chosen = branches[indices[0]] if len(indices) == 1 else {"anyOf": [branches[i] for i in indices]}
+        cases.append({"allOf": [guard, chosen]})
     if not rule.get("inferred"):   # a declared discriminator: an absent or unknown value leaves it to oneOf/anyOf
         unnamed: dict = {keyword: branches}
         if named:
-            unnamed["not"] = {"required": [prop], "properties": {prop: {"enum": list(named)}}}
+            unnamed = {"allOf": [{"not": {"required": [prop], "properties": {prop: {"enum": list(named)}}}}, unnamed]}
         cases.append(unnamed)
     return {"if": {"type": "object"}, "then": {"anyOf": cases} if cases else False, "else": {keyword: branches}}
 

@@ -101,6 +101,28 @@ def test_inferred_discriminator_agrees():
         agree(compiled, instance)
 
 
+def test_a_case_checks_its_discriminating_value_before_its_branch():
+    # jsonschema-rs takes a schema's sibling keywords in an order of its own: with the branch beside the
+    # value's check, each chat message was judged against every earlier role's schema first. allOf is
+    # taken in order: the check, then the branch.
+    import jsonschema_rs
+    from dynclient.fast import fast_form
+    from dynclient.vocabulary import DISCRIMINATOR
+    cat = {"type": "object", "required": ["meows"], "properties": {"meows": {"type": "boolean"}}}
+    dog = {"type": "object", "required": ["barks"], "properties": {"barks": {"type": "integer"}}}
+    node = {"oneOf": [cat, dog], DISCRIMINATOR: {"property": "kind", "keyword": "oneOf", "inferred": True,
+                                                 "all": {"cat": [0], "dog": [1]}}}
+    form, _ = fast_form(node)
+    cases = form["allOf"][0]["then"]["anyOf"]
+    assert [case["allOf"][0] for case in cases] == [
+        {"required": ["kind"], "properties": {"kind": {"const": "cat"}}},
+        {"required": ["kind"], "properties": {"kind": {"const": "dog"}}}]
+    assert [case["allOf"][1] for case in cases] == [cat, dog]
+    verdict = jsonschema_rs.Draft202012Validator(form).is_valid
+    assert verdict({"kind": "dog", "barks": 1}) and not verdict({"kind": "dog", "meows": True})
+    assert not verdict({"kind": "cow", "barks": 1}) and not verdict({"barks": 1})
+
+
 # --- generated payloads over the corpus ----------------------------------------------------------
 
 
