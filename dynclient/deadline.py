@@ -36,9 +36,9 @@ class Deadline:
 
     `arm` makes the watchdog keep the read timeout of an attempt until the answer's head arrives
     (`disarm`), so that its socket can block without a timeout of its own: with a socket timeout,
-    CPython polls before each send and receive, two more system calls that hand the GIL over, which
-    under 64 threads cost 8% of a call's throughput (benchmarks/bench_async.py, Client with and
-    without timeouts). The head must arrive within `read` of the request's sending (`sent`), or of
+    CPython polls before each send and receive, a system call that hands the GIL over each time (strace:
+    4 polls a call, 1 without; under 64 threads Client went from 0.94x raw urllib3's calls/s to 1.07x,
+    benchmarks/bench_async.py). The head must arrive within `read` of the request's sending (`sent`), or of
     `connect + read` from the attempt's start while it is being sent; then `read_expired` is set and
     the socket shut, which the transport reports as the read timeout a socket timeout would have
     raised.
