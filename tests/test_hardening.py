@@ -455,6 +455,40 @@ def test_a_calls_total_timeout_ends_its_own_connection_not_one_it_gave_back(serv
     assert server.connections == 2   # A's second attempt had a connection of its own
 
 
+def test_read_timeouts_under_threads_end_only_the_calls_that_waited_too_long(server):
+    # 48 calls on 16 threads sharing one client's pool, one in four to a path that answers after 2 s:
+    # those end in a read timeout at 0.3 s (the watchdog shuts their sockets), every other call gets
+    # its own answer, and the pool serves afterwards
+    from concurrent.futures import ThreadPoolExecutor
+
+    def answer(request):
+        number = int(request.path.rsplit("/", 1)[1])
+        return Reply(body={"n": number}, delay=2.0 if number % 4 == 0 else 0.0)
+
+    server.default = answer
+    spec = document({"/n/{n}": {"get": {"operationId": "n", "responses": OK, "parameters": [
+        {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}]}}})
+    client = dynclient.Client(spec, base_url=server.url, api_key=CANARY, max_retries=0, pool_maxsize=16,
+                              timeout=dynclient.Timeout(connect=2, read=0.3))
+
+    def call(number):
+        started = time.perf_counter()
+        try:
+            return number, client.call("n", n=number), time.perf_counter() - started
+        except APITimeoutError as exc:
+            return number, exc, time.perf_counter() - started
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(call, range(1, 49)))
+    for number, outcome, elapsed in outcomes:
+        if number % 4 == 0:
+            assert isinstance(outcome, APITimeoutError) and "read timeout" in str(outcome), (number, outcome)
+            assert 0.29 < elapsed < 1.5, (number, elapsed)
+        else:
+            assert outcome == {"n": number}, (number, outcome)
+    assert client.call("n", n=7) == {"n": 7}
+
+
 def test_timeout_values_are_checked():
     with pytest.raises(ValueError):
         dynclient.Timeout(total=-1)
