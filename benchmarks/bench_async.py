@@ -49,7 +49,7 @@ import dynclient
 from dynclient.core.policy import DEFAULT_TIMEOUT, Timeout
 
 from .payloads import CHAT_REQUEST, CHAT_RESPONSE
-from .run import LoopbackServer
+from .run import LoopbackServer, abba
 
 HEADERS = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
 BODY = json.dumps(CHAT_REQUEST).encode()
@@ -340,17 +340,6 @@ BURST_PAIR = ("aiohttp (raw)", "dynclient AsyncClient (validated)")
 THREAD_BURST_PAIR = ("urllib3 PoolManager, 64 threads (raw)", "dynclient Client, 64 threads (validated)")
 
 
-def abba(run: Callable[[str], float], names: tuple[str, str], pairs: int) -> list[list[float]]:
-    """`pairs` pairs of bursts of the two variants back to back, in ABBA order (so a machine speeding up
-    or slowing down within a pair favours neither): each pair's two rates, in the order of `names`."""
-    rates = []
-    for number in range(pairs):
-        order = names if number % 2 == 0 else names[::-1]
-        got = {name: run(name) for name in order}
-        rates.append([got[name] for name in names])
-    return rates
-
-
 def bursts_child(base: str, calls: int, pairs: int, concurrency: int) -> None:
     """BURST_PAIR, then THREAD_BURST_PAIR, in this fresh process (the document loaded first, as in
     `child`): `pairs` pairs of bursts of `calls` calls each; prints the pairs' rates as JSON."""
@@ -362,8 +351,7 @@ def bursts_child(base: str, calls: int, pairs: int, concurrency: int) -> None:
             for name, (call, _) in made.items():
                 await in_flight(call, concurrency * 4, concurrency, name)   # warm
             rates = []
-            for number in range(pairs):
-                order = BURST_PAIR if number % 2 == 0 else BURST_PAIR[::-1]
+            for order in abba(BURST_PAIR, pairs):
                 got = {name: await in_flight(made[name][0], calls, concurrency, name) for name in order}
                 rates.append([got[name] for name in BURST_PAIR])
             return rates
@@ -374,7 +362,10 @@ def bursts_child(base: str, calls: int, pairs: int, concurrency: int) -> None:
     syncs = sync_variants(base)
     for name in THREAD_BURST_PAIR:
         threaded(syncs[name], concurrency * 4, 64, name)   # warm
-    on_threads = abba(lambda name: threaded(syncs[name], calls, 64, name), THREAD_BURST_PAIR, pairs)
+    on_threads = []
+    for order in abba(THREAD_BURST_PAIR, pairs):
+        got = {name: threaded(syncs[name], calls, 64, name) for name in order}
+        on_threads.append([got[name] for name in THREAD_BURST_PAIR])
     print(json.dumps({"async": in_loop, "threads": on_threads}))
 
 

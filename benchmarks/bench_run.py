@@ -40,7 +40,7 @@ import dynclient
 from .bench_percall import counted_each
 from .payloads import CHAT_REQUEST, CHAT_RESPONSE
 from .processes import RSS_SAMPLER
-from .run import LoopbackServer
+from .run import LoopbackServer, abba
 
 EXPECTED = CHAT_RESPONSE["id"]
 CONCURRENCY = 64
@@ -93,8 +93,8 @@ def throughput(base: str, calls: int, rounds: int, workdir: Path) -> dict[str, l
         async with dynclient.AsyncClient("openai@2025-04-29", base_url=base, api_key="sk-bench",
                                          pool_maxsize=CONCURRENCY, max_connections=CONCURRENCY) as client:
             await bare_calls(client, min(calls, 2000))   # warm: validators, pools
-            for number in range(rounds):   # ABBA: a machine speeding up or slowing down favours neither
-                for mode in ("bare", "run") if number % 2 == 0 else ("run", "bare"):
+            for order in abba(("bare", "run"), rounds):
+                for mode in order:
                     if mode == "bare":
                         rates["bare AsyncClient.call, 64 tasks"].append(await bare_calls(client, calls))
                     else:

@@ -102,6 +102,12 @@ def interleaved(variants: dict[str, Callable[[], Any]], rounds: int, batch: int)
     return times
 
 
+def abba(names: tuple, pairs: int) -> list[tuple]:
+    """The order of two variants in each of `pairs` pairs of runs back to back: AB, BA, AB, ... (a machine
+    speeding up or slowing down within a pair then favours neither)."""
+    return [names if number % 2 == 0 else names[::-1] for number in range(pairs)]
+
+
 def with_floor(floor: tuple[str, Callable], variants: dict[str, Callable]) -> dict[str, Callable]:
     """The floor between every variant, so each variant is timed next to it."""
     order: dict[str, Callable] = {}

@@ -38,20 +38,18 @@ except ImportError as exc:   # the optional extra
 from .codecs import ReplayableBody
 from .core import redirects
 from .core.call import DEFAULT_MAX_RESPONSE_BYTES, PreparedRequest, RawResponse
-from .core.policy import Attempts, RetryPolicy, Timeout, log_path
+from .core.policy import Attempts, RetryPolicy, Timeout, log_path, watches_head
 from .core.redact import REDACTOR, guard_loggers
 from .core.headers import Headers
 from .core.faults import (BEFORE_SENDING, CONNECT, CONNECT_TIMEOUT, DECODE, LOST, READ_TIMEOUT, TLS_VERIFY,
-                          UNSENDABLE, Where, fault_error, strerror)
-from .errors import APIConnectionError, APITimeoutError, ResponseTooLargeError
+                          UNSENDABLE, Where, fault_error, strerror, total_timeout_error)
+from .errors import APIConnectionError, ResponseTooLargeError
 from .proxies import Proxy, proxy_for, split_credentials, with_scheme
 from .transport import CHUNK
 
 log = logging.getLogger("dynclient")
 # Without a limit, 10,000 tasks would open 10,000 sockets at once (httpx and aiohttp default to 100 too).
 DEFAULT_MAX_CONNECTIONS = 100
-# A call whose body is at most this is read-timed by a ReadWatch: sending it is not waiting for the answer.
-WATCHED_BODY_BYTES = 1 << 20
 
 
 class Deadline:
@@ -368,10 +366,7 @@ class AsyncTransport:
         # without a loop) is a getpid system call, which no instruction count shows.
         loop = asyncio.get_running_loop()
         keeper = self.keeper(loop)
-        body = request.body
-        watched = not stream and timeout.read is not None and timeout.connect is not None and \
-            sys.version_info >= (3, 11) and (
-            body is None or type(body) is bytes and len(body) <= WATCHED_BODY_BYTES)
+        watched = not stream and sys.version_info >= (3, 11) and watches_head(timeout, request.body)
         deadline = None   # the call's total deadline, kept apart when no watch keeps it
         total_due, at = math.inf, None   # a watched call's, on the loop's clock and on time.monotonic
         if timeout.total is not None:
@@ -407,7 +402,7 @@ class AsyncTransport:
                         if expired is READ:
                             raise Fault(fault_error(READ_TIMEOUT, watch.where), True) from None
                         if expired is TOTAL:
-                            raise total_timeout(timeout, request) from None
+                            raise total_timeout_error(timeout.total, request.operation_id) from None
                         raise
                     finally:
                         if watch is not None:
@@ -428,7 +423,7 @@ class AsyncTransport:
                 await asyncio.sleep(wait)
         except asyncio.CancelledError:
             if deadline is not None and deadline.close(expired_now=True):
-                raise total_timeout(timeout, request) from None
+                raise total_timeout_error(timeout.total, request.operation_id) from None
             raise
         finally:
             if deadline is not None:
@@ -441,7 +436,7 @@ class AsyncTransport:
                                                     stream=stream, max_bytes=max_bytes, on_progress=on_progress),
                                           timeout.total)
         except asyncio.TimeoutError:
-            raise total_timeout(timeout, request) from None
+            raise total_timeout_error(timeout.total, request.operation_id) from None
 
     async def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: float | None,
                        on_progress: Callable[[int, int], None] | None, watch: ReadWatch | None = None,
@@ -486,10 +481,6 @@ class AsyncTransport:
             method, url, headers, body = following.method, following.url, following.headers, following.body
             redirected_by = response.status
         raise AssertionError("unreachable")   # the last hop never follows
-
-
-def total_timeout(timeout: Timeout, request: PreparedRequest) -> APITimeoutError:
-    return APITimeoutError(f"total timeout: the call took longer than its {timeout.total:g} s", request.operation_id)
 
 
 def skipped_auto_headers(headers: Mapping[str, str]) -> tuple[str, ...] | None:

@@ -22,11 +22,10 @@ from urllib.parse import urlsplit
 
 from .core.call import MISSING, check_call
 from .errors import RequestError
-from .jobs import BATCH_FIELDS, Router, query_values, typed_params
+from .jobs import BATCH_FIELDS, Router, query_values, typed_params, unknown_fields
 from .spec import Operation, Spec
 
 MAX_REQUESTS = 50_000      # OpenAI's limit on requests in one batch input file
-FIELDS = BATCH_FIELDS
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class BatchChecker:
         except ValueError as exc:
             return [Problem(number, not_json(exc))]
         if not isinstance(line, dict):
-            return [Problem(number, f"expected a JSON object with {', '.join(FIELDS)}")]
+            return [Problem(number, f"expected a JSON object with {', '.join(BATCH_FIELDS)}")]
         self.count += 1
         custom_id = line.get("custom_id")
         label = custom_id if isinstance(custom_id, str) else None
@@ -83,10 +82,9 @@ class BatchChecker:
                 yield f"missing {name!r}"
             elif not isinstance(line[name], str) or not line[name]:
                 yield f"{name!r} must be a non-empty string, not {json.dumps(line[name])[:40]}"
-        unknown = sorted(set(line) - set(FIELDS))
+        unknown = unknown_fields(line)
         if unknown:
-            yield f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} " \
-                  f"(a line has {', '.join(FIELDS)})"
+            yield unknown
 
     def request_problems(self, line: dict, number: int) -> Iterator[tuple[str, str | None]]:
         method, url = line["method"].upper(), line["url"]

@@ -285,6 +285,16 @@ def _read_dumps_line(router: Router, number: int, text: bytes, string: str) -> J
 BATCH_FIELDS = ("custom_id", "method", "url", "body")   # a line of the Batch API's input file
 
 
+def unknown_fields(line: dict) -> str | None:
+    """What is wrong with a Batch API line's names, if it has one beyond BATCH_FIELDS (as `batch validate`
+    and a run both say it)."""
+    unknown = sorted(set(line) - set(BATCH_FIELDS))
+    if not unknown:
+        return None
+    return f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} " \
+           f"(a line has {', '.join(BATCH_FIELDS)})"
+
+
 def read_request(router: Router | None, number: int, text: bytes | str, data: Any = None) -> Job:
     """One request line (its text, or an already decoded `data`) as a Job; a line that cannot be sent is a
     Job with a `problem` (bad JSON, a missing field, an unknown operation or endpoint)."""
@@ -334,10 +344,9 @@ def read_request(router: Router | None, number: int, text: bytes | str, data: An
         else:
             job.operation_id, job.params = operation_id, dict(params)
         return job
-    unknown = sorted(set(data) - set(BATCH_FIELDS))
-    if unknown:   # as `batch validate` says of such a line: the Batch API's line has these four
-        job.problem = problem("InvalidLine", f"line {number} ({custom_id}): unknown field{'s' if len(unknown) > 1 else ''} "
-                                             f"{', '.join(map(repr, unknown))} (a line has {', '.join(BATCH_FIELDS)})")
+    unknown = unknown_fields(data)
+    if unknown:
+        job.problem = problem("InvalidLine", f"line {number} ({custom_id}): {unknown}")
         return job
     method, url = data.get("method"), data.get("url")
     if not isinstance(method, str) or method.upper() not in METHODS or not isinstance(url, str) or not url:

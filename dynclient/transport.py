@@ -26,10 +26,10 @@ from .core import redirects
 from .core.redirects import split_origin
 from .codecs import ReplayableBody
 from .core.call import DEFAULT_MAX_RESPONSE_BYTES, PreparedRequest, RawResponse
-from .core.policy import Attempts, RetryPolicy, Timeout, log_path
+from .core.policy import Attempts, RetryPolicy, Timeout, log_path, watches_head
 from .core.redact import REDACTOR, guard_loggers
 from .core.faults import (BEFORE_SENDING, CONNECT, CONNECT_TIMEOUT, DECODE, LOST, POOL_TIMEOUT, READ_TIMEOUT,
-                          TLS_VERIFY, UNSENDABLE, Where, fault_error, strerror)
+                          TLS_VERIFY, UNSENDABLE, Where, fault_error, strerror, total_timeout_error)
 from .errors import APIConnectionError, APITimeoutError, ResponseTooLargeError
 from .proxies import Proxy, proxy_for, proxy_manager, split_credentials, with_scheme
 
@@ -38,8 +38,6 @@ log = logging.getLogger("dynclient")
 CHUNK = 64 * 1024
 # What `retries=False` means to urllib3, made once: urlopen would build a Retry from False per request.
 NO_RETRIES = urllib3.Retry(False, redirect=False)
-# A request body sent at once, as far as its timeouts go: its head is waited for from the start (deadline.py).
-WATCHED_BODY = 1024 * 1024
 
 
 # --- connections that keep a deadline ------------------------------------------------
@@ -129,10 +127,7 @@ class Transport:
         """Send, retrying as the policy decides (core/policy.py), within `timeout.total`. A streamed
         success comes back unread (`RawResponse.stream`); everything else, error answers included,
         comes back read whole (at most `max_bytes`)."""
-        # The watchdog keeps the wait for the head of a request sent at once (a short body), when
-        # there is a connect timeout to bound the connecting by (see deadline.Deadline).
-        watch = timeout.read is not None and timeout.connect is not None and (
-            request.body is None or (type(request.body) is bytes and len(request.body) <= WATCHED_BODY))
+        watch = watches_head(timeout, request.body)   # the watchdog keeps its read timeout (deadline.Deadline)
         if timeout.total is None and not watch:
             return self._send(request, timeout, policy, None, False, stream, max_bytes, on_progress)
         with deadlines.Deadline(timeout.total) as deadline:
@@ -172,8 +167,7 @@ class Transport:
     def _expired(deadline: deadlines.Deadline | None, request: PreparedRequest) -> APITimeoutError | None:
         if deadline is None or not (deadline.expired or deadline.left() <= 0):
             return None
-        return APITimeoutError(f"total timeout: the call took longer than its {deadline.seconds:g} s",
-                               request.operation_id)
+        return total_timeout_error(deadline.seconds, request.operation_id)
 
     def _attempt(self, request: PreparedRequest, timeout: Timeout, deadline: deadlines.Deadline | None,
                  watch: bool, on_progress: Callable[[int, int], None] | None

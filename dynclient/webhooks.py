@@ -133,8 +133,6 @@ def verify(payload: bytes | str, headers: Any, secret: str | bytes, *, tolerance
 # --- the event ------------------------------------------------------------------------
 
 
-
-
 def _spec(spec: Any) -> Spec:
     return spec if isinstance(spec, Spec) else Spec(spec)
 

@@ -80,5 +80,10 @@ def fault_error(kind: str, where: Where, *, seconds: float | None = None, reason
     return error
 
 
+def total_timeout_error(seconds: float, operation_id: str) -> APITimeoutError:
+    """A call that outlasted its total timeout (retries and their waits included)."""
+    return APITimeoutError(f"total timeout: the call took longer than its {seconds:g} s", operation_id)
+
+
 def _seconds(seconds: float | None) -> str:
     return "the time allowed" if seconds is None else f"{seconds:g} s"

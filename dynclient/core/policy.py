@@ -118,6 +118,17 @@ def _plain(value: Any) -> float | None:
 
 DEFAULT_TIMEOUT = Timeout()
 
+# A body of at most this many bytes is sent at once, as far as timeouts go: its sending is not waiting.
+WATCHED_BODY_BYTES = 1 << 20
+
+
+def watches_head(timeout: Timeout, body: Any) -> bool:
+    """Whether a shell keeps the read timeout of an attempt's wait for its answer's head itself (the sync
+    watchdog, the async DeadlineKeeper; see Timeout): a call with a read timeout, a connect timeout to
+    bound the connecting by, and a body sent at once (none, or bytes of at most WATCHED_BODY_BYTES)."""
+    return timeout.read is not None and timeout.connect is not None and (
+        body is None or (type(body) is bytes and len(body) <= WATCHED_BODY_BYTES))
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
